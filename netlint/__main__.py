@@ -1,0 +1,5 @@
+import sys
+
+from netlint.cli import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""The public API for rules, built-in and third-party alike.
+
+A rule is a class with a ``meta`` (its code, name, default severity and prose) and one or more
+hooks the engine calls for each object of the files being reported:
+
+    class BroadCidr(Rule):
+        meta = RuleMeta(code="NL104", name="broad-cidr", ...)
+
+        def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterable[Finding]:
+            ...
+            yield ctx.finding(block.cidr_span, "...", subject=policy)
+
+Register it in the ``netlint.rules`` entry-point group (``NLxxx = "pkg.module:BroadCidr"``).
+A hook that raises becomes an NL900 finding at that object and the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from netlint.findings import Finding, Related, Severity
+from netlint.index import Index, NamespaceMatch, PeerMatch
+from netlint.load import FileResult
+from netlint.model import (
+    BUILTIN_NAMESPACES,
+    NAME_LABEL,
+    ContainerPort,
+    Direction,
+    Except,
+    IPBlock,
+    LabelSelector,
+    Namespace,
+    NetworkPolicy,
+    Object,
+    ObjectRef,
+    Peer,
+    PortSpec,
+    Requirement,
+    Workload,
+)
+from netlint.model import (
+    Rule as PolicyRule,
+)
+from netlint.parse import Problem
+from netlint.selectors import Operator, describe, describe_all
+from netlint.source import Span
+
+__all__ = [
+    "BUILTIN_NAMESPACES",
+    "NAME_LABEL",
+    "ContainerPort",
+    "Context",
+    "Direction",
+    "Except",
+    "FileResult",
+    "Finding",
+    "IPBlock",
+    "Index",
+    "LabelSelector",
+    "Namespace",
+    "NamespaceMatch",
+    "NetworkPolicy",
+    "Object",
+    "ObjectRef",
+    "Operator",
+    "Peer",
+    "PeerMatch",
+    "PolicyRule",
+    "PortSpec",
+    "Problem",
+    "Related",
+    "Requirement",
+    "Rule",
+    "RuleMeta",
+    "Severity",
+    "Span",
+    "Workload",
+    "describe",
+    "describe_all",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMeta:
+    """Everything said about a rule, in one place: it feeds ``netlint rules``, the generated
+    docs and SARIF's ``tool.driver.rules``."""
+
+    code: str
+    name: str
+    severity: Severity
+    #: One sentence: what is wrong.
+    summary: str
+    #: Why it matters and what to do instead (Markdown).
+    rationale: str
+    tags: tuple[str, ...] = ()
+    #: GitHub code scanning's security severity, in (0, 10].
+    security_severity: float = 5.0
+    precision: str = "very-high"
+    #: Option defaults, and the JSON Schema of each option (for config validation).
+    options: Mapping[str, Any] = field(default_factory=dict)
+    options_schema: Mapping[str, Any] = field(default_factory=dict)
+    #: Examples for rules that do not ship ``rules/<CODE>-<name>/{bad,good}.yaml``.
+    bad_example: str | None = None
+    good_example: str | None = None
+
+
+class Rule:
+    """Base class of rules. Override the hooks that the rule needs."""
+
+    meta: ClassVar[RuleMeta]
+
+    def check_file(self, ctx: Context, file: FileResult) -> Iterable[Finding]:
+        return ()
+
+    def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterable[Finding]:
+        return ()
+
+    def check_workload(self, ctx: Context, workload: Workload) -> Iterable[Finding]:
+        return ()
+
+    def check_namespace(self, ctx: Context, namespace: Namespace) -> Iterable[Finding]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a rule sees: the whole repo's index, its options, and how to make findings."""
+
+    index: Index
+    meta: RuleMeta
+    severity: Severity
+    options: Mapping[str, Any]
+
+    def finding(
+        self,
+        span: Span,
+        message: str,
+        *,
+        related: Iterable[Related] = (),
+        subject: Object | None = None,
+    ) -> Finding:
+        return Finding(
+            code=self.meta.code,
+            name=self.meta.name,
+            severity=self.severity,
+            message=message,
+            span=span,
+            related=tuple(related),
+            subject=subject.ref.subject if subject is not None else None,
+        )
+
+    def problems(self, file: FileResult) -> Iterator[Problem]:
+        """The input problems of ``file`` that belong to this rule's code."""
+        return (p for p in file.problems if p.code == self.meta.code)

@@ -1,0 +1,168 @@
+"""Who selects whom, computed once per run from every object in the repo.
+
+Answers about namespaces are three-valued where the repo cannot know: a namespace the repo
+mentions but does not declare carries only ``kubernetes.io/metadata.name`` for certain, so a
+selector on any other label neither matches nor misses it (DESIGN §2, "unknown is not empty").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from netlint.load import FileResult
+from netlint.model import (
+    BUILTIN_NAMESPACES,
+    NAME_LABEL,
+    Direction,
+    LabelSelector,
+    Namespace,
+    NetworkPolicy,
+    Peer,
+    Workload,
+)
+from netlint.selectors import requirement_matches
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceMatch:
+    """Known namespaces a namespaceSelector matches, and those it may or may not match."""
+
+    matched: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerMatch:
+    """Declared workloads a peer selects; ``complete`` is False when namespaces the repo does
+    not fully know could hold more (their labels or their workloads are not in the repo)."""
+
+    workloads: tuple[Workload, ...]
+    complete: bool
+
+
+class Index:
+    def __init__(self, files: Iterable[FileResult]) -> None:
+        self.files: dict[str, FileResult] = {}
+        policies: list[NetworkPolicy] = []
+        workloads: list[Workload] = []
+        self.namespace_objects: dict[str, Namespace] = {}
+        for result in files:
+            self.files[result.path] = result
+            for obj in result.objects:
+                if isinstance(obj, NetworkPolicy):
+                    policies.append(obj)
+                elif isinstance(obj, Workload):
+                    workloads.append(obj)
+                else:
+                    self.namespace_objects.setdefault(obj.name, obj)
+        self.policies: tuple[NetworkPolicy, ...] = tuple(policies)
+        self.workloads: tuple[Workload, ...] = tuple(workloads)
+        self._workloads_in: dict[str, list[Workload]] = defaultdict(list)
+        self._policies_in: dict[str, list[NetworkPolicy]] = defaultdict(list)
+        for workload in workloads:
+            self._workloads_in[workload.namespace].append(workload)
+        for policy in policies:
+            self._policies_in[policy.namespace].append(policy)
+        self.known_namespaces: frozenset[str] = frozenset(
+            (*self.namespace_objects, *self._workloads_in, *self._policies_in, *BUILTIN_NAMESPACES)
+        )
+        self._selecting: dict[Workload, list[NetworkPolicy]] = {w: [] for w in workloads}
+        self._selected: dict[NetworkPolicy, list[Workload]] = {}
+        for namespace, members in self._policies_in.items():
+            candidates = self._workloads_in.get(namespace, ())
+            for policy in members:
+                chosen = [w for w in candidates if policy.pod_selector.matches(w.pod_labels)]
+                self._selected[policy] = chosen
+                for workload in chosen:
+                    self._selecting[workload].append(policy)
+
+    # -- namespaces ---------------------------------------------------------------------------
+
+    def is_declared(self, namespace: str) -> bool:
+        """Whether a Namespace object in the repo declares it (its labels are then known)."""
+        return namespace in self.namespace_objects
+
+    def is_known(self, namespace: str) -> bool:
+        """Declared, built in, or home to some object of the repo."""
+        return namespace in self.known_namespaces
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str]:
+        """The labels known for certain: all of a declared namespace's, else only its name."""
+        declared = self.namespace_objects.get(namespace)
+        return declared.labels if declared is not None else {NAME_LABEL: namespace}
+
+    def namespace_selector_matches(self, selector: LabelSelector, namespace: str) -> bool | None:
+        """True or False where the repo knows; None for an undeclared namespace when the answer
+        depends on labels other than its name."""
+        if namespace in self.namespace_objects:
+            return selector.matches(self.namespace_objects[namespace].labels)
+        labels = {NAME_LABEL: namespace}
+        unknown = False
+        for requirement in selector.requirements:
+            if requirement.key == NAME_LABEL:
+                if not requirement_matches(requirement, labels):
+                    return False
+            else:
+                unknown = True
+        return None if unknown else True
+
+    def namespaces_matching(self, selector: LabelSelector) -> NamespaceMatch:
+        matched: list[str] = []
+        unknown: list[str] = []
+        for namespace in sorted(self.known_namespaces):
+            verdict = self.namespace_selector_matches(selector, namespace)
+            if verdict is None:
+                unknown.append(namespace)
+            elif verdict:
+                matched.append(namespace)
+        return NamespaceMatch(tuple(matched), tuple(unknown))
+
+    # -- workloads and policies ---------------------------------------------------------------
+
+    def workloads_in(self, namespace: str) -> Sequence[Workload]:
+        return self._workloads_in.get(namespace, ())
+
+    def policies_in(self, namespace: str) -> Sequence[NetworkPolicy]:
+        return self._policies_in.get(namespace, ())
+
+    def namespaces_with_workloads(self) -> Iterable[str]:
+        return self._workloads_in.keys()
+
+    def policies_selecting(self, workload: Workload) -> Sequence[NetworkPolicy]:
+        """Policies whose podSelector selects the workload's pods (same namespace)."""
+        return self._selecting.get(workload, ())
+
+    def selected_workloads(self, policy: NetworkPolicy) -> Sequence[Workload]:
+        """Declared workloads whose pods the policy selects."""
+        return self._selected.get(policy, ())
+
+    def isolating_policies(self, workload: Workload, direction: Direction) -> list[NetworkPolicy]:
+        """Policies that select the workload and enforce ``direction`` (isolate it)."""
+        return [p for p in self.policies_selecting(workload) if direction in p.policy_types]
+
+    def peer_workloads(self, policy: NetworkPolicy, peer: Peer) -> PeerMatch:
+        """The declared workloads a (selector) peer of ``policy`` selects."""
+        if peer.ip_block is not None or (
+            peer.pod_selector is None and peer.namespace_selector is None
+        ):
+            return PeerMatch((), False)
+        if peer.namespace_selector is None:
+            namespaces: Sequence[str] = (policy.namespace,)
+            complete = True
+        else:
+            match = self.namespaces_matching(peer.namespace_selector)
+            namespaces = match.matched
+            complete = not match.unknown
+        pod_selector = peer.pod_selector
+        chosen: list[Workload] = []
+        for namespace in namespaces:
+            if namespace not in self._workloads_in:
+                # The repo declares no workload here: what runs there is outside the repo.
+                complete = False
+                continue
+            for workload in self._workloads_in[namespace]:
+                if pod_selector is None or pod_selector.matches(workload.pod_labels):
+                    chosen.append(workload)
+        return PeerMatch(tuple(chosen), complete)

@@ -1,0 +1,63 @@
+"""One file in, its model objects and input problems out: the unit of caching and parallelism."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Final
+
+from netlint.build import BuildOptions, build_document
+from netlint.model import Object
+from netlint.parse import Limits, Parsed, Problem, parse
+
+#: A Go-template action where YAML would need a value: at the start of a line, after `- `, or as
+#: the unquoted value of a key. Inside quotes or a block scalar (Prometheus rules, Grafana
+#: dashboards) `{{` is ordinary text and the file is linted.
+_TEMPLATE_LINE: Final = re.compile(
+    r"^[ \t]*(?:-[ \t]+)*(?:[^\s#'\"{][^#'\"]*?:[ \t]+)?\{\{", re.MULTILINE
+)
+
+
+@dataclass(slots=True)
+class FileResult:
+    path: str
+    digest: str
+    objects: list[Object] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
+    #: Why the file was not linted (``templated``), or None.
+    skipped: str | None = None
+    documents: int = 0
+
+
+def is_templated(text: str) -> bool:
+    return "{{" in text and _TEMPLATE_LINE.search(text) is not None
+
+
+def _broken_by_template(parsed: Parsed) -> bool:
+    """A syntax error on (or just after) a line with a template action is the template's."""
+    if parsed.problem is None or "{{" not in parsed.text:
+        return False
+    line = parsed.problem.span.line
+    lines = parsed.text.split("\n")[max(0, line - 2) : line]
+    return any("{{" in text for text in lines)
+
+
+def load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> FileResult:
+    """Parse and model one file. Never raises for anything the file contains."""
+    result = FileResult(path, hashlib.blake2b(data, digest_size=16).hexdigest())
+    parsed = parse(path, data, limits)
+    if (parsed.text and is_templated(parsed.text)) or _broken_by_template(parsed):
+        result.skipped = "templated"
+        return result
+    if parsed.problem is not None:
+        result.problems.append(parsed.problem)
+    result.documents = len(parsed.documents)
+    for index, node in enumerate(parsed.documents):
+        built = build_document(path, index, node, options)
+        result.objects.extend(built.objects)
+        result.problems.extend(built.problems)
+        result.kinds.update(built.kinds)
+    return result

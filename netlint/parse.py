@@ -1,0 +1,610 @@
+"""YAML/JSON parsing with positions, and the limits that keep hostile files harmless.
+
+Documents are composed into node trees by the C parser of ruamel.yaml.clib (libyaml): measured
+on the generated medium corpus it composes nodes with marks about 4x faster than ruamel's own
+``compose_all`` (see docs/performance.md). Its built-in resolver is replaced by a no-op: scalars are
+typed later, only for the documents netlint models, with the YAML 1.1 rules that Kubernetes' own
+YAML decoder (go-yaml v2 behind sigs.k8s.io/yaml) applies, so ``yes`` is a boolean here as it is
+for the API server. Nothing is ever constructed from a tag, so ``!!python/...`` tags are inert.
+
+Node trees are converted to plain data (``Tree``) with a span for every key and value, guided by
+a *shape* that names the parts a rule may read, and dropped right after: keeping every node tree
+alive costs gigabytes on a large monorepo.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Final
+
+from _ruamel_yaml import CParser
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from netlint.source import Span, point, span_of_marks
+
+PathKey = tuple[str | int, ...]
+#: A composed ruamel node; the converter dispatches on ``node.id`` (scalar, sequence, mapping).
+Node = Any
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what one file may cost. Each breach is an NL001 finding, never a crash."""
+
+    max_file_bytes: int = 5 * 1024 * 1024
+    max_documents: int = 10_000
+    max_depth: int = 256
+    #: Nodes a document may expand to through aliases (the "billion laughs" guard).
+    max_alias_expansion: int = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with the input, found while reading it: a finding of rule ``code``."""
+
+    code: str
+    message: str
+    span: Span
+
+
+class _Composer(CParser):  # type: ignore[misc]
+    """libyaml's composer with the resolver switched off: tags stay "" unless written."""
+
+    def descend_resolver(self, *args: object) -> None:
+        pass
+
+    def ascend_resolver(self, *args: object) -> None:
+        pass
+
+    def resolve(self, kind: object, value: object, implicit: object) -> str:
+        return ""
+
+
+class ParseFailure(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def decode(path: str, data: bytes) -> str:
+    """Decode file bytes as YAML allows (UTF-8, or UTF-16/32 with a BOM); raise ParseFailure."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        encoding = "utf-32"
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    else:
+        encoding = "utf-8-sig"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        prefix = data[: exc.start].decode(encoding, errors="replace")
+        line = prefix.count("\n")
+        col = len(prefix) - (prefix.rfind("\n") + 1)
+        raise ParseFailure(
+            Problem(
+                "NL001",
+                f"invalid {exc.encoding.upper().replace('-SIG', '')} byte sequence "
+                f"{data[exc.start : exc.start + 4]!r}: {exc.reason}",
+                point(path, line, col),
+            )
+        ) from None
+    bad = _CONTROL.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start())
+        col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1)
+        what = "a NUL byte (binary file?)" if bad.group() == "\x00" else f"U+{ord(bad.group()):04X}"
+        raise ParseFailure(
+            Problem("NL001", f"{what} is not allowed in YAML", point(path, line, col))
+        )
+    return text
+
+
+# YAML forbids C0 controls except tab, LF, CR (and DEL, C1 are allowed only escaped in
+# JSON-compatible content: libyaml rejects them too).
+_CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def _marked_problem(path: str, exc: MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    parts = [p for p in (exc.context, exc.problem) if p]
+    message = "; ".join(parts) if parts else "invalid YAML"
+    if (
+        exc.context
+        and exc.context_mark is not None
+        and exc.problem_mark is not None
+        and exc.context_mark.line != exc.problem_mark.line
+    ):
+        message += f" (started at line {exc.context_mark.line + 1})"
+    if mark is None:
+        return Problem("NL001", message, point(path, 0, 0))
+    return Problem("NL001", message, point(path, mark.line, mark.column))
+
+
+def _depth_bound(text: str) -> int:
+    """A cheap upper bound on nesting depth.
+
+    Block collections nest only by indenting (one indentless sequence per mapping level aside),
+    so their depth is at most twice the longest line; flow collections need a bracket each.
+    """
+    longest = max(map(len, text.split("\n")))
+    return 2 * (longest + 1) + text.count("[") + text.count("{")
+
+
+def _check_depth(path: str, text: str, limit: int) -> None:
+    """Refuse nesting deeper than ``limit`` before the (recursive, C) composer sees it.
+
+    libyaml's composer recurses in C without a bound and crashes the interpreter on very deep
+    input, so the exact check walks the event stream, which is flat.
+    """
+    if _depth_bound(text) <= limit:
+        return
+    parser = _Composer(text)
+    depth = 0
+    try:
+        while parser.check_event():
+            event = parser.get_event()
+            name = type(event).__name__
+            if name in ("SequenceStartEvent", "MappingStartEvent"):
+                depth += 1
+                if depth > limit:
+                    mark = event.start_mark
+                    raise ParseFailure(
+                        Problem(
+                            "NL001",
+                            f"nesting deeper than {limit} levels",
+                            point(path, mark.line, mark.column),
+                        )
+                    )
+            elif name in ("SequenceEndEvent", "MappingEndEvent"):
+                depth -= 1
+    except MarkedYAMLError:
+        return  # the composer reports the syntax error with its position
+    finally:
+        parser.dispose()
+
+
+def _expansion_size(root: Node, path: str, limit: int) -> None:
+    """Refuse documents whose aliases expand beyond ``limit`` nodes, or refer to themselves.
+
+    Composed nodes are shared, not copied, for each alias; sizes are memoised per node so this
+    costs one pass over the distinct nodes.
+    """
+    size: dict[int, int] = {}
+    on_stack: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        nid = id(node)
+        if done:
+            on_stack.discard(nid)
+            total = 1
+            for child in _children(node):
+                total += size[id(child)]
+            if total > limit:
+                mark = node.start_mark
+                raise ParseFailure(
+                    Problem(
+                        "NL001",
+                        f"aliases expand this document beyond {limit} nodes (alias bomb?)",
+                        point(path, mark.line, mark.column),
+                    )
+                )
+            size[nid] = total
+            continue
+        if nid in size:
+            continue
+        if nid in on_stack:
+            mark = node.start_mark
+            raise ParseFailure(
+                Problem(
+                    "NL001",
+                    "recursive alias: the node anchored here contains an alias of itself",
+                    point(path, mark.line, mark.column),
+                )
+            )
+        on_stack.add(nid)
+        stack.append((node, True))
+        for child in _children(node):
+            cid = id(child)
+            if cid in on_stack:
+                mark = child.start_mark
+                raise ParseFailure(
+                    Problem(
+                        "NL001",
+                        "recursive alias: the node anchored here contains an alias of itself",
+                        point(path, mark.line, mark.column),
+                    )
+                )
+            if cid not in size:
+                stack.append((child, False))
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+    elif isinstance(node, SequenceNode):
+        yield from node.value
+
+
+@dataclass(slots=True)
+class Parsed:
+    """The documents of one file, and what went wrong reading it (at most one NL001)."""
+
+    text: str
+    documents: list[Node] = field(default_factory=list)
+    problem: Problem | None = None
+
+
+def parse(path: str, data: bytes, limits: Limits) -> Parsed:
+    """Compose every document of a file; a failure keeps the documents before it."""
+    if len(data) > limits.max_file_bytes:
+        return Parsed(
+            "",
+            problem=Problem(
+                "NL001",
+                f"file is {len(data):,} bytes, over the {limits.max_file_bytes:,}-byte limit "
+                "(limits.max_file_bytes); not parsed",
+                point(path, 0, 0),
+            ),
+        )
+    try:
+        text = decode(path, data)
+    except ParseFailure as failure:
+        return Parsed("", problem=failure.problem)
+    result = Parsed(text)
+    try:
+        _check_depth(path, text, limits.max_depth)
+        may_alias = "*" in text and "&" in text
+        # libyaml reads the UTF-8 bytes directly; other encodings go in as text.
+        parser = _Composer(data if not data.startswith((b"\xff", b"\xfe", b"\x00")) else text)
+        try:
+            while parser.check_node():
+                node = parser.get_node()
+                if len(result.documents) >= limits.max_documents:
+                    raise ParseFailure(
+                        Problem(
+                            "NL001",
+                            f"more than {limits.max_documents:,} documents in one file "
+                            "(limits.max_documents); the rest are not read",
+                            point(path, node.start_mark.line, node.start_mark.column),
+                        )
+                    )
+                if may_alias:
+                    _expansion_size(node, path, limits.max_alias_expansion)
+                result.documents.append(node)
+        finally:
+            parser.dispose()
+    except ParseFailure as failure:
+        result.problem = failure.problem
+    except MarkedYAMLError as exc:
+        result.problem = _marked_problem(path, exc)
+    except YAMLError as exc:  # e.g. a ReaderError, which carries no mark
+        result.problem = Problem("NL001", str(exc).split("\n")[0], point(path, 0, 0))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Scalars: YAML 1.1 as go-yaml v2 resolves plain scalars for the Kubernetes API server.
+
+_BOOL: Final = {
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "on", "On", "ON"), True),
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "off", "Off", "OFF"), False),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+}
+_NULL: Final = frozenset(("", "~", "null", "Null", "NULL"))
+_INT: Final = re.compile(r"[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0o?[0-7_]+|[0-9][0-9_]*)")
+_FLOAT: Final = re.compile(r"[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?")
+_SPECIAL_FLOAT: Final = {
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), float("inf")),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), float("-inf")),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), float("nan")),
+}
+_CORE: Final = "tag:yaml.org,2002:"
+
+
+class UnsupportedTag(ValueError):
+    pass
+
+
+def resolve_plain(text: str) -> Any:
+    """The value of an untagged plain scalar."""
+    if not text or text[0] in "~nNyYtTfFoO":
+        if text in _NULL:
+            return None
+        flag = _BOOL.get(text)
+        if flag is not None:
+            return flag
+        return text
+    first = text[0]
+    if first.isdigit() or first in "-+.":
+        if _INT.fullmatch(text):
+            digits = text.replace("_", "")
+            sign = -1 if digits[0] == "-" else 1
+            body = digits.lstrip("+-")
+            if body.startswith("0b"):
+                return sign * int(body[2:], 2)
+            if body.startswith("0x"):
+                return sign * int(body[2:], 16)
+            if len(body) > 1 and body[0] == "0":
+                return sign * int(body.lstrip("0o") or "0", 8)
+            return sign * int(body)
+        if _FLOAT.fullmatch(text):
+            return float(text.replace("_", ""))
+        special = _SPECIAL_FLOAT.get(text)
+        if special is not None:
+            return special
+    return text
+
+
+def scalar_value(node: ScalarNode) -> Any:
+    """The value of a scalar node, honouring core-schema tags and refusing all others."""
+    tag = _tag(node)
+    if not tag:
+        if node.style:  # quoted, literal or folded: always a string
+            return node.value
+        return resolve_plain(node.value)
+    if tag.startswith(_CORE):
+        kind = tag[len(_CORE) :]
+        if kind == "str":
+            return node.value
+        resolved = resolve_plain(node.value)
+        expected = {"int": int, "float": float, "bool": bool, "null": type(None)}.get(kind)
+        if expected is not None and isinstance(resolved, expected):
+            return resolved
+        if kind == "float" and isinstance(resolved, int) and not isinstance(resolved, bool):
+            return float(resolved)
+        raise UnsupportedTag(f"{node.value!r} is not a valid !!{kind}")
+    raise UnsupportedTag(f"tag {node.tag} is not supported in a Kubernetes manifest")
+
+
+# ---------------------------------------------------------------------------------------------
+# Node trees to plain data with spans
+
+
+class _All:
+    """Shape marker: convert everything below."""
+
+
+ALL: Final = _All()
+#: A shape says which parts of a document to convert: ALL, or a mapping from key to the shape of
+#: its value ("*" for any other key), or a one-element list giving the shape of every item.
+Shape = Any
+
+
+@dataclass(slots=True)
+class Tree:
+    """Plain data of a (part of a) document, with the span of every key and value converted."""
+
+    path: str
+    data: Any
+    spans: dict[PathKey, Span]
+    key_spans: dict[PathKey, Span]
+    problems: list[Problem]
+
+    def span(self, where: PathKey) -> Span:
+        """The span of the value at ``where``, or of its nearest converted ancestor."""
+        while where not in self.spans and where:
+            where = where[:-1]
+        return self.spans[where]
+
+    def key_span(self, where: PathKey) -> Span:
+        """The span of the key that holds ``where`` (its value span for list items)."""
+        found = self.key_spans.get(where)
+        return found if found is not None else self.span(where)
+
+    def head_span(self, where: PathKey) -> Span:
+        """A one-line span that names the node: its key, or its own first line."""
+        found = self.key_spans.get(where)
+        if found is not None:
+            return found
+        value = self.span(where)
+        node = self.get(where)
+        if isinstance(node, dict) and node:
+            first = next(iter(node))
+            first_key = self.key_spans.get((*where, first))
+            if first_key is not None and first_key.line == value.line:
+                return Span(value.path, value.line, value.col, value.line, first_key.end_col)
+        return value.first_line
+
+    def get(self, where: PathKey, default: Any = None) -> Any:
+        node = self.data
+        for part in where:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return default
+        return node
+
+
+@lru_cache(maxsize=4096)
+def _plain_key(text: str) -> str:
+    """A plain mapping key as go-yaml writes it to JSON: ``80`` becomes "80", ``true`` "true"."""
+    key = resolve_plain(text)
+    if isinstance(key, int) and not isinstance(key, bool):
+        return str(key)
+    return key if isinstance(key, str) else text
+
+
+def _tag(node: Node) -> str:
+    """The tag as written ("" when none): reading ``node.tag`` would URI-decode it every time."""
+    suffix = node.ctag.suffix
+    return suffix if suffix and suffix != "!" else ""
+
+
+class _Converter:
+    def __init__(self, path: str, max_depth: int) -> None:
+        self.path = path
+        self.max_depth = max_depth
+        self.spans: dict[PathKey, Span] = {}
+        self.key_spans: dict[PathKey, Span] = {}
+        self.problems: list[Problem] = []
+
+    def convert(self, node: Node, where: PathKey, shape: Shape, depth: int) -> Any:
+        span = self.spans[where] = span_of_marks(self.path, node.start_mark, node.end_mark)
+        kind = node.id
+        if kind == "scalar":
+            if not node.style and not _tag(node):
+                return resolve_plain(node.value)
+            try:
+                return scalar_value(node)
+            except UnsupportedTag as exc:
+                self.problems.append(Problem("NL002", str(exc), span))
+                return node.value
+        if depth >= self.max_depth:  # only reachable through aliases: the parser bounds the rest
+            self.problems.append(
+                Problem("NL001", f"nesting deeper than {self.max_depth} levels", span)
+            )
+            return None
+        tag = _tag(node)
+        if tag and not tag.startswith(_CORE):
+            self.problems.append(
+                Problem("NL002", f"tag {node.tag} is not supported in a Kubernetes manifest", span)
+            )
+        if kind == "sequence":
+            item_shape = shape[0] if isinstance(shape, list) else ALL
+            return [
+                self.convert(item, (*where, i), item_shape, depth + 1)
+                for i, item in enumerate(node.value)
+            ]
+        return self._mapping(node, where, shape, depth)
+
+    def _mapping(self, node: MappingNode, where: PathKey, shape: Shape, depth: int) -> Any:
+        out: dict[Any, Any] = {}
+        first_line: dict[str, int] = {}
+        path = self.path
+        pairs = node.value
+        if any(k.value == "<<" for k, _ in pairs):
+            pairs = self._pairs(node)
+        for pair in pairs:
+            key_node, value_node = pair[0], pair[1]
+            if key_node.id != "scalar":
+                self._complex_key(key_node)
+                continue
+            raw = key_node.value
+            if raw in first_line:
+                if len(pair) == 2 or pair[2]:  # merged-in keys may repeat explicit ones
+                    self.problems.append(
+                        Problem(
+                            "NL001",
+                            f"duplicate key {raw!r} (first at line {first_line[raw]}); "
+                            "the API server rejects the object",
+                            span_of_marks(path, key_node.start_mark, key_node.end_mark),
+                        )
+                    )
+                continue
+            first_line[raw] = key_node.start_mark.line + 1
+            sub = shape if shape is ALL else self._sub_shape(shape, raw)
+            if sub is None:
+                continue
+            if key_node.style:
+                key = raw
+            elif _tag(key_node):
+                key = self._key(key_node)
+            else:
+                key = _plain_key(raw)
+            child = (*where, key)
+            self.key_spans[child] = span_of_marks(path, key_node.start_mark, key_node.end_mark)
+            out[key] = self.convert(value_node, child, sub, depth + 1)
+        return out
+
+    def _complex_key(self, key_node: Node) -> None:
+        self.problems.append(
+            Problem(
+                "NL002",
+                f"a mapping key must be a scalar, not a {key_node.id} (an unrendered template?)",
+                span_of_marks(self.path, key_node.start_mark, key_node.end_mark),
+            )
+        )
+
+    def _key(self, key_node: ScalarNode) -> str:
+        try:
+            key = scalar_value(key_node)
+        except UnsupportedTag as exc:
+            self.problems.append(
+                Problem(
+                    "NL002",
+                    str(exc),
+                    span_of_marks(self.path, key_node.start_mark, key_node.end_mark),
+                )
+            )
+            return str(key_node.value)
+        # JSON object keys are strings: go-yaml turns `80: x` into "80" on the way to JSON.
+        if isinstance(key, int) and not isinstance(key, bool):
+            return str(key)
+        return key if isinstance(key, str) else str(key_node.value)
+
+    def _pairs(self, node: MappingNode) -> list[tuple[Node, Node, bool]]:
+        """Key/value pairs with YAML merge keys (``<<: *base``) applied as go-yaml does them:
+        explicit keys win, then earlier merge sources over later ones."""
+        pairs: list[tuple[Node, Node, bool]] = []
+        sources: list[Node] = []
+        for key_node, value_node in node.value:
+            if (
+                key_node.id == "scalar"
+                and key_node.value == "<<"
+                and not key_node.style
+                and not _tag(key_node)
+            ):
+                if value_node.id == "sequence":
+                    sources.extend(value_node.value)
+                else:
+                    sources.append(value_node)
+            else:
+                pairs.append((key_node, value_node, True))
+        if not sources:
+            return pairs
+        seen = {k.value for k, _, _ in pairs if k.id == "scalar"}
+        for source in sources:
+            if source.id != "mapping":
+                self.problems.append(
+                    Problem(
+                        "NL001",
+                        "a merge key (<<) needs a mapping or a list of mappings",
+                        span_of_marks(self.path, source.start_mark, source.end_mark),
+                    )
+                )
+                continue
+            for key_node, value_node, _ in self._pairs(source):
+                if key_node.id == "scalar" and key_node.value not in seen:
+                    seen.add(key_node.value)
+                    pairs.append((key_node, value_node, False))
+        return pairs
+
+    @staticmethod
+    def _sub_shape(shape: Shape, key: Any) -> Shape | None:
+        if shape is ALL:
+            return ALL
+        if isinstance(shape, Mapping):
+            found = shape.get(key)
+            if found is None:
+                found = shape.get("*")
+            return found
+        return ALL
+
+
+def to_tree(path: str, node: Node, shape: Shape, max_depth: int) -> Tree:
+    """Convert the parts of a document that ``shape`` names into a Tree."""
+    converter = _Converter(path, max_depth)
+    data = converter.convert(node, (), shape, 0)
+    return Tree(path, data, converter.spans, converter.key_spans, converter.problems)
+
+
+def top_level_scalars(node: Node, keys: tuple[str, ...]) -> dict[str, str]:
+    """The string values of some top-level keys, without converting the document."""
+    found: dict[str, str] = {}
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            if (
+                isinstance(key_node, ScalarNode)
+                and key_node.value in keys
+                and isinstance(value_node, ScalarNode)
+            ):
+                found.setdefault(key_node.value, value_node.value)
+    return found

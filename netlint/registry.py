@@ -1,0 +1,76 @@
+"""Rule discovery (entry-point group ``netlint.rules``) and selection by code, prefix or name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from netlint.api import Rule, RuleMeta
+
+GROUP = "netlint.rules"
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    rules: tuple[Rule, ...]
+    #: Plugins that could not be loaded, with the reason (reported on stderr; the run goes on).
+    errors: tuple[str, ...]
+
+    def by_code(self) -> dict[str, Rule]:
+        return {rule.meta.code: rule for rule in self.rules}
+
+    def find(self, token: str) -> Rule | None:
+        """A rule by exact code or name (case-insensitive)."""
+        token = token.lower()
+        for rule in self.rules:
+            if token in (rule.meta.code.lower(), rule.meta.name.lower()):
+                return rule
+        return None
+
+
+def load_catalogue() -> Catalogue:
+    """Every rule registered by an installed distribution, built-ins included."""
+    rules: dict[str, Rule] = {}
+    errors: list[str] = []
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: (e.name, e.value)):
+        dist = ep.dist.name if ep.dist is not None else "?"
+        try:
+            loaded = ep.load()
+            rule = loaded() if isinstance(loaded, type) else loaded
+            meta = rule.meta
+        except Exception as exc:  # a broken plugin must not take the built-ins down with it
+            errors.append(f"rule plugin {ep.name} = {ep.value} ({dist}) failed to load: {exc}")
+            continue
+        if not isinstance(rule, Rule) or not isinstance(meta, RuleMeta):
+            errors.append(f"rule plugin {ep.name} = {ep.value} ({dist}) is not a netlint Rule")
+            continue
+        if meta.code.startswith("NL") and dist.lower() != "netlint":
+            errors.append(f"rule plugin {ep.value} ({dist}): codes NL... are reserved for netlint")
+            continue
+        if meta.code in rules:
+            if rules[meta.code] is rule or type(rules[meta.code]) is type(rule):
+                continue  # the same distribution seen twice on sys.path
+            errors.append(f"rule plugin {ep.value} ({dist}): code {meta.code} is already taken")
+            continue
+        rules[meta.code] = rule
+    ordered = tuple(sorted(rules.values(), key=lambda r: r.meta.code))
+    return Catalogue(ordered, tuple(errors))
+
+
+def matches(meta: RuleMeta, token: str) -> bool:
+    """A code (``NL104``), a code prefix (``NL1``) or a name (``broad-cidr``)."""
+    token = token.strip()
+    return meta.code.upper().startswith(token.upper()) or meta.name == token.lower()
+
+
+def is_selected(meta: RuleMeta, select: Sequence[str], ignore: Sequence[str]) -> bool:
+    if select and not any(matches(meta, token) for token in select):
+        return False
+    return not any(matches(meta, token) for token in ignore)
+
+
+def unknown_tokens(rules: Iterable[Rule], tokens: Iterable[str]) -> list[str]:
+    """Tokens that match no rule at all (most likely typos)."""
+    metas = [r.meta for r in rules]
+    return [t for t in tokens if not any(matches(m, t) for m in metas)]

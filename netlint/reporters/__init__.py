@@ -1,0 +1,28 @@
+"""Output formats: ``text``, ``json``, ``github`` and ``sarif``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from netlint.report import Report
+
+FORMATS = ("text", "json", "github", "sarif")
+
+
+def render(fmt: str, report: Report, *, color: bool = False, **options: object) -> str:
+    renderer: Callable[..., str]
+    if fmt == "text":
+        from netlint.reporters.text import render as renderer
+    elif fmt == "json":
+        from netlint.reporters.json import render as renderer
+    elif fmt == "github":
+        from netlint.reporters.github import render as renderer
+    elif fmt == "sarif":
+        from netlint.reporters.sarif import render as renderer
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+    if fmt == "text":
+        return renderer(report, color=color)
+    if fmt == "sarif":
+        return renderer(report, **options)
+    return renderer(report)

@@ -1,0 +1,113 @@
+"""Rule documentation from the one place it is written: each rule's ``meta`` and its examples
+in ``rules/<CODE>-<name>/`` (shipped as ``netlint/data/rules``). Feeds ``netlint rules``, the
+Markdown pages in docs/rules/ and SARIF's rule help."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+from netlint.api import RuleMeta
+
+#: Where the generated rule pages are published (docs/rules/ of the repository).
+DOCS_URL = "https://github.com/netlint/netlint/blob/main/docs/rules/"
+_MARKER = re.compile(r"\s*#\s*expect:.*$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class Examples:
+    bad: str | None
+    good: str | None
+
+
+def _folder(meta: RuleMeta) -> Traversable | None:
+    folder = resources.files("netlint").joinpath(f"data/rules/{meta.code}-{meta.name}")
+    return folder if folder.is_dir() else None
+
+
+def examples(meta: RuleMeta) -> Examples:
+    """The rule's bad and good examples, without the test markers."""
+    folder = _folder(meta)
+    bad, good = meta.bad_example, meta.good_example
+    if folder is not None:
+        for name in ("bad.yaml", "good.yaml"):
+            item = folder.joinpath(name)
+            if item.is_file():
+                text = _MARKER.sub("", item.read_text(encoding="utf-8"))
+                if name == "bad.yaml":
+                    bad = text
+                else:
+                    good = text
+    return Examples(bad, good)
+
+
+def help_uri(meta: RuleMeta) -> str:
+    return f"{DOCS_URL}{meta.code}-{meta.name}.md"
+
+
+def first_sentence(text: str) -> str:
+    match = re.match(r"(.+?[.!?])(\s|$)", text.strip(), re.DOTALL)
+    return (match.group(1) if match else text).strip()
+
+
+def clip(text: str, limit: int = 1024) -> str:
+    """At most ``limit`` characters, cut at a sentence end where possible (SARIF/GitHub cap)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    return cut[: end + 1] if end > limit // 2 else cut.rstrip() + "…"
+
+
+def markdown(meta: RuleMeta, *, heading: str = "#") -> str:
+    """The rule's help page."""
+    ex = examples(meta)
+    parts = [
+        f"{heading} {meta.code} {meta.name}",
+        "",
+        f"**Default severity:** {meta.severity.value}"
+        + (f" · **Tags:** {', '.join(meta.tags)}" if meta.tags else ""),
+        "",
+        meta.summary,
+        "",
+        meta.rationale,
+    ]
+    if meta.options:
+        parts += ["", f"{heading}# Options", ""]
+        for key, default in meta.options.items():
+            description = meta.options_schema.get(key, {}).get("description", "")
+            parts.append(f"- `{key}` (default `{default!r}`): {description}".rstrip(": "))
+    if ex.bad:
+        parts += ["", f"{heading}# Example: flagged", "", "```yaml", ex.bad.rstrip(), "```"]
+    if ex.good:
+        parts += ["", f"{heading}# Example: accepted", "", "```yaml", ex.good.rstrip(), "```"]
+    return "\n".join(parts) + "\n"
+
+
+def plain(meta: RuleMeta) -> str:
+    """The help page as plain text (terminal, SARIF ``help.text``)."""
+    ex = examples(meta)
+    parts = [
+        f"{meta.code} {meta.name} (default severity: {meta.severity.value})",
+        "",
+        meta.summary,
+        "",
+        meta.rationale,
+    ]
+    if meta.options:
+        parts += ["", "Options:"]
+        for key, default in meta.options.items():
+            description = meta.options_schema.get(key, {}).get("description", "")
+            parts.append(f"  {key} (default {default!r}) {description}".rstrip())
+    if ex.bad:
+        parts += ["", "Flagged:", "", _indent(ex.bad)]
+    if ex.good:
+        parts += ["", "Accepted:", "", _indent(ex.good)]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _indent(text: str) -> str:
+    return "\n".join(("    " + line) if line.strip() else "" for line in text.rstrip().splitlines())

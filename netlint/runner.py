@@ -1,0 +1,212 @@
+"""One ``netlint check``: find the project, read the whole repo as context, report the asked-for
+files. The CLI, the pre-commit hook and the editor integration all come through here."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from netlint.build import BuildOptions
+from netlint.config import Config, ConfigError, find_config, load_config
+from netlint.discover import Skipped, discover, find_git_root
+from netlint.engine import CRASH_CODE, ActiveRule, run
+from netlint.findings import Finding
+from netlint.index import Index
+from netlint.load import FileResult, load
+from netlint.model import Object
+from netlint.registry import Catalogue, is_selected, load_catalogue, unknown_tokens
+from netlint.report import Report
+
+
+class UsageError(Exception):
+    """Bad arguments or configuration: exit status 2."""
+
+
+@dataclass(slots=True)
+class CheckRequest:
+    paths: Sequence[str] = ()
+    config: str | None = None
+    select: Sequence[str] | None = None
+    ignore: Sequence[str] | None = None
+    #: Lint this text as if it were the file at ``stdin_filename``.
+    stdin_filename: str | None = None
+    stdin_text: str | None = None
+    debug: bool = False
+    #: For programmatic callers (tests, the language server): the project root, and the files
+    #: or folders to read as context, overriding discovery of the config and its roots.
+    root: Path | None = None
+    context: Sequence[Path] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Outcome:
+    report: Report
+    config: Config
+
+
+def project_root(start: Path, cwd: Path) -> Path:
+    """The config file's directory, else the git work tree's top, else the current directory
+    (or, for paths outside it, the directory given)."""
+    git = find_git_root(start)
+    if git is not None:
+        return git
+    if start == cwd or cwd in start.parents:
+        return cwd
+    return start
+
+
+def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
+    cwd = Path.cwd().resolve()
+    targets = [Path(p).resolve() for p in request.paths] or [cwd]
+    if request.stdin_filename is not None:
+        targets = [Path(request.stdin_filename).resolve()]
+    for target in targets:
+        if not target.exists() and request.stdin_filename is None:
+            raise UsageError(f"{target}: no such file or directory")
+    first = targets[0]
+    start = first if first.is_dir() else first.parent
+    catalogue = catalogue or load_catalogue()
+    request.warnings.extend(catalogue.errors)
+    config_path = Path(request.config).resolve() if request.config else find_config(start)
+    if request.config and not config_path.is_file():  # type: ignore[union-attr]
+        raise UsageError(f"{request.config}: config file not found")
+    if request.root is not None:
+        root = request.root.resolve()
+    elif config_path is not None:
+        root = config_path.parent
+    else:
+        root = project_root(start, cwd)
+    try:
+        config = load_config(config_path, root, catalogue.rules)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    for target in targets:
+        if target != config.root and config.root not in target.parents:
+            raise UsageError(f"{target} is outside the project root {config.root}")
+    select = tuple(request.select) if request.select is not None else config.select
+    ignore = tuple(request.ignore) if request.ignore is not None else config.ignore
+    unknown = unknown_tokens(catalogue.rules, (*select, *ignore))
+    if unknown:
+        raise UsageError(f"no rule matches {', '.join(map(repr, unknown))} (see `netlint rules`)")
+
+    override_rel: str | None = None
+    if request.stdin_filename is not None:
+        override_rel = first.relative_to(config.root).as_posix()
+    explicit = [t for t in targets if t.is_file()]
+    scopes = list(request.context) if request.context is not None else list(config.roots)
+    found = discover(config.root, scopes, config.exclude, explicit=explicit)
+    if found.note:
+        request.warnings.append(found.note)
+    files = list(found.files)
+    if override_rel is not None and override_rel not in files:
+        files.append(override_rel)
+    options = BuildOptions(config.default_namespace, config.limits.max_depth)
+    results: list[FileResult] = []
+    skipped = list(found.skipped)
+    for rel in files:
+        if rel == override_rel and request.stdin_text is not None:
+            data = request.stdin_text.encode("utf-8")
+        else:
+            try:
+                data = (config.root / rel).read_bytes()
+            except OSError as exc:
+                skipped.append(Skipped(rel, f"unreadable: {exc.strerror}"))
+                continue
+        result = load(rel, data, options, config.limits)
+        if result.skipped:
+            skipped.append(Skipped(rel, result.skipped))
+            continue
+        results.append(result)
+
+    reported = _reported_filter(config.root, targets, override_rel, request.paths)
+    index = Index(results)
+    active = _active_rules(catalogue, config, select, ignore)
+    crash = catalogue.by_code().get(CRASH_CODE)
+    findings = run(
+        index, active, reported, crash_meta=crash.meta if crash else None, debug=request.debug
+    )
+    findings, suppressed = _apply_annotations(index, findings)
+    findings.sort(key=lambda f: f.sort_key)
+    counts: Counter[str] = Counter()
+    for result in results:
+        if reported(result.path):
+            counts.update(type(o).__name__ for o in result.objects)
+    report = Report(
+        findings=findings,
+        root=config.root,
+        rules=[a.meta for a in active],
+        files_linted=len(results),
+        files_reported=sum(1 for r in results if reported(r.path)),
+        objects=counts,
+        skipped=[s for s in skipped if reported(s.path)],
+        suppressed=suppressed,
+    )
+    if override_rel is not None and request.stdin_text is not None:
+        report.overrides[override_rel] = request.stdin_text
+    return Outcome(report, config)
+
+
+def _reported_filter(
+    root: Path, targets: Sequence[Path], override: str | None, given: Sequence[str]
+) -> Callable[[str], bool]:
+    """Which files' findings to report: the paths given (files, or everything under a
+    directory); everything when no path was given."""
+    if override is not None:
+        return lambda path: path == override
+    if not given:
+        return lambda path: True
+    files = {t.relative_to(root).as_posix() for t in targets if not t.is_dir()}
+    folders = tuple(
+        "" if t == root else t.relative_to(root).as_posix() + "/" for t in targets if t.is_dir()
+    )
+    return lambda path: path in files or path.startswith(folders)
+
+
+def _active_rules(
+    catalogue: Catalogue, config: Config, select: Sequence[str], ignore: Sequence[str]
+) -> list[ActiveRule]:
+    active = []
+    for rule in catalogue.rules:
+        if not is_selected(rule.meta, select, ignore):
+            continue
+        severity = config.severity_for(rule.meta)
+        if severity is None:
+            continue
+        active.append(ActiveRule(rule, severity, config.options_for(rule.meta)))
+    return active
+
+
+ANNOTATION = "netlint.dev/ignore"
+
+
+def _apply_annotations(index: Index, findings: list[Finding]) -> tuple[list[Finding], int]:
+    """Drop findings about an object annotated ``netlint.dev/ignore: "NL101,NL103"``."""
+    ignored: dict[str, set[str]] = {}
+    objects: list[Object] = [*index.policies, *index.workloads, *index.namespace_objects.values()]
+    for obj in objects:
+        value = obj.annotations.get(ANNOTATION)
+        if value:
+            ignored[obj.ref.subject] = {t.strip().upper() for t in value.split(",") if t.strip()}
+    if not ignored:
+        return findings, 0
+    kept = [
+        f
+        for f in findings
+        if f.subject is None
+        or not (ignored.get(f.subject, set()) & {f.code, "ALL"} or _name_in(f, ignored))
+    ]
+    return kept, len(findings) - len(kept)
+
+
+def _name_in(finding: Finding, ignored: dict[str, set[str]]) -> bool:
+    return finding.subject is not None and finding.name.upper() in ignored.get(
+        finding.subject, set()
+    )
+
+
+def env_no_color() -> bool:
+    return "NO_COLOR" in os.environ

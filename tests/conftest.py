@@ -1,0 +1,78 @@
+"""Shared test helpers: run netlint in-process over a folder and read `# expect:` markers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pytest
+
+from netlint.findings import Finding
+from netlint.report import Report
+from netlint.runner import CheckRequest, check
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+MARKER = re.compile(
+    r"#\s*expect(?P<below>-below)?:\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)"
+)
+
+Expected = set[tuple[str, int, str]]
+
+
+def expected_markers(root: Path, files: Iterable[Path]) -> Expected:
+    """``(relative path, line, code)`` for every ``# expect: CODE`` (``# expect-below:`` marks
+    the next line, for lines that cannot hold a comment)."""
+    out: Expected = set()
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            for match in MARKER.finditer(line):
+                target = number + 1 if match.group("below") else number
+                for code in match.group("codes").split(","):
+                    out.add((rel, target, code.strip()))
+    return out
+
+
+def lint(
+    root: Path,
+    paths: Sequence[Path] = (),
+    *,
+    context: Sequence[Path] | None = None,
+    select: Sequence[str] | None = None,
+    config: Path | None = None,
+    stdin: tuple[Path, str] | None = None,
+) -> Report:
+    request = CheckRequest(
+        paths=[str(p) for p in paths],
+        root=root,
+        context=context,
+        select=select,
+        config=str(config) if config else None,
+        stdin_filename=str(stdin[0]) if stdin else None,
+        stdin_text=stdin[1] if stdin else None,
+    )
+    return check(request).report
+
+
+def found(report: Report) -> Expected:
+    return {(f.span.path, f.span.line, f.code) for f in report.findings}
+
+
+def describe(findings: Iterable[Finding]) -> str:
+    return "\n".join(f"{f.span}: {f.code} {f.message}" for f in findings)
+
+
+@pytest.fixture
+def write(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """write("a/b.yaml", text) creates a file under tmp_path and returns its path."""
+
+    def _write(rel: str, text: str) -> Path:
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return _write

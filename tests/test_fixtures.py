@@ -1,0 +1,69 @@
+"""Every rules/<CODE>-<name>/ fixture, checked for the exact set of (file, line, code).
+
+Each YAML file directly in a rule's folder is linted on its own; each subfolder is linted as one
+project (policies, workloads and namespaces in separate files). Only the folder's rule runs, plus
+the input rules NL001/NL002 and NL900 (a crash is always a failure); a ``.netlint.yaml`` in the
+folder or subfolder may configure more.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import REPO, describe, expected_markers, found, lint
+
+RULE_DIRS = sorted(p for p in (REPO / "rules").iterdir() if p.is_dir())
+
+
+def _cases() -> list[tuple[Path, Path]]:
+    cases = []
+    for folder in RULE_DIRS:
+        for item in sorted(folder.iterdir()):
+            manifest = item.suffix in (".yaml", ".yml", ".json") and item.name != ".netlint.yaml"
+            if item.is_dir() or manifest:
+                cases.append((folder, item))
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("folder", "case"), _cases(), ids=lambda p: p.name if isinstance(p, Path) else str(p)
+)
+def test_fixture(folder: Path, case: Path) -> None:
+    code = folder.name.split("-", 1)[0]
+    project = case if case.is_dir() else folder
+    config = project / ".netlint.yaml"
+    files = (
+        sorted(p for p in case.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+        if (case.is_dir())
+        else [case]
+    )
+    files = [f for f in files if f.name != ".netlint.yaml"]
+    report = lint(
+        project,
+        [case],
+        context=[case],
+        select=None if config.is_file() else [code, "NL001", "NL002", "NL900"],
+        config=config if config.is_file() else None,
+    )
+    expected = expected_markers(project, files)
+    actual = found(report)
+    assert actual == expected, (
+        f"unexpected: {sorted(actual - expected)}\nmissing: {sorted(expected - actual)}\n"
+        + describe(report.findings)
+    )
+
+
+def test_every_rule_has_bad_and_good_examples() -> None:
+    from netlint.registry import load_catalogue
+
+    for rule in load_catalogue().rules:
+        if rule.meta.code == "NL900":
+            continue  # reported by the engine when a rule crashes: no manifest triggers it
+        folder = REPO / "rules" / f"{rule.meta.code}-{rule.meta.name}"
+        assert (folder / "bad.yaml").is_file(), f"{folder}/bad.yaml is missing"
+        assert (folder / "good.yaml").is_file(), f"{folder}/good.yaml is missing"
+        assert expected_markers(folder, [folder / "bad.yaml"]), f"{folder}/bad.yaml has no marker"
+        assert not expected_markers(folder, [folder / "good.yaml"]), (
+            f"{folder}/good.yaml has markers"
+        )
