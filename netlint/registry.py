@@ -36,26 +36,40 @@ def load_catalogue() -> Catalogue:
     for ep in sorted(entry_points(group=GROUP), key=lambda e: (e.name, e.value)):
         dist = ep.dist.name if ep.dist is not None else "?"
         try:
-            loaded = ep.load()
-            rule = loaded() if isinstance(loaded, type) else loaded
-            meta = rule.meta
+            found = _instantiate(ep.load())
         except Exception as exc:  # a broken plugin must not take the built-ins down with it
             errors.append(f"rule plugin {ep.name} = {ep.value} ({dist}) failed to load: {exc}")
             continue
-        if not isinstance(rule, Rule) or not isinstance(meta, RuleMeta):
-            errors.append(f"rule plugin {ep.name} = {ep.value} ({dist}) is not a netlint Rule")
-            continue
-        if meta.code.startswith("NL") and dist.lower() != "netlint":
-            errors.append(f"rule plugin {ep.value} ({dist}): codes NL... are reserved for netlint")
-            continue
-        if meta.code in rules:
-            if rules[meta.code] is rule or type(rules[meta.code]) is type(rule):
-                continue  # the same distribution seen twice on sys.path
-            errors.append(f"rule plugin {ep.value} ({dist}): code {meta.code} is already taken")
-            continue
-        rules[meta.code] = rule
+        for rule in found:
+            meta = getattr(rule, "meta", None)
+            if not isinstance(rule, Rule) or not isinstance(meta, RuleMeta):
+                errors.append(
+                    f"rule plugin {ep.name} = {ep.value} ({dist}): {rule!r} is not a Rule"
+                )
+                continue
+            if meta.code.startswith("NL") and dist.lower() != "netlint":
+                errors.append(
+                    f"rule plugin {ep.value} ({dist}): codes NL... are reserved for netlint"
+                )
+                continue
+            if meta.code in rules:
+                if type(rules[meta.code]) is not type(rule):
+                    errors.append(f"rule plugin {ep.value} ({dist}): {meta.code} is already taken")
+                continue  # else the same distribution seen twice on sys.path
+            rules[meta.code] = rule
     ordered = tuple(sorted(rules.values(), key=lambda r: r.meta.code))
     return Catalogue(ordered, tuple(errors))
+
+
+def _instantiate(loaded: object) -> list[object]:
+    """An entry point's object as rules: a Rule class, a Rule, or a callable returning rules."""
+    if isinstance(loaded, type):
+        return [loaded()]
+    if isinstance(loaded, Rule):
+        return [loaded]
+    if callable(loaded):
+        return list(loaded())
+    return [loaded]
 
 
 def matches(meta: RuleMeta, token: str) -> bool:
