@@ -111,10 +111,20 @@ def _load(path: Path, rules: Sequence[Rule]) -> Config:
             raise ConfigError(_format(tree.problems[0].span, tree.problems[0].message))
     if tree.data is None:
         tree.data = {}
+    _normalize(tree.data)
     errors = _validate(tree, rules)
     if errors:
         raise ConfigError("\n".join(_format(p.span, p.message) for p in errors))
     return _build(path, tree.data)
+
+
+def _normalize(data: Any) -> None:
+    """``severity: off`` unquoted is the boolean false in YAML 1.1: read it as "off"."""
+    settings = data.get("rules") if isinstance(data, dict) else None
+    if isinstance(settings, dict):
+        for entry in settings.values():
+            if isinstance(entry, dict) and entry.get("severity") is False:
+                entry["severity"] = "off"
 
 
 def _format(span: Span, message: str) -> str:

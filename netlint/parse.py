@@ -307,6 +307,9 @@ _SPECIAL_FLOAT: Final = {
     **dict.fromkeys((".nan", ".NaN", ".NAN"), float("nan")),
 }
 _CORE: Final = "tag:yaml.org,2002:"
+_SCALAR_TYPES: Final = {"int": int, "float": float, "bool": bool, "null": type(None)}
+#: The tags a Kubernetes manifest may use on collections (JSON has nothing else).
+_COLLECTION_TAGS: Final = frozenset((_CORE + "map", _CORE + "seq"))
 
 
 class UnsupportedTag(ValueError):
@@ -354,13 +357,14 @@ def scalar_value(node: ScalarNode) -> Any:
         kind = tag[len(_CORE) :]
         if kind == "str":
             return node.value
-        resolved = resolve_plain(node.value)
-        expected = {"int": int, "float": float, "bool": bool, "null": type(None)}.get(kind)
-        if expected is not None and isinstance(resolved, expected):
-            return resolved
-        if kind == "float" and isinstance(resolved, int) and not isinstance(resolved, bool):
-            return float(resolved)
-        raise UnsupportedTag(f"{node.value!r} is not a valid !!{kind}")
+        expected = _SCALAR_TYPES.get(kind)
+        if expected is not None:
+            resolved = resolve_plain(node.value)
+            if type(resolved) is expected:
+                return resolved
+            if kind == "float" and type(resolved) is int:
+                return float(resolved)
+            raise UnsupportedTag(f"{node.value!r} is not a valid !!{kind}")
     raise UnsupportedTag(f"tag {node.tag} is not supported in a Kubernetes manifest")
 
 
@@ -463,7 +467,7 @@ class _Converter:
             )
             return None
         tag = _tag(node)
-        if tag and not tag.startswith(_CORE):
+        if tag and tag not in _COLLECTION_TAGS:
             self.problems.append(
                 Problem("NL002", f"tag {node.tag} is not supported in a Kubernetes manifest", span)
             )

@@ -61,7 +61,7 @@ def project_root(start: Path, cwd: Path) -> Path:
 
 def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     cwd = Path.cwd().resolve()
-    targets = [Path(p).resolve() for p in request.paths] or [cwd]
+    targets = [Path(p).resolve() for p in request.paths] or [(request.root or cwd).resolve()]
     if request.stdin_filename is not None:
         targets = [Path(request.stdin_filename).resolve()]
     for target in targets:

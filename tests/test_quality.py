@@ -1,0 +1,29 @@
+"""The code quality gates are tests too: mypy (strict) on netlint/, ruff lint and format."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=REPO, capture_output=True, text=True, check=False
+    )
+
+
+def test_mypy_strict() -> None:
+    out = _run("mypy")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_ruff_lint() -> None:
+    out = _run("ruff", "check", "netlint", "tests", "tools")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_ruff_format() -> None:
+    out = _run("ruff", "format", "--check", "netlint", "tests", "tools")
+    assert out.returncode == 0, out.stdout + out.stderr
