@@ -66,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="SARIF automationDetails.id, to keep several netlint uploads apart",
     )
+    check.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write .netlint_cache/"
+    )
+    check.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=0,
+        metavar="N",
+        help="processes for parsing (default: one per CPU, when the repo is big enough)",
+    )
     check.add_argument("--verbose", "-v", action="store_true", help="list skipped files")
     check.add_argument("--debug", action="store_true", help="print tracebacks of crashed rules")
 
@@ -123,6 +134,8 @@ def _check(args: argparse.Namespace) -> int:
         stdin_filename=args.stdin_filename,
         stdin_text=stdin_text,
         debug=args.debug,
+        use_cache=not args.no_cache,
+        jobs=args.jobs,
     )
     try:
         outcome = check(request)
@@ -135,6 +148,8 @@ def _check(args: argparse.Namespace) -> int:
         print(f"netlint: warning: {warning}", file=sys.stderr)
     report = outcome.report
     if args.verbose:
+        for note in request.notes:
+            print(f"netlint: {note}", file=sys.stderr)
         for skipped in report.skipped:
             print(
                 f"netlint: skipped {report.display_path(skipped.path)}: {skipped.reason}",

@@ -32,6 +32,11 @@ class FileResult:
     documents: int = 0
 
 
+def digest(data: bytes) -> str:
+    """The content hash that identifies a file's bytes (cache keys, change detection)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
 def is_templated(text: str) -> bool:
     return "{{" in text and _TEMPLATE_LINE.search(text) is not None
 
@@ -47,7 +52,7 @@ def _broken_by_template(parsed: Parsed) -> bool:
 
 def load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> FileResult:
     """Parse and model one file. Never raises for anything the file contains."""
-    result = FileResult(path, hashlib.blake2b(data, digest_size=16).hexdigest())
+    result = FileResult(path, digest(data))
     parsed = parse(path, data, limits)
     if (parsed.text and is_templated(parsed.text)) or _broken_by_template(parsed):
         result.skipped = "templated"

@@ -10,15 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netlint.build import BuildOptions
+from netlint.cache import Cache, code_salt
 from netlint.config import Config, ConfigError, find_config, load_config
-from netlint.discover import Skipped, discover, find_git_root
+from netlint.discover import discover, find_git_root
 from netlint.engine import CRASH_CODE, ActiveRule, run
 from netlint.findings import Finding
 from netlint.index import Index
-from netlint.load import FileResult, load
 from netlint.model import Object
 from netlint.registry import Catalogue, is_selected, load_catalogue, unknown_tokens
 from netlint.report import Report
+from netlint.workspace import LoadSettings, Workspace
 
 
 class UsageError(Exception):
@@ -39,7 +40,12 @@ class CheckRequest:
     #: or folders to read as context, overriding discovery of the config and its roots.
     root: Path | None = None
     context: Sequence[Path] | None = None
+    use_cache: bool = True
+    #: Worker processes for parsing (0: one per CPU, when the repo is big enough to pay).
+    jobs: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: Things --verbose tells (cache state).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -48,15 +54,15 @@ class Outcome:
     config: Config
 
 
-def project_root(start: Path, cwd: Path) -> Path:
-    """The config file's directory, else the git work tree's top, else the current directory
-    (or, for paths outside it, the directory given)."""
+def project_root(start: Path, cwd: Path, paths_given: bool) -> Path:
+    """The top of the git work tree; else the directory given (the current one by default).
+
+    A config file's directory, when there is one, wins over both (see ``check``).
+    """
     git = find_git_root(start)
     if git is not None:
         return git
-    if start == cwd or cwd in start.parents:
-        return cwd
-    return start
+    return start if paths_given else cwd
 
 
 def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
@@ -79,7 +85,7 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     elif config_path is not None:
         root = config_path.parent
     else:
-        root = project_root(start, cwd)
+        root = project_root(start, cwd, bool(request.paths) or request.stdin_filename is not None)
     try:
         config = load_config(config_path, root, catalogue.rules)
     except ConfigError as exc:
@@ -104,26 +110,26 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     files = list(found.files)
     if override_rel is not None and override_rel not in files:
         files.append(override_rel)
-    options = BuildOptions(config.default_namespace, config.limits.max_depth)
-    results: list[FileResult] = []
-    skipped = list(found.skipped)
-    for rel in files:
-        if rel == override_rel and request.stdin_text is not None:
-            data = request.stdin_text.encode("utf-8")
-        else:
-            try:
-                data = (config.root / rel).read_bytes()
-            except OSError as exc:
-                skipped.append(Skipped(rel, f"unreadable: {exc.strerror}"))
-                continue
-        result = load(rel, data, options, config.limits)
-        if result.skipped:
-            skipped.append(Skipped(rel, result.skipped))
-            continue
-        results.append(result)
+    overrides = {}
+    if override_rel is not None and request.stdin_text is not None:
+        overrides[override_rel] = request.stdin_text.encode("utf-8", errors="surrogateescape")
+    settings = LoadSettings(
+        config.root, BuildOptions(config.default_namespace, config.limits.max_depth), config.limits
+    )
+    cache = None
+    if request.use_cache:
+        cache = Cache.open(config.root, f"{code_salt()}|{settings.options}|{settings.limits}")
+    workspace = Workspace(settings, skipped=list(found.skipped))
+    workspace.load(files, overrides=overrides, cache=cache, jobs=request.jobs)
+    if cache is not None:
+        cache.save()
+        if cache.note:
+            request.notes.append(cache.note)
+    results = list(workspace.results.values())
+    skipped = workspace.skipped
 
     reported = _reported_filter(config.root, targets, override_rel, request.paths)
-    index = Index(results)
+    index = workspace.index()
     active = _active_rules(catalogue, config, select, ignore)
     crash = catalogue.by_code().get(CRASH_CODE)
     findings = run(

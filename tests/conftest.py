@@ -53,6 +53,7 @@ def lint(
         config=str(config) if config else None,
         stdin_filename=str(stdin[0]) if stdin else None,
         stdin_text=stdin[1] if stdin else None,
+        use_cache=False,
     )
     return check(request).report
 

@@ -34,6 +34,7 @@ def corpus_run(
             "sarif",
             "--output",
             str(out_file),
+            "--no-cache",  # ../shared is not ours to write into
         ],
         capture_output=True,
         text=True,
