@@ -22,7 +22,7 @@ from netlint.model import (
     Peer,
     Workload,
 )
-from netlint.selectors import requirement_matches
+from netlint.selectors import Operator, requirement_matches
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +68,50 @@ class Index:
         self.known_namespaces: frozenset[str] = frozenset(
             (*self.namespace_objects, *self._workloads_in, *self._policies_in, *BUILTIN_NAMESPACES)
         )
-        self._selecting: dict[Workload, list[NetworkPolicy]] = {w: [] for w in workloads}
+        # Who selects whom is worked out per namespace, when a rule first asks about it: a
+        # one-file re-lint touches a few namespaces, not the whole repo.
+        self._selecting: dict[Workload, list[NetworkPolicy]] = {}
         self._selected: dict[NetworkPolicy, list[Workload]] = {}
-        for namespace, members in self._policies_in.items():
-            candidates = self._workloads_in.get(namespace, ())
-            for policy in members:
-                chosen = [w for w in candidates if policy.pod_selector.matches(w.pod_labels)]
-                self._selected[policy] = chosen
-                for workload in chosen:
-                    self._selecting[workload].append(policy)
+        self._resolved: set[str] = set()
+
+    def _resolve(self, namespace: str) -> None:
+        if namespace in self._resolved:
+            return
+        self._resolved.add(namespace)
+        candidates = self._workloads_in.get(namespace, [])
+        for workload in candidates:
+            self._selecting[workload] = []
+        by_label: dict[tuple[str, str], list[Workload]] = defaultdict(list)
+        if len(candidates) > 16:
+            for workload in candidates:
+                for pair in workload.pod_labels.items():
+                    by_label[pair].append(workload)
+        for policy in self._policies_in.get(namespace, ()):
+            chosen = [
+                w
+                for w in self._candidates(policy, candidates, by_label)
+                if policy.pod_selector.matches(w.pod_labels)
+            ]
+            self._selected[policy] = chosen
+            for workload in chosen:
+                self._selecting[workload].append(policy)
+
+    @staticmethod
+    def _candidates(
+        policy: NetworkPolicy,
+        workloads: Sequence[Workload],
+        by_label: Mapping[tuple[str, str], Sequence[Workload]],
+    ) -> Sequence[Workload]:
+        """Workloads that can match: those carrying one required label, when there is one."""
+        if not by_label:
+            return workloads
+        best: Sequence[Workload] | None = None
+        for requirement in policy.pod_selector.requirements:
+            if requirement.operator is Operator.IN and len(requirement.values) == 1:
+                found = by_label.get((requirement.key, next(iter(requirement.values))), ())
+                if best is None or len(found) < len(best):
+                    best = found
+        return workloads if best is None else best
 
     # -- namespaces ---------------------------------------------------------------------------
 
@@ -132,10 +167,12 @@ class Index:
 
     def policies_selecting(self, workload: Workload) -> Sequence[NetworkPolicy]:
         """Policies whose podSelector selects the workload's pods (same namespace)."""
+        self._resolve(workload.namespace)
         return self._selecting.get(workload, ())
 
     def selected_workloads(self, policy: NetworkPolicy) -> Sequence[Workload]:
         """Declared workloads whose pods the policy selects."""
+        self._resolve(policy.namespace)
         return self._selected.get(policy, ())
 
     def isolating_policies(self, workload: Workload, direction: Direction) -> list[NetworkPolicy]:
