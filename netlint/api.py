@@ -139,7 +139,7 @@ class Context:
         message: str,
         *,
         related: Iterable[Related] = (),
-        subject: Object | None = None,
+        subject: Object | str | None = None,
     ) -> Finding:
         return Finding(
             code=self.meta.code,
@@ -148,7 +148,7 @@ class Context:
             message=message,
             span=span,
             related=tuple(related),
-            subject=subject.ref.subject if subject is not None else None,
+            subject=subject if subject is None or isinstance(subject, str) else subject.ref.subject,
         )
 
     def problems(self, file: FileResult) -> Iterator[Problem]:

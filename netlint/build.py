@@ -7,7 +7,7 @@ the builder leaves it out (and marks a policy invalid) instead of failing.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -35,6 +35,8 @@ from netlint.parse import ALL, PathKey, Problem, Shape, Tree, to_tree, top_level
 from netlint.selectors import Operator
 from netlint.source import Span, span_of_marks
 
+#: Findings about an object with this annotation are suppressed (see netlint.suppress).
+IGNORE_ANNOTATION: Final = "netlint.dev/ignore"
 POLICY_GROUPS: Final = ("networking.k8s.io/", "extensions/")
 _WORKLOAD_GROUPS: Final = {
     "Pod": ("v1",),
@@ -169,6 +171,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _annotation_span(tree: Tree) -> Span | None:
+    return tree.spans.get(("metadata", "annotations", IGNORE_ANNOTATION))
+
+
 def _name(tree: Tree, problems: list[Problem], kind: str) -> str | None:
     name = tree.get(("metadata", "name"))
     if isinstance(name, str) and name:
@@ -284,7 +290,7 @@ def _policy(
         )
     name = _name(tree, found, "NetworkPolicy") or "(unnamed)"
     namespace, declared, namespace_span = _namespace_of(tree, options)
-    problems.extend(_unique(found))
+    problems.extend(_about(_unique(found), f"NetworkPolicy/{namespace}/{name}"))
     spec = tree.get(("spec",))
     spec = spec if isinstance(spec, dict) else {}
     ingress = _rules(tree, Direction.INGRESS, spec)
@@ -319,7 +325,12 @@ def _policy(
         labels=_string_map(metadata.get("labels")),
         annotations=_string_map(metadata.get("annotations")),
         valid=not any(p.code in ("NL001", "NL002") for p in found),
+        annotation_span=_annotation_span(tree),
     )
+
+
+def _about(problems: list[Problem], subject: str) -> list[Problem]:
+    return [replace(p, subject=subject) for p in problems]
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
@@ -456,10 +467,10 @@ def _workload(
     if template:
         found += validate.label_map_problems(tree, labels_at, "pod template label")
     name = _name(tree, found, kind)
-    problems.extend(found)
+    namespace, declared, _ = _namespace_of(tree, options)
+    problems.extend(_about(found, f"{kind}/{namespace}/{name}") if name else found)
     if name is None:
         return None
-    namespace, declared, _ = _namespace_of(tree, options)
     pod_spec: PathKey = (*template, "spec")
     metadata = tree.get(("metadata",))
     metadata = metadata if isinstance(metadata, dict) else {}
@@ -475,6 +486,7 @@ def _workload(
         name_span=tree.span(("metadata", "name")),
         labels_span=tree.key_spans.get(labels_at),
         annotations=_string_map(metadata.get("annotations")),
+        annotation_span=_annotation_span(tree),
     )
 
 
@@ -511,7 +523,7 @@ def _namespace(
     found: list[Problem] = list(tree.problems)
     found += validate.metadata_problems(tree, namespaced=False)
     name = _name(tree, found, "Namespace")
-    problems.extend(found)
+    problems.extend(_about(found, f"Namespace/{name}/{name}") if name else found)
     if name is None:
         return None
     metadata = tree.get(("metadata",))
@@ -524,4 +536,5 @@ def _namespace(
         labels=labels,
         name_span=tree.span(("metadata", "name")),
         annotations=_string_map(metadata.get("annotations")),
+        annotation_span=_annotation_span(tree),
     )

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from netlint import __version__
 
@@ -65,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--sarif-category",
         metavar="ID",
         help="SARIF automationDetails.id, to keep several netlint uploads apart",
+    )
+    check.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="do not report findings recorded in FILE (see --write-baseline)",
+    )
+    check.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="record the current findings in FILE as accepted, and exit 0",
     )
     check.add_argument(
         "--no-cache", action="store_true", help="neither read nor write .netlint_cache/"
@@ -136,6 +147,7 @@ def _check(args: argparse.Namespace) -> int:
         debug=args.debug,
         use_cache=not args.no_cache,
         jobs=args.jobs,
+        baseline=Path(args.baseline) if args.baseline and not args.write_baseline else None,
     )
     try:
         outcome = check(request)
@@ -147,6 +159,15 @@ def _check(args: argparse.Namespace) -> int:
     for warning in request.warnings:
         print(f"netlint: warning: {warning}", file=sys.stderr)
     report = outcome.report
+    if args.write_baseline:
+        from netlint.runner import write_baseline
+
+        count = write_baseline(outcome, Path(args.write_baseline))
+        print(
+            f"netlint: wrote {count} findings to the baseline {args.write_baseline}",
+            file=sys.stderr,
+        )
+        return EXIT_OK
     if args.verbose:
         for note in request.notes:
             print(f"netlint: {note}", file=sys.stderr)

@@ -11,6 +11,7 @@ from typing import Final
 from netlint.build import BuildOptions, build_document
 from netlint.model import Object
 from netlint.parse import Limits, Parsed, Problem, parse
+from netlint.suppress import Directive, scan
 
 #: A Go-template action where YAML would need a value: at the start of a line, after `- `, or as
 #: the unquoted value of a key. Inside quotes or a block scalar (Prometheus rules, Grafana
@@ -30,6 +31,8 @@ class FileResult:
     #: Why the file was not linted (``templated``), or None.
     skipped: str | None = None
     documents: int = 0
+    #: ``# netlint: disable...`` comments.
+    directives: list[Directive] = field(default_factory=list)
 
 
 def digest(data: bytes) -> str:
@@ -59,6 +62,7 @@ def load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> FileR
         return result
     if parsed.problem is not None:
         result.problems.append(parsed.problem)
+    result.directives = scan(path, parsed.text)
     result.documents = len(parsed.documents)
     for index, node in enumerate(parsed.documents):
         built = build_document(path, index, node, options)

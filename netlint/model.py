@@ -181,6 +181,8 @@ class NetworkPolicy:
     #: False when NL002 found something the API server rejects; rules that reason about the
     #: rules' contents skip such policies rather than guess what was meant.
     valid: bool
+    #: The ``netlint.dev/ignore`` annotation's value, when the object has one.
+    annotation_span: Span | None = None
 
     def rules(self, direction: Direction) -> tuple[Rule, ...]:
         """The rules of a direction as written, whether or not Kubernetes enforces them."""
@@ -235,6 +237,7 @@ class Workload:
     name_span: Span
     labels_span: Span | None
     annotations: Mapping[str, str]
+    annotation_span: Span | None = None
 
     def named_port(self, name: str) -> tuple[ContainerPort, ...]:
         return tuple(p for p in self.ports if p.name == name)
@@ -248,6 +251,7 @@ class Namespace:
     labels: Mapping[str, str]
     name_span: Span
     annotations: Mapping[str, str]
+    annotation_span: Span | None = None
 
 
 Object = NetworkPolicy | Workload | Namespace

@@ -49,6 +49,8 @@ class Problem:
     code: str
     message: str
     span: Span
+    #: ``Kind/namespace/name`` of the object it was found in, when known.
+    subject: str | None = None
 
 
 class _Composer(CParser):  # type: ignore[misc]

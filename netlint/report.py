@@ -27,6 +27,8 @@ class Report:
     #: Stdin content standing in for a file (``--stdin-filename``).
     overrides: dict[str, str] = field(default_factory=dict)
     suppressed: int = 0
+    #: Findings left out because the baseline lists them.
+    baselined: int = 0
 
     def severity_counts(self) -> Counter[Severity]:
         return Counter(f.severity for f in self.findings)

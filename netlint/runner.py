@@ -3,19 +3,18 @@ files. The CLI, the pre-commit hook and the editor integration all come through 
 
 from __future__ import annotations
 
-import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from netlint import suppress
 from netlint.build import BuildOptions
 from netlint.cache import Cache, code_salt
 from netlint.config import Config, ConfigError, find_config, load_config
 from netlint.discover import discover, find_git_root
 from netlint.engine import CRASH_CODE, ActiveRule, run
 from netlint.findings import Finding
-from netlint.index import Index
 from netlint.model import Object
 from netlint.registry import Catalogue, is_selected, load_catalogue, unknown_tokens
 from netlint.report import Report
@@ -41,6 +40,8 @@ class CheckRequest:
     root: Path | None = None
     context: Sequence[Path] | None = None
     use_cache: bool = True
+    #: Findings whose fingerprints are in this baseline file are not reported.
+    baseline: Path | None = None
     #: Worker processes for parsing (0: one per CPU, when the repo is big enough to pay).
     jobs: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -135,7 +136,17 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     findings = run(
         index, active, reported, crash_meta=crash.meta if crash else None, debug=request.debug
     )
-    findings, suppressed = _apply_annotations(index, findings)
+    findings, suppressed = _suppress(catalogue, active, config, workspace, reported, findings)
+    baselined = 0
+    if request.baseline is not None:
+        try:
+            known = suppress.read_baseline(request.baseline)
+        except suppress.BaselineError as exc:
+            raise UsageError(str(exc)) from None
+        prints = suppress.fingerprints(findings, _text_reader(config.root, overrides))
+        kept = [f for f, fp in zip(findings, prints, strict=True) if fp not in known]
+        baselined = len(findings) - len(kept)
+        findings = kept
     findings.sort(key=lambda f: f.sort_key)
     counts: Counter[str] = Counter()
     for result in results:
@@ -150,6 +161,7 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
         objects=counts,
         skipped=[s for s in skipped if reported(s.path)],
         suppressed=suppressed,
+        baselined=baselined,
     )
     if override_rel is not None and request.stdin_text is not None:
         report.overrides[override_rel] = request.stdin_text
@@ -186,33 +198,47 @@ def _active_rules(
     return active
 
 
-ANNOTATION = "netlint.dev/ignore"
-
-
-def _apply_annotations(index: Index, findings: list[Finding]) -> tuple[list[Finding], int]:
-    """Drop findings about an object annotated ``netlint.dev/ignore: "NL101,NL103"``."""
-    ignored: dict[str, set[str]] = {}
+def _suppress(
+    catalogue: Catalogue,
+    active: Sequence[ActiveRule],
+    config: Config,
+    workspace: Workspace,
+    reported: Callable[[str], bool],
+    findings: list[Finding],
+) -> tuple[list[Finding], int]:
+    index = workspace.index()
+    known = {}
+    for rule in catalogue.rules:
+        known[rule.meta.code.lower()] = rule.meta.code
+        known[rule.meta.name.lower()] = rule.meta.code
+    ran = {a.meta.code for a in active}
+    unused = next((a for a in active if a.meta.code == suppress.UNUSED_CODE), None)
     objects: list[Object] = [*index.policies, *index.workloads, *index.namespace_objects.values()]
-    for obj in objects:
-        value = obj.annotations.get(ANNOTATION)
-        if value:
-            ignored[obj.ref.subject] = {t.strip().upper() for t in value.split(",") if t.strip()}
-    if not ignored:
-        return findings, 0
-    kept = [
-        f
-        for f in findings
-        if f.subject is None
-        or not (ignored.get(f.subject, set()) & {f.code, "ALL"} or _name_in(f, ignored))
-    ]
-    return kept, len(findings) - len(kept)
-
-
-def _name_in(finding: Finding, ignored: dict[str, set[str]]) -> bool:
-    return finding.subject is not None and finding.name.upper() in ignored.get(
-        finding.subject, set()
+    outcome = suppress.apply(
+        findings,
+        {path: r.directives for path, r in workspace.results.items() if r.directives},
+        objects,
+        known,
+        ran,
+        reported,
+        unused.severity if unused is not None else None,
     )
+    return outcome.kept + outcome.unused, outcome.suppressed
 
 
-def env_no_color() -> bool:
-    return "NO_COLOR" in os.environ
+def _text_reader(root: Path, overrides: Mapping[str, bytes]) -> Callable[[str], str | None]:
+    def read(path: str) -> str | None:
+        if path in overrides:
+            return overrides[path].decode("utf-8", errors="replace")
+        try:
+            return (root / path).read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            return None
+
+    return read
+
+
+def write_baseline(outcome: Outcome, path: Path) -> int:
+    """Record the findings of a run (before any baseline) as the accepted baseline."""
+    report = outcome.report
+    return suppress.write_baseline(path, report.findings, report.text_of)

@@ -119,7 +119,7 @@ def test_json_output_follows_its_schema(project: Path) -> None:
     jsonschema.Draft7Validator(schema).validate(document)
     finding = document["findings"][0]
     assert (finding["path"], finding["line"], finding["column"]) == ("k8s/bad.yaml", 8, 17)
-    assert finding["subject"] is None and finding["severity"] == "error"
+    assert finding["subject"] == "NetworkPolicy/shop/api" and finding["severity"] == "error"
     assert document["summary"]["policies"] == 2
 
 

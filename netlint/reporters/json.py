@@ -49,6 +49,7 @@ def render(report: Report) -> str:
             "workloads": report.objects["Workload"],
             "namespaces": report.objects["Namespace"],
             "suppressed": report.suppressed,
+            "baselined": report.baselined,
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
         },
     }

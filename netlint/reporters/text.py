@@ -60,4 +60,6 @@ def summary(report: Report) -> str:
         line += f"; {other} other file{'s' if other != 1 else ''} skipped (--verbose lists them)"
     if report.suppressed:
         line += f"; {report.suppressed} suppressed"
+    if report.baselined:
+        line += f"; {report.baselined} in the baseline"
     return line + "."

@@ -29,7 +29,7 @@ class ParseError(Rule):
 
     def check_file(self, ctx: Context, file: FileResult) -> Iterator[Finding]:
         for problem in ctx.problems(file):
-            yield ctx.finding(problem.span, problem.message)
+            yield ctx.finding(problem.span, problem.message, subject=problem.subject)
 
 
 RULE = ParseError

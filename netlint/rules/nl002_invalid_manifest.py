@@ -35,7 +35,7 @@ class InvalidManifest(Rule):
 
     def check_file(self, ctx: Context, file: FileResult) -> Iterator[Finding]:
         for problem in ctx.problems(file):
-            yield ctx.finding(problem.span, problem.message)
+            yield ctx.finding(problem.span, problem.message, subject=problem.subject)
 
 
 RULE = InvalidManifest
