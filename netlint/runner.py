@@ -103,40 +103,24 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     override_rel: str | None = None
     if request.stdin_filename is not None:
         override_rel = first.relative_to(config.root).as_posix()
-    explicit = [t for t in targets if t.is_file()]
-    scopes = list(request.context) if request.context is not None else list(config.roots)
-    found = discover(config.root, scopes, config.exclude, explicit=explicit)
-    if found.note:
-        request.warnings.append(found.note)
-    files = list(found.files)
-    if override_rel is not None and override_rel not in files:
-        files.append(override_rel)
     overrides = {}
     if override_rel is not None and request.stdin_text is not None:
         overrides[override_rel] = request.stdin_text.encode("utf-8", errors="surrogateescape")
-    settings = LoadSettings(
-        config.root, BuildOptions(config.default_namespace, config.limits.max_depth), config.limits
+    session = Session.create(config, catalogue, select, ignore, debug=request.debug)
+    session.load(
+        context=request.context,
+        explicit=[t for t in targets if t.is_file()],
+        overrides=overrides,
+        use_cache=request.use_cache,
+        jobs=request.jobs,
+        warnings=request.warnings,
+        notes=request.notes,
     )
-    cache = None
-    if request.use_cache:
-        cache = Cache.open(config.root, f"{code_salt()}|{settings.options}|{settings.limits}")
-    workspace = Workspace(settings, skipped=list(found.skipped))
-    workspace.load(files, overrides=overrides, cache=cache, jobs=request.jobs)
-    if cache is not None:
-        cache.save()
-        if cache.note:
-            request.notes.append(cache.note)
+    workspace = session.workspace
     results = list(workspace.results.values())
     skipped = workspace.skipped
-
     reported = _reported_filter(config.root, targets, override_rel, request.paths)
-    index = workspace.index()
-    active = _active_rules(catalogue, config, select, ignore)
-    crash = catalogue.by_code().get(CRASH_CODE)
-    findings = run(
-        index, active, reported, crash_meta=crash.meta if crash else None, debug=request.debug
-    )
-    findings, suppressed = _suppress(catalogue, active, config, workspace, reported, findings)
+    findings, suppressed = session.lint(reported)
     baselined = 0
     if request.baseline is not None:
         try:
@@ -155,7 +139,7 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     report = Report(
         findings=findings,
         root=config.root,
-        rules=[a.meta for a in active],
+        rules=[a.meta for a in session.active],
         files_linted=len(results),
         files_reported=sum(1 for r in results if reported(r.path)),
         objects=counts,
@@ -166,6 +150,92 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     if override_rel is not None and request.stdin_text is not None:
         report.overrides[override_rel] = request.stdin_text
     return Outcome(report, config)
+
+
+@dataclass(slots=True)
+class Session:
+    """A loaded project: its configuration, the rules to run and the parsed files. The CLI uses
+    one per run; the language server keeps one and updates it file by file."""
+
+    config: Config
+    catalogue: Catalogue
+    active: list[ActiveRule]
+    workspace: Workspace
+    debug: bool = False
+
+    @classmethod
+    def create(
+        cls,
+        config: Config,
+        catalogue: Catalogue,
+        select: Sequence[str] | None = None,
+        ignore: Sequence[str] | None = None,
+        *,
+        debug: bool = False,
+    ) -> Session:
+        active = _active_rules(
+            catalogue,
+            config,
+            config.select if select is None else select,
+            config.ignore if ignore is None else ignore,
+        )
+        settings = LoadSettings(
+            config.root,
+            BuildOptions(config.default_namespace, config.limits.max_depth),
+            config.limits,
+        )
+        return cls(config, catalogue, active, Workspace(settings), debug)
+
+    def discover(
+        self, context: Sequence[Path] | None = None, explicit: Sequence[Path] = ()
+    ) -> tuple[list[str], str | None]:
+        """The project's files (relative paths), and why .gitignore was not applied, if so."""
+        scopes = list(context) if context is not None else list(self.config.roots)
+        found = discover(self.config.root, scopes, self.config.exclude, explicit=explicit)
+        self.workspace.skipped.extend(found.skipped)
+        return found.files, found.note
+
+    def load(
+        self,
+        *,
+        context: Sequence[Path] | None = None,
+        explicit: Sequence[Path] = (),
+        overrides: Mapping[str, bytes] | None = None,
+        use_cache: bool = True,
+        jobs: int = 0,
+        warnings: list[str] | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        """Discover and parse the whole project (``overrides`` stand in for file contents)."""
+        files, note = self.discover(context, explicit)
+        if note and warnings is not None:
+            warnings.append(note)
+        files += [rel for rel in overrides or {} if rel not in files]
+        cache = None
+        if use_cache:
+            settings = self.workspace.settings
+            cache = Cache.open(
+                self.config.root, f"{code_salt()}|{settings.options}|{settings.limits}"
+            )
+        self.workspace.load(files, overrides=overrides, cache=cache, jobs=jobs)
+        if cache is not None:
+            cache.save()
+            if cache.note and notes is not None:
+                notes.append(cache.note)
+
+    def lint(self, reported: Callable[[str], bool]) -> tuple[list[Finding], int]:
+        """Findings for the files ``reported`` accepts (suppressions applied), and how many
+        were suppressed."""
+        index = self.workspace.index()
+        crash = self.catalogue.by_code().get(CRASH_CODE)
+        findings = run(
+            index,
+            self.active,
+            reported,
+            crash_meta=crash.meta if crash else None,
+            debug=self.debug,
+        )
+        return _suppress(self.catalogue, self.active, self.workspace, reported, findings)
 
 
 def _reported_filter(
@@ -201,7 +271,6 @@ def _active_rules(
 def _suppress(
     catalogue: Catalogue,
     active: Sequence[ActiveRule],
-    config: Config,
     workspace: Workspace,
     reported: Callable[[str], bool],
     findings: list[Finding],
