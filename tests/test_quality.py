@@ -20,10 +20,10 @@ def test_mypy_strict() -> None:
 
 
 def test_ruff_lint() -> None:
-    out = _run("ruff", "check", "netlint", "tests", "tools")
+    out = _run("ruff", "check", "netlint", "tests", "tools", "bench")
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_ruff_format() -> None:
-    out = _run("ruff", "format", "--check", "netlint", "tests", "tools")
+    out = _run("ruff", "format", "--check", "netlint", "tests", "tools", "bench")
     assert out.returncode == 0, out.stdout + out.stderr

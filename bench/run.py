@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""netlint's benchmark: generated monorepos, timed against the parse floor in the same run.
+
+    python bench/run.py                       # small and medium, 3 runs each
+    python bench/run.py --presets large --runs 3
+    python bench/run.py --presets small --runs 1 --smoke    # CI: runs everything once, quickly
+    python bench/run.py --presets medium --yamllint --nca    # peers, for the README's ratios
+
+For each corpus (made by ../shared/bench/gen_corpus.py, cached under --work) it reports medians of:
+- floor: PyYAML ``compose_all`` with the libyaml CSafeLoader over the same files, in one process
+  (nodes with line and column: the cheapest parse that keeps positions);
+- cold: ``netlint check`` (all rules) with no cache, as a new process, wall time and peak RSS;
+- warm: the same with the cache filled by a previous run and nothing changed;
+- relint: ``netlint check --stdin-filename <one policy> -`` in the cached repo;
+and the ratios cold/floor, warm/cold, plus growth from the smallest to the largest corpus.
+Numbers go to stdout as a Markdown table and, with --json, to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+GENERATOR = REPO.parent / "shared" / "bench" / "gen_corpus.py"
+
+
+def corpus(preset: str, work: Path) -> Path:
+    out = work / f"corpus-{preset}"
+    if not (out / "PLANTED.json").is_file():
+        if out.exists():
+            shutil.rmtree(out)
+        subprocess.run(
+            [sys.executable, str(GENERATOR), "--preset", preset, "--out", str(out)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return out
+
+
+def files_of(root: Path) -> list[Path]:
+    found = []
+    for directory, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(directory) / n for n in sorted(names) if n.endswith((".yaml", ".yml"))]
+    return found
+
+
+def floor(root: Path) -> float:
+    """PyYAML compose_all with libyaml, in a fresh process, reads included."""
+    code = (
+        "import sys, time, yaml\n"
+        "paths = sys.argv[1:]\n"
+        "t = time.perf_counter()\n"
+        "for p in paths:\n"
+        "    with open(p, 'rb') as f:\n"
+        "        for _ in yaml.compose_all(f.read(), Loader=yaml.CSafeLoader):\n"
+        "            pass\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    listing = [str(p) for p in files_of(root)]
+    out = subprocess.run(
+        [sys.executable, "-c", code, *listing], capture_output=True, text=True, check=True
+    )
+    return float(out.stdout)
+
+
+_WRAPPER = (
+    "import json, resource, sys\n"
+    "from netlint.cli import main\n"
+    "try:\n"
+    "    status = main(sys.argv[1:])\n"
+    "finally:\n"
+    "    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "    print('BENCH-RSS ' + json.dumps([me, kids]), file=sys.stderr)\n"
+    "sys.exit(status)\n"
+)
+
+
+def timed(args: list[str], cwd: Path, stdin: bytes | None = None) -> tuple[float, int]:
+    """Wall seconds of a netlint process, and its peak RSS in KiB: the main process plus the
+    largest parse worker (workers run side by side with the main process, so this bounds the
+    sum for two workers; they are forked after the main process has read nothing big)."""
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *args],
+        cwd=cwd,
+        input=stdin,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    err = out.stderr.decode(errors="replace")
+    if out.returncode not in (0, 1):
+        raise SystemExit(f"netlint failed ({out.returncode}): {err[-2000:]}")
+    line = next(x for x in err.splitlines() if x.startswith("BENCH-RSS "))
+    main_kib, worker_kib = json.loads(line.split(" ", 1)[1])
+    return elapsed, int(main_kib) + int(worker_kib)
+
+
+def one_policy(root: Path) -> Path:
+    planted = json.loads((root / "PLANTED.json").read_text())
+    for item in planted["defects"]:
+        if item["object_kind"] == "NetworkPolicy":
+            return root / item["file"]
+    return next(p for p in files_of(root) if "polic" in p.name)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def bench(root: Path, runs: int, *, smoke: bool) -> dict[str, Any]:
+    cache = root / ".netlint_cache"
+    row: dict[str, Any] = {"corpus": root.name, "files": len(files_of(root))}
+    row["bytes"] = sum(p.stat().st_size for p in files_of(root))
+    row["floor_s"] = median([floor(root) for _ in range(runs)])
+    cold, rss = [], []
+    for _ in range(runs):
+        shutil.rmtree(cache, ignore_errors=True)
+        elapsed, peak = timed(["check", ".", "--fail-on", "never"], root)
+        cold.append(elapsed)
+        rss.append(peak)
+    row["cold_s"] = median(cold)
+    row["peak_rss_mib"] = max(rss) / 1024
+    timed(["check", ".", "--fail-on", "never"], root)  # fill the cache
+    row["warm_s"] = median(
+        [timed(["check", ".", "--fail-on", "never"], root)[0] for _ in range(runs)]
+    )
+    policy = one_policy(root)
+    text = policy.read_bytes()
+    rel = str(policy.relative_to(root))
+    row["relint_s"] = median(
+        [timed(["check", "--stdin-filename", rel, "-"], root, stdin=text)[0] for _ in range(runs)]
+    )
+    row["cold_over_floor"] = row["cold_s"] / row["floor_s"]
+    row["warm_over_cold"] = row["warm_s"] / row["cold_s"]
+    if smoke:
+        shutil.rmtree(cache, ignore_errors=True)
+    return row
+
+
+def peers(root: Path, *, yamllint: bool, nca: bool) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if yamllint and shutil.which("yamllint"):
+        start = time.perf_counter()
+        subprocess.run(["yamllint", "-f", "parsable", "."], cwd=root, capture_output=True)
+        out["yamllint_s"] = time.perf_counter() - start
+    if nca and shutil.which("nca"):
+        start = time.perf_counter()
+        subprocess.run(["nca", "--sanity", str(root)], capture_output=True)
+        out["nca_sanity_s"] = time.perf_counter() - start
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--presets", nargs="+", default=["small", "medium"])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "netlint-bench"
+    )
+    parser.add_argument("--json", type=Path, help="write the numbers here too")
+    parser.add_argument("--smoke", action="store_true", help="CI mode: one quick pass, no claims")
+    parser.add_argument("--yamllint", action="store_true", help="also time yamllint (if installed)")
+    parser.add_argument(
+        "--nca", action="store_true", help="also time NCA's sanity query (if installed)"
+    )
+    args = parser.parse_args()
+    if not GENERATOR.is_file():
+        print(f"bench: {GENERATOR} not found (../shared beside the repo)", file=sys.stderr)
+        return 2
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for preset in args.presets:
+        root = corpus(preset, args.work)
+        row = bench(root, args.runs, smoke=args.smoke)
+        row.update(peers(root, yamllint=args.yamllint, nca=args.nca))
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr)
+    columns = [
+        "corpus",
+        "files",
+        "bytes",
+        "floor_s",
+        "cold_s",
+        "warm_s",
+        "relint_s",
+        "peak_rss_mib",
+        "cold_over_floor",
+        "warm_over_cold",
+    ]
+    extra = sorted({k for r in rows for k in r} - set(columns))
+    print("| " + " | ".join(columns + extra) + " |")
+    print("|" + "---|" * len(columns + extra))
+    for row in rows:
+        cells = [row.get(c, "") for c in columns + extra]
+        print(
+            "| " + " | ".join(f"{c:.3f}" if isinstance(c, float) else str(c) for c in cells) + " |"
+        )
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        size = last["bytes"] / first["bytes"]
+        print(
+            f"\ngrowth {first['corpus']} -> {last['corpus']}: {size:.1f}x the bytes, "
+            f"{last['cold_s'] / first['cold_s']:.1f}x the cold time, "
+            f"{last['floor_s'] / first['floor_s']:.1f}x the floor"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

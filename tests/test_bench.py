@@ -1,0 +1,44 @@
+"""The benchmark script runs end to end on the small corpus (a smoke test: no timing claims)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, SHARED
+
+pytestmark = pytest.mark.skipif(
+    not (SHARED / "bench" / "gen_corpus.py").is_file(), reason="../shared/bench is not present"
+)
+
+
+def test_bench_smoke(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "run.py"),
+            "--presets",
+            "small",
+            "--runs",
+            "1",
+            "--smoke",
+            "--work",
+            str(tmp_path),
+            "--json",
+            str(tmp_path / "bench.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("| corpus | files |")
+    rows = json.loads((tmp_path / "bench.json").read_text())
+    row = rows[0]
+    assert row["files"] == 178
+    for key in ("floor_s", "cold_s", "warm_s", "relint_s", "peak_rss_mib"):
+        assert row[key] > 0
