@@ -1,0 +1,297 @@
+"""NL103 missing-dns-egress: semantics the fixtures do not show well."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import found, lint
+
+from netlint.findings import Finding
+from netlint.runner import UsageError
+
+CODE = "NL103"
+
+
+def policy(
+    name: str,
+    namespace: str,
+    selector: str,
+    egress: str | None = None,
+    types: str | None = "[Egress]",
+) -> str:
+    """A NetworkPolicy; ``selector`` and ``egress`` are flow-style YAML."""
+    text = (
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        f"metadata:\n  name: {name}\n  namespace: {namespace}\n"
+        f"spec:\n  podSelector: {selector}\n"
+    )
+    if types is not None:
+        text += f"  policyTypes: {types}\n"
+    if egress is not None:
+        text += f"  egress: {egress}\n"
+    return text
+
+
+def deployment(name: str, namespace: str, labels: str, extra: str = "") -> str:
+    return (
+        "apiVersion: apps/v1\nkind: Deployment\n"
+        f"metadata:\n  name: {name}\n  namespace: {namespace}\n"
+        "spec:\n  template:\n"
+        f"    metadata:\n      labels: {labels}\n"
+        f"    spec:\n{extra}      containers: [{{name: c, image: 'registry.example.com/c:1'}}]\n"
+    )
+
+
+STANDARD_DNS = (
+    "[{to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, "
+    "podSelector: {matchLabels: {k8s-app: kube-dns}}}], "
+    "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]}]"
+)
+
+
+def run(root: Path, config: Path | None = None) -> list[Finding]:
+    select = None if config else [CODE, "NL001", "NL002"]
+    report = lint(root, [root], context=[root], select=select, config=config)
+    return sorted(report.findings, key=lambda f: (f.span.path, f.span.line))
+
+
+def docs(*parts: str) -> str:
+    return "---\n".join(parts)
+
+
+def test_anchor_is_the_egress_item_of_policy_types(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write("p.yaml", policy("lock", "shop", "{}", types="\n    - Ingress\n    - Egress"))
+    assert found(lint(tmp_path, [tmp_path], select=[CODE])) == {("p.yaml", 10, CODE)}
+
+
+def test_policy_types_without_egress_does_not_isolate_egress(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Egress rules under policyTypes [Ingress] are ignored by Kubernetes: nothing is isolated.
+    write("p.yaml", policy("in-only", "shop", "{}", egress="[]", types="[Ingress]"))
+    assert run(tmp_path) == []
+
+
+def test_dns_in_an_ingress_only_policy_does_not_count(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(
+        "p.yaml",
+        docs(
+            policy("deny-egress", "shop", "{}"),
+            policy("allow-dns", "shop", "{}", egress=STANDARD_DNS, types="[Ingress]"),
+        ),
+    )
+    assert found(lint(tmp_path, [tmp_path], select=[CODE])) == {("p.yaml", 8, CODE)}
+
+
+def test_dns_from_another_policy_counts_only_for_the_pods_it_selects(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(
+        "workloads.yaml",
+        docs(
+            deployment("api", "shop", "{app: api}"),
+            deployment("worker", "shop", "{app: worker}"),
+        ),
+    )
+    write("deny.yaml", policy("deny-egress", "shop", "{}"))
+    write("dns.yaml", policy("dns-api", "shop", "{matchLabels: {app: api}}", egress=STANDARD_DNS))
+    findings = run(tmp_path)
+    assert [(f.span.path, f.span.line) for f in findings] == [("deny.yaml", 8)]
+    assert "Deployment shop/worker" in findings[0].message
+    assert "shop/api" not in findings[0].message
+
+
+def test_message_names_at_most_five_workloads(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(
+        "workloads.yaml",
+        docs(*(deployment(f"app{i}", "shop", f"{{app: app{i}}}") for i in range(7))),
+    )
+    write("deny.yaml", policy("deny-egress", "shop", "{}", egress="[]"))
+    (finding,) = run(tmp_path)
+    assert finding.span.line == 8
+    assert "Deployment shop/app4, and 2 more" in finding.message
+    assert "app5" not in finding.message
+
+
+def test_host_network_pods_and_the_dns_pods_themselves_are_not_judged(
+    write, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    write(
+        "workloads.yaml",
+        docs(
+            deployment("coredns", "kube-system", "{k8s-app: kube-dns}"),
+            deployment("agent", "kube-system", "{k8s-app: agent}", "      hostNetwork: true\n"),
+            deployment("metrics", "kube-system", "{k8s-app: metrics-server}"),
+        ),
+    )
+    write("coredns.yaml", policy("coredns", "kube-system", "{matchLabels: {k8s-app: kube-dns}}"))
+    write("agent.yaml", policy("agent", "kube-system", "{matchLabels: {k8s-app: agent}}"))
+    write(
+        "metrics.yaml", policy("metrics", "kube-system", "{matchLabels: {k8s-app: metrics-server}}")
+    )
+    findings = run(tmp_path)
+    assert [(f.span.path, f.span.line) for f in findings] == [("metrics.yaml", 8)]
+
+
+def test_a_pod_selector_alone_reaches_dns_from_the_dns_namespace(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    egress = (
+        "[{to: [{podSelector: {matchLabels: {k8s-app: kube-dns}}}], "
+        "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]}]"
+    )
+    write("ks.yaml", policy("metrics", "kube-system", "{matchLabels: {k8s-app: metrics}}", egress))
+    write("shop.yaml", policy("api", "shop", "{matchLabels: {app: api}}", egress))
+    findings = run(tmp_path)
+    assert [(f.span.path, f.span.line) for f in findings] == [("shop.yaml", 8)]
+    assert "a podSelector alone selects pods in namespace shop" in findings[0].message
+    assert findings[0].related[0].span.line == 9
+
+
+def test_undeclared_kube_system_selected_by_other_labels_is_unknown(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    egress = (
+        "[{to: [{namespaceSelector: {matchLabels: {name: kube-system}}}], "
+        "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]}]"
+    )
+    write("p.yaml", policy("dns", "shop", "{}", egress))
+    assert run(tmp_path) == []
+    # Once the repo declares kube-system without that label, the selector misses it.
+    write("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: kube-system\n")
+    assert found(lint(tmp_path, [tmp_path], select=[CODE])) == {("p.yaml", 8, CODE)}
+
+
+def test_dns_pod_labels_beyond_the_configured_ones_are_unknown(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    egress = (
+        "[{to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, "
+        "podSelector: {matchLabels: {app.kubernetes.io/name: coredns}}}], "
+        "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]}]"
+    )
+    write("p.yaml", policy("dns", "shop", "{}", egress))
+    assert run(tmp_path) == []  # the DNS pods may carry that label too
+    # When the repo declares the DNS pods, their labels are known.
+    write("coredns.yaml", deployment("coredns", "kube-system", "{k8s-app: kube-dns}"))
+    assert found(lint(tmp_path, [tmp_path], select=[CODE])) == {("p.yaml", 8, CODE)}
+    # A label the DNS pods surely carry with another value misses them even when undeclared.
+    (tmp_path / "coredns.yaml").unlink()
+    write(
+        "p.yaml", policy("dns", "shop", "{}", egress.replace("app.kubernetes.io/name", "k8s-app"))
+    )
+    assert found(lint(tmp_path, [tmp_path], select=[CODE])) == {("p.yaml", 8, CODE)}
+
+
+@pytest.mark.parametrize(
+    ("ports", "expected"),
+    [
+        ("[{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]", None),
+        ("[{protocol: UDP, port: 50, endPort: 60}, {protocol: TCP, port: 53}]", None),
+        ("[{protocol: UDP, port: dns}, {protocol: TCP, port: dns-tcp}]", None),
+        ("[{protocol: UDP}, {protocol: TCP}]", None),
+        ("[{port: 53}]", "UDP port 53 is blocked (only TCP is allowed)"),
+        ("[{port: dns}]", "UDP port 53 is blocked (only TCP is allowed)"),
+        ("[{protocol: UDP, port: 53}]", "TCP port 53 is blocked"),
+        ("[{protocol: UDP, port: 5353}, {protocol: TCP, port: 5353}]", "DNS (UDP and TCP port 53)"),
+        ("[{protocol: UDP, port: 54, endPort: 60}]", "DNS (UDP and TCP port 53)"),
+    ],
+)
+def test_ports(write, tmp_path: Path, ports: str, expected: str | None) -> None:  # type: ignore[no-untyped-def]
+    write("p.yaml", policy("p", "shop", "{}", f"[{{ports: {ports}}}]"))
+    findings = run(tmp_path)
+    if expected is None:
+        assert findings == []
+    else:
+        assert [(f.span.line, f.code) for f in findings] == [(8, CODE)]
+        assert expected in findings[0].message
+
+
+def test_port_without_protocol_is_explained(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(
+        "p.yaml",
+        policy("p", "shop", "{}", "\n    - ports:\n        - port: 53\n") + "\n",
+    )
+    (finding,) = run(tmp_path)
+    assert finding.span.line == 8
+    assert "port 53 has no protocol, which defaults to TCP" in finding.message
+    assert [r.span.line for r in finding.related] == [11]
+
+
+def test_require_tcp_false_accepts_udp_only(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write("p.yaml", policy("p", "shop", "{}", "[{ports: [{protocol: UDP, port: 53}]}]"))
+    assert [f.span.line for f in run(tmp_path)] == [8]
+    config = write(
+        ".netlint.yaml", f"select: [{CODE}]\nrules:\n  {CODE}:\n    require-tcp: false\n"
+    )
+    assert run(tmp_path, config) == []
+
+
+def test_ip_option_counts_only_blocks_containing_a_dns_address(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    def block(cidr: str, extra: str = "") -> str:
+        return (
+            f"[{{to: [{{ipBlock: {{cidr: {cidr}{extra}}}}}], "
+            "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]}]"
+        )
+
+    write("a.yaml", policy("a", "a", "{}", block("169.254.0.0/16")))
+    write("b.yaml", policy("b", "b", "{}", block("169.254.0.0/16", ", except: [169.254.20.0/24]")))
+    write("c.yaml", policy("c", "c", "{}", block("10.96.0.10/32")))
+    # Without the option the DNS address is unknown: any ipBlock may hold it.
+    assert run(tmp_path) == []
+    config = write(
+        ".netlint.yaml", f"select: [{CODE}]\nrules:\n  {CODE}:\n    ip: [169.254.20.10]\n"
+    )
+    findings = run(tmp_path, config)
+    assert [(f.span.path, f.span.line) for f in findings] == [("b.yaml", 8), ("c.yaml", 8)]
+    assert "does not contain the configured DNS address (169.254.20.10)" in findings[1].message
+
+
+def test_options_are_validated(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write("p.yaml", policy("p", "shop", "{}"))
+    config = write(".netlint.yaml", f"rules:\n  {CODE}:\n    ports: ['53']\n    ip: [dns.local]\n")
+    with pytest.raises(UsageError) as error:
+        run(tmp_path, config)
+    assert ".netlint.yaml:3:" in str(error.value)
+    assert ".netlint.yaml:4:" in str(error.value)
+
+
+def test_an_invalid_policy_is_skipped_and_makes_its_pods_unknown(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write("w.yaml", deployment("api", "shop", "{app: api}"))
+    write("deny.yaml", policy("deny-egress", "shop", "{}"))
+    # protocol must be upper case: the API server rejects this one, which may be meant for DNS.
+    write("dns.yaml", policy("dns", "shop", "{}", "[{ports: [{protocol: udp, port: 53}]}]"))
+    report = lint(tmp_path, [tmp_path], select=[CODE, "NL002"])
+    assert found(report) == {("dns.yaml", 9, "NL002")}
+
+
+# -- the pod judged for a policy that selects no declared pod ---------------------------------
+
+
+def test_hypothetical_pod_with_several_possible_values_is_unknown(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    selector = "{matchExpressions: [{key: app, operator: In, values: [api, web]}]}"
+    write("deny.yaml", policy("deny", "shop", selector))
+    # Allows DNS for app=api only: the pod may be app=web, so the repo cannot tell.
+    write("dns.yaml", policy("dns", "shop", "{matchLabels: {app: api}}", STANDARD_DNS))
+    assert run(tmp_path) == []
+    # Allowed for neither value: surely blocked.
+    write("dns.yaml", policy("dns", "shop", "{matchLabels: {app: db}}", STANDARD_DNS))
+    assert found(lint(tmp_path, [tmp_path], select=[CODE])) == {("deny.yaml", 8, CODE)}
+
+
+def test_hypothetical_pod_carries_only_required_labels(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(
+        "deny.yaml",
+        policy(
+            "deny",
+            "shop",
+            "{matchLabels: {app: api}, matchExpressions: [{key: canary, operator: DoesNotExist},"
+            " {key: tier, operator: Exists}]}",
+        ),
+    )
+    # Selects pods without `canary` and any `tier`: the hypothetical pod is one of them.
+    dns = "{matchExpressions: [{key: canary, operator: NotIn, values: ['true']}]}"
+    write("dns.yaml", policy("dns", "shop", dns, STANDARD_DNS))
+    assert run(tmp_path) == []
+    # A policy requiring a label the selector does not require does not select that pod.
+    write("dns.yaml", policy("dns", "shop", "{matchLabels: {app: api, team: a}}", STANDARD_DNS))
+    findings = run(tmp_path)
+    assert [(f.span.path, f.span.line) for f in findings] == [("deny.yaml", 8)]
+    assert "pods matching app=api,!canary,tier in shop (none declared)" in findings[0].message
+
+
+def test_unsatisfiable_selector_is_not_judged(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    selector = "{matchLabels: {app: api}, matchExpressions: [{key: app, operator: DoesNotExist}]}"
+    write("deny.yaml", policy("deny", "shop", selector))
+    assert run(tmp_path) == []
