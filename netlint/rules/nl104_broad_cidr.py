@@ -1,0 +1,196 @@
+"""NL104 broad-cidr: an ipBlock whose prefix is shorter than the configured minimum."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Iterator
+
+from netlint.api import (
+    Context,
+    Direction,
+    Finding,
+    IPBlock,
+    NetworkPolicy,
+    PolicyRule,
+    Rule,
+    RuleMeta,
+    Severity,
+)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: Cloud instance metadata services (AWS, GCP, Azure on IPv4; AWS Nitro on IPv6): reaching them
+#: from a pod usually means reaching the node's cloud credentials.
+METADATA_V4 = ipaddress.IPv4Address("169.254.169.254")
+METADATA_V6 = ipaddress.IPv6Address("fd00:ec2::254")
+
+#: What an "internet only" egress recipe excepts: RFC 1918 for IPv4, unique local for IPv6.
+PRIVATE_V4 = tuple(
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+PRIVATE_V6 = (ipaddress.IPv6Network("fc00::/7"),)
+
+OPTION_V4 = "min-prefix-ipv4"
+OPTION_V6 = "min-prefix-ipv6"
+
+
+class BroadCidr(Rule):
+    meta = RuleMeta(
+        code="NL104",
+        name="broad-cidr",
+        severity=Severity.WARNING,
+        summary="An `ipBlock.cidr` is broader than the configured minimum prefix "
+        "(by default shorter than /8 for IPv4 or /32 for IPv6).",
+        rationale=(
+            "A NetworkPolicy is an allow-list: an `ipBlock` such as `0.0.0.0/0` or `0.0.0.0/1` "
+            "lets the selected pods talk to (egress) or be reached from (ingress) a large part "
+            "of the address space, often the whole internet, which defeats the point of "
+            "isolating them. List the ranges the pods actually need (a partner's /24, the "
+            "cluster's service CIDR) instead. The finding says how many addresses the block "
+            "opens, before and after its `except` ranges; an `except` list that removes the "
+            'private ranges (the usual "internet egress" recipe) still leaves the whole '
+            "internet, so the block is still reported, with the excepts acknowledged. An "
+            "egress block that contains the cloud metadata endpoint (`169.254.169.254`, or "
+            "`fd00:ec2::254` on IPv6) without excepting it lets any compromised pod read the "
+            "node's cloud credentials: add `169.254.169.254/32` to `except`.\n\n"
+            "Some breadth is deliberate, such as ingress from `0.0.0.0/0` to the pods behind a "
+            "public load balancer. Silence it for that one policy with the annotation "
+            '`netlint.dev/ignore: "NL104"`, or for the whole repo by lowering '
+            "`min-prefix-ipv4` / `min-prefix-ipv6` (`rules: {NL104: {min-prefix-ipv4: 0}}` "
+            "allows everything). Blocks in rules that `policyTypes` makes Kubernetes ignore open "
+            "nothing and are left to NL201; policies that the API server would reject (NL002) "
+            "are not checked."
+        ),
+        tags=("security", "least-privilege"),
+        security_severity=6.5,
+        options={OPTION_V4: 8, OPTION_V6: 32},
+        options_schema={
+            OPTION_V4: {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 32,
+                "description": "Shortest IPv4 prefix length allowed; /N with N below it is "
+                "reported (0 allows everything).",
+            },
+            OPTION_V6: {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 128,
+                "description": "Shortest IPv6 prefix length allowed; /N with N below it is "
+                "reported (0 allows everything).",
+            },
+        },
+    )
+
+    def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
+        if not policy.valid:
+            return
+        minimum = {4: _option(ctx, OPTION_V4, 8), 6: _option(ctx, OPTION_V6, 32)}
+        for direction in _enforced(policy):
+            for rule in policy.rules(direction):
+                for peer in rule.peers:
+                    block = peer.ip_block
+                    if block is None:
+                        continue
+                    least = minimum[block.network.version]
+                    if block.network.prefixlen < least:
+                        yield ctx.finding(
+                            block.cidr_span,
+                            _message(policy, rule, block, least),
+                            subject=policy,
+                        )
+
+
+def _enforced(policy: NetworkPolicy) -> list[Direction]:
+    """The directions Kubernetes enforces. Rules of the others are ignored (NL201 says so), so a
+    broad block in them opens nothing. An empty ``policyTypes`` is defaulted like an absent one,
+    and only a non-empty ``egress`` adds Egress (the API server's SetDefaults_NetworkPolicy)."""
+    declared = policy.declared_policy_types
+    if declared:
+        return [d for d in Direction if d.value in {t for t, _ in declared}]
+    return [Direction.INGRESS, Direction.EGRESS] if policy.egress else [Direction.INGRESS]
+
+
+def _option(ctx: Context, key: str, default: int) -> int:
+    value = ctx.options.get(key, default)
+    # bool is an int subclass; the config schema rejects it, but a programmatic caller might not.
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _message(policy: NetworkPolicy, rule: PolicyRule, block: IPBlock, least: int) -> str:
+    network = block.network
+    inside = [e.network for e in block.excepts if e.network.subnet_of(network)]  # type: ignore[arg-type]
+    excluded = _union_size(inside)
+    total = network.num_addresses
+    opens = f"opens {_count(network.version, total)} addresses"
+    if excluded:
+        opens += f" ({_remaining(network.version, total, excluded)} after except"
+        if _covers_private(network, inside):
+            opens += "; the excepts remove the private ranges, the rest of the internet stays open"
+        opens += ")"
+    where = (
+        f"ingress rule {rule.index} of NetworkPolicy {policy.namespace}/{policy.name} "
+        f"admits traffic from {block.cidr}"
+        if rule.direction is Direction.INGRESS
+        else f"egress rule {rule.index} of NetworkPolicy {policy.namespace}/{policy.name} "
+        f"allows traffic to {block.cidr}"
+    )
+    text = (
+        f"{where}, which {opens}: prefix /{network.prefixlen} is shorter than the minimum /{least}"
+    )
+    if rule.direction is Direction.EGRESS:
+        endpoint = METADATA_V4 if network.version == 4 else METADATA_V6
+        if endpoint in network and not any(endpoint in e for e in inside):
+            text += (
+                f"; the cloud metadata endpoint {endpoint} is reachable (credential theft "
+                f"risk: except {endpoint}/{endpoint.max_prefixlen})"
+            )
+    text += "; list only the ranges the pods need"
+    return text
+
+
+def _union_size(networks: list[Network]) -> int:
+    """Addresses in the union of ``networks`` (excepts may overlap one another)."""
+    v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    return sum(n.num_addresses for n in ipaddress.collapse_addresses(v4)) + sum(
+        n.num_addresses for n in ipaddress.collapse_addresses(v6)
+    )
+
+
+def _covers_private(network: Network, excepts: list[Network]) -> bool:
+    private = PRIVATE_V4 if network.version == 4 else PRIVATE_V6
+    relevant = [p for p in private if p.subnet_of(network)]  # type: ignore[arg-type]
+    return bool(relevant) and all(
+        any(p.subnet_of(e) for e in excepts)  # type: ignore[arg-type]
+        for p in relevant
+    )
+
+
+def _count(version: int, n: int) -> str:
+    """IPv4 counts exactly with separators; IPv6 counts as powers of two (2^96)."""
+    if version == 4:
+        return f"{n:,}"
+    return _power(n)
+
+
+def _remaining(version: int, total: int, excluded: int) -> str:
+    if version == 4:
+        return f"{total - excluded:,}"
+    removed = _power(excluded)
+    return f"{_power(total)} - " + (f"({removed})" if " " in removed else removed)
+
+
+def _power(n: int) -> str:
+    """A count as a short sum of powers of two (``2^96 + 2^95``): except ranges are CIDRs, so
+    a few terms cover nearly every real policy; otherwise exact below 10^12, else rounded."""
+    bits = [i for i in range(n.bit_length() - 1, -1, -1) if n >> i & 1]
+    if len(bits) <= 3:
+        return " + ".join(f"2^{b}" for b in bits)
+    if n < 10**12:
+        return f"{n:,}"
+    return f"about 2^{math.log2(n):.1f}"
+
+
+RULE = BroadCidr
