@@ -296,13 +296,13 @@ def _policy(
     ingress = _rules(tree, Direction.INGRESS, spec)
     egress = _rules(tree, Direction.EGRESS, spec)
     declared_types = _declared_types(tree, spec)
-    if declared_types is not None:
+    if declared_types:
         effective = frozenset(Direction(t) for t, _ in declared_types if t in ("Ingress", "Egress"))
     else:
+        # The API server's SetDefaults_NetworkPolicy: an absent or empty policyTypes is Ingress,
+        # plus Egress when spec.egress is non-empty.
         effective = frozenset(
-            (Direction.INGRESS, Direction.EGRESS)
-            if spec.get("egress") is not None
-            else (Direction.INGRESS,)
+            (Direction.INGRESS, Direction.EGRESS) if spec.get("egress") else (Direction.INGRESS,)
         )
     metadata = tree.get(("metadata",))
     metadata = metadata if isinstance(metadata, dict) else {}

@@ -164,7 +164,8 @@ class NetworkPolicy:
     #: Whether ``metadata.namespace`` is written (else the configured default namespace applies).
     namespace_declared: bool
     pod_selector: LabelSelector
-    #: Effective policyTypes: as written, or Ingress plus Egress when ``spec.egress`` is present.
+    #: Effective policyTypes: as written; when absent or empty, Ingress, plus Egress when
+    #: ``spec.egress`` is non-empty (the API server's defaulting).
     policy_types: frozenset[Direction]
     #: ``spec.policyTypes`` items as written, with their spans; None when the field is absent.
     declared_policy_types: tuple[tuple[str, Span], ...] | None

@@ -69,8 +69,15 @@ def test_policy_types_default_to_ingress() -> None:
     assert policy.declared_policy_types is None
 
 
-def test_policy_types_default_adds_egress_when_egress_is_present() -> None:
-    policy = policy_of("  podSelector: {}\n  egress: []\n")
+def test_policy_types_default_adds_egress_when_egress_is_non_empty() -> None:
+    policy = policy_of("  podSelector: {}\n  egress:\n    - {}\n")
+    assert policy.policy_types == {Direction.INGRESS, Direction.EGRESS}
+    # SetDefaults_NetworkPolicy adds Egress for len(spec.egress) != 0 only.
+    assert policy_of("  podSelector: {}\n  egress: []\n").policy_types == {Direction.INGRESS}
+
+
+def test_empty_policy_types_is_defaulted_like_an_absent_one() -> None:
+    policy = policy_of("  podSelector: {}\n  policyTypes: []\n  egress:\n    - {}\n")
     assert policy.policy_types == {Direction.INGRESS, Direction.EGRESS}
 
 

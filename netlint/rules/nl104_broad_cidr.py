@@ -87,7 +87,7 @@ class BroadCidr(Rule):
         if not policy.valid:
             return
         minimum = {4: _option(ctx, OPTION_V4, 8), 6: _option(ctx, OPTION_V6, 32)}
-        for direction in _enforced(policy):
+        for direction in sorted(policy.policy_types):
             for rule in policy.rules(direction):
                 for peer in rule.peers:
                     block = peer.ip_block
@@ -100,16 +100,6 @@ class BroadCidr(Rule):
                             _message(policy, rule, block, least),
                             subject=policy,
                         )
-
-
-def _enforced(policy: NetworkPolicy) -> list[Direction]:
-    """The directions Kubernetes enforces. Rules of the others are ignored (NL201 says so), so a
-    broad block in them opens nothing. An empty ``policyTypes`` is defaulted like an absent one,
-    and only a non-empty ``egress`` adds Egress (the API server's SetDefaults_NetworkPolicy)."""
-    declared = policy.declared_policy_types
-    if declared:
-        return [d for d in Direction if d.value in {t for t, _ in declared}]
-    return [Direction.INGRESS, Direction.EGRESS] if policy.egress else [Direction.INGRESS]
 
 
 def _option(ctx: Context, key: str, default: int) -> int:

@@ -75,17 +75,11 @@ class ImplicitIngressDeny(Rule):
         yield ctx.finding(selector.key_span.first_line, message, related=related, subject=policy)
 
 
-def _isolates_ingress(policy: NetworkPolicy) -> bool:
-    """Kubernetes' view: an absent or empty policyTypes always defaults to include Ingress."""
-    declared = policy.declared_policy_types
-    return not declared or any(value == Direction.INGRESS.value for value, _ in declared)
-
-
 def _already_isolating(ctx: Context, policy: NetworkPolicy) -> NetworkPolicy | None:
     """Another valid policy of the namespace that ingress-isolates every pod ``policy`` selects,
     whatever pods exist: its selector's requirements are a subset of this one's."""
     for other in ctx.index.policies_in(policy.namespace):
-        if other is policy or not other.valid or not _isolates_ingress(other):
+        if other is policy or not other.valid or Direction.INGRESS not in other.policy_types:
             continue
         if other.ingress_key_span is None and not other.declared_policy_types and other.egress:
             # Same pitfall in the other policy: its isolation may be just as unintended, and
