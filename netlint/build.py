@@ -6,8 +6,9 @@ the builder leaves it out (and marks a policy invalid) instead of failing.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -52,6 +53,7 @@ _WORKLOAD_GROUPS: Final = {
 _CONTAINER_SHAPE: Final = [{"name": ALL, "ports": ALL}]
 _POD_SPEC_SHAPE: Final = {
     "hostNetwork": ALL,
+    "dnsPolicy": ALL,
     "containers": _CONTAINER_SHAPE,
     "initContainers": _CONTAINER_SHAPE,
 }
@@ -62,15 +64,7 @@ def _workload_shape(template: PathKey) -> Shape:
     inner: Shape = {"metadata": ALL, "spec": _POD_SPEC_SHAPE}
     for key in reversed(template):
         inner = {key: inner}
-    return (
-        {"apiVersion": ALL, "kind": ALL, "metadata": ALL, **inner}
-        if template
-        else inner
-        | {
-            "apiVersion": ALL,
-            "kind": ALL,
-        }
-    )
+    return {"apiVersion": ALL, "kind": ALL, "metadata": ALL, **inner}
 
 
 _WORKLOAD_SHAPES: Final = {kind: _workload_shape(t) for kind, t in POD_TEMPLATE_PATH.items()}
@@ -89,6 +83,9 @@ class Built:
     problems: list[Problem]
     #: Kinds of the documents seen (for the summary and `--verbose`).
     kinds: list[str]
+    #: Files a Kustomization applies as patches (paths relative to the project root): their
+    #: objects are partial and are not linted as objects.
+    patches: list[str] = field(default_factory=list)
 
 
 def build_document(path: str, index: int, node: Node, options: BuildOptions) -> Built:
@@ -96,8 +93,17 @@ def build_document(path: str, index: int, node: Node, options: BuildOptions) -> 
     built = Built([], [], [])
     if not isinstance(node, MappingNode):
         return built
-    top = top_level_scalars(node, ("kind", "apiVersion"))
+    top = top_level_scalars(node, ("kind", "apiVersion", "$patch"))
     kind = top.get("kind", "")
+    if "$patch" in top:  # a strategic-merge patch directive (`$patch: delete`), not an object
+        built.kinds.append(f"{kind or 'object'} patch")
+        return built
+    if kind in ("Kustomization", "Component") and top.get("apiVersion", "").startswith(
+        "kustomize.config.k8s.io/"
+    ):
+        built.kinds.append(kind)
+        built.patches = kustomize_patches(path, to_tree(path, node, _KUSTOMIZE_SHAPE, 16).data)
+        return built
     items = _list_items(node) if kind.endswith("List") else None
     if items is None:
         _build_object(path, index, node, (), kind, top.get("apiVersion", ""), options, built)
@@ -118,6 +124,30 @@ def build_document(path: str, index: int, node: Node, options: BuildOptions) -> 
                 built,
             )
     return built
+
+
+_KUSTOMIZE_SHAPE: Final = {"patchesStrategicMerge": ALL, "patches": ALL, "patchesJson6902": ALL}
+
+
+def kustomize_patches(path: str, data: Any) -> list[str]:
+    """The patch files a kustomization names, relative to the project root."""
+    if not isinstance(data, dict):
+        return []
+    base = posixpath.dirname(path)
+    named: list[str] = []
+    for entry in data.get("patchesStrategicMerge") or ():
+        if isinstance(entry, str) and "\n" not in entry:  # else an inline patch
+            named.append(entry)
+    for key in ("patches", "patchesJson6902"):
+        for entry in data.get(key) or ():
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                named.append(entry["path"])
+    out = []
+    for name in named:
+        joined = posixpath.normpath(posixpath.join(base, name))
+        if not joined.startswith("../") and joined != "..":
+            out.append(joined)
+    return out
 
 
 def _list_items(node: MappingNode) -> list[Node] | None:
@@ -156,6 +186,10 @@ def _build_object(
 
 # ---------------------------------------------------------------------------------------------
 # Common pieces
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _string_map(value: Any) -> dict[str, str]:
@@ -483,6 +517,7 @@ def _workload(
         pod_labels=_string_map(tree.get(labels_at)),
         ports=tuple(_container_ports(tree, pod_spec)),
         host_network=tree.get((*pod_spec, "hostNetwork")) is True,
+        dns_policy=_str_or_none(tree.get((*pod_spec, "dnsPolicy"))),
         name_span=tree.span(("metadata", "name")),
         labels_span=tree.key_spans.get(labels_at),
         annotations=_string_map(metadata.get("annotations")),

@@ -33,6 +33,8 @@ class FileResult:
     documents: int = 0
     #: ``# netlint: disable...`` comments.
     directives: list[Directive] = field(default_factory=list)
+    #: Files that a Kustomization in this file applies as patches.
+    patches: list[str] = field(default_factory=list)
 
 
 def digest(data: bytes) -> str:
@@ -69,4 +71,5 @@ def load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> FileR
         result.objects.extend(built.objects)
         result.problems.extend(built.problems)
         result.kinds.update(built.kinds)
+        result.patches.extend(built.patches)
     return result

@@ -235,6 +235,9 @@ class Workload:
     ports: tuple[ContainerPort, ...]
     #: Pods on the host network are outside every NetworkPolicy's reach.
     host_network: bool
+    #: ``spec.dnsPolicy`` as written (None: ClusterFirst); Default and None do not use
+    #: cluster DNS.
+    dns_policy: str | None
     name_span: Span
     labels_span: Span | None
     annotations: Mapping[str, str]

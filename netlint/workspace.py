@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from netlint.build import BuildOptions
@@ -105,8 +105,22 @@ class Workspace:
 
     def index(self) -> Index:
         if self._index is None:
-            self._index = Index(self.results[p] for p in sorted(self.results))
+            patches = {p for r in self.results.values() for p in r.patches}
+            self._index = Index(
+                _as_patch(self.results[p]) if p in patches else self.results[p]
+                for p in sorted(self.results)
+            )
         return self._index
+
+
+def _as_patch(result: FileResult) -> FileResult:
+    """A file a Kustomization applies as a patch: its objects are fragments of objects defined
+    elsewhere, so neither they nor what is missing from them (NL002) is linted; syntax is."""
+    return replace(
+        result,
+        objects=[],
+        problems=[p for p in result.problems if p.code == "NL001"],
+    )
 
 
 def _load_chunk(settings: LoadSettings, chunk: list[tuple[str, bytes]]) -> list[FileResult]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from netlint.build import BuildOptions
@@ -251,3 +253,38 @@ def test_isolation_needs_the_direction(index: Index) -> None:
     web = next(w for w in index.workloads if w.name == "web")
     assert index.isolating_policies(web, Direction.INGRESS) == [index.policies[0]]
     assert index.isolating_policies(web, Direction.EGRESS) == []
+
+
+def test_kustomize_patch_files_are_not_linted_as_objects(tmp_path: Path) -> None:
+    from conftest import lint
+
+    (tmp_path / "base").mkdir()
+    (tmp_path / "overlay").mkdir()
+    (tmp_path / "base" / "np.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np}\n"
+        "spec: {podSelector: {}}\n"
+    )
+    (tmp_path / "overlay" / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources: [../base]\npatches:\n  - path: np-patch.yaml\n"
+        "patchesStrategicMerge:\n  - delete-job.yaml\n"
+    )
+    # A partial policy: no podSelector, which NL002 would report in a real object.
+    (tmp_path / "overlay" / "np-patch.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np}\n"
+        "spec:\n  policyTypes: [Ingress]\n"
+    )
+    (tmp_path / "overlay" / "delete-job.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\n$patch: delete\n"
+    )
+    report = lint(tmp_path, select=["NL0"])
+    assert report.findings == []
+    assert report.objects["NetworkPolicy"] == 1 and report.objects["Workload"] == 0
+
+
+def test_dns_policy_is_read_from_the_pod_spec() -> None:
+    pod = objects(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+        "spec: {dnsPolicy: Default, containers: []}\n"
+    ).objects[0]
+    assert isinstance(pod, Workload) and pod.dns_policy == "Default"
