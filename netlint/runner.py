@@ -117,7 +117,7 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
         notes=request.notes,
     )
     workspace = session.workspace
-    results = list(workspace.results.values())
+    results = list(workspace.index().files.values())
     skipped = workspace.skipped
     reported = _reported_filter(config.root, targets, override_rel, request.paths)
     findings, suppressed = session.lint(reported)
