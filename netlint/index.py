@@ -27,10 +27,16 @@ from netlint.selectors import Operator, requirement_matches
 
 @dataclass(frozen=True, slots=True)
 class NamespaceMatch:
-    """Known namespaces a namespaceSelector matches, and those it may or may not match."""
+    """Known namespaces a namespaceSelector matches, those it may or may not match, and the
+    namespaces it names (by ``kubernetes.io/metadata.name``) that the repo does not know."""
 
     matched: tuple[str, ...]
     unknown: tuple[str, ...]
+    outside: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.unknown and not self.outside
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +158,16 @@ class Index:
                 unknown.append(namespace)
             elif verdict:
                 matched.append(namespace)
-        return NamespaceMatch(tuple(matched), tuple(unknown))
+        outside = sorted(
+            {
+                value
+                for requirement in selector.requirements
+                if requirement.key == NAME_LABEL and requirement.operator is Operator.IN
+                for value in requirement.values
+                if value not in self.known_namespaces
+            }
+        )
+        return NamespaceMatch(tuple(matched), tuple(unknown), tuple(outside))
 
     # -- workloads and policies ---------------------------------------------------------------
 
@@ -191,7 +206,7 @@ class Index:
         else:
             match = self.namespaces_matching(peer.namespace_selector)
             namespaces = match.matched
-            complete = not match.unknown
+            complete = match.complete
         pod_selector = peer.pod_selector
         chosen: list[Workload] = []
         for namespace in namespaces:

@@ -288,3 +288,17 @@ def test_dns_policy_is_read_from_the_pod_spec() -> None:
         "spec: {dnsPolicy: Default, containers: []}\n"
     ).objects[0]
     assert isinstance(pod, Workload) and pod.dns_policy == "Default"
+
+
+def test_a_peer_naming_a_namespace_outside_the_repo_is_incomplete(index: Index) -> None:
+    from dataclasses import replace
+
+    policy = index.policies[0]
+    by_name = policy.ingress[2].peers[0]
+    selector = by_name.namespace_selector
+    assert selector is not None
+    requirement = replace(selector.requirements[0], values=frozenset({"ingress-nginx"}))
+    elsewhere = replace(by_name, namespace_selector=replace(selector, requirements=(requirement,)))
+    match = index.peer_workloads(policy, elsewhere)
+    assert match.workloads == () and not match.complete
+    assert index.namespaces_matching(elsewhere.namespace_selector).outside == ("ingress-nginx",)  # type: ignore[arg-type]

@@ -6,12 +6,9 @@ import difflib
 from collections.abc import Iterator, Sequence
 
 from netlint.api import (
-    NAME_LABEL,
     Context,
     Finding,
     NetworkPolicy,
-    Operator,
-    Peer,
     PolicyRule,
     PortSpec,
     Rule,
@@ -79,29 +76,13 @@ def _egress_destinations(
         return ()
     pods: dict[Workload, None] = {}
     for peer in rule.peers:
-        if peer.ip_block is not None or _names_unknown_namespace(ctx, peer):
+        if peer.ip_block is not None:
             return ()
         match = ctx.index.peer_workloads(policy, peer)
         if not match.complete:
             return ()
         pods.update(dict.fromkeys(match.workloads))
     return tuple(pods)
-
-
-def _names_unknown_namespace(ctx: Context, peer: Peer) -> bool:
-    """Whether the peer's namespaceSelector names a namespace the repo does not know.
-
-    ``Index.peer_workloads`` only sees known namespaces, so it calls such a peer complete and
-    empty; DESIGN §2 says its pods are unknown."""
-    selector = peer.namespace_selector
-    if selector is None:
-        return False
-    return any(
-        value not in ctx.index.known_namespaces
-        for r in selector.requirements
-        if r.key == NAME_LABEL and r.operator is Operator.IN
-        for value in r.values
-    )
 
 
 def _check(
