@@ -295,3 +295,19 @@ def test_unsatisfiable_selector_is_not_judged(write, tmp_path: Path) -> None:  #
     selector = "{matchLabels: {app: api}, matchExpressions: [{key: app, operator: DoesNotExist}]}"
     write("deny.yaml", policy("deny", "shop", selector))
     assert run(tmp_path) == []
+
+
+def test_pods_that_do_not_use_cluster_dns_are_not_judged(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(
+        "workloads.yaml",
+        docs(
+            deployment("node-dns", "shop", "{app: node-dns}", "      dnsPolicy: Default\n"),
+            deployment("custom", "shop", "{app: custom}", "      dnsPolicy: None\n"),
+            deployment("web", "shop", "{app: web}", "      dnsPolicy: ClusterFirst\n"),
+        ),
+    )
+    write("deny.yaml", policy("deny-egress", "shop", "{}", egress="[]"))
+    findings = run(tmp_path)
+    assert [(f.span.path, f.span.line) for f in findings] == [("deny.yaml", 8)]
+    assert "web" in findings[0].message
+    assert "node-dns" not in findings[0].message and "custom" not in findings[0].message

@@ -67,6 +67,11 @@ def _or(values: Iterable[Tri]) -> Tri:
 # -- options ----------------------------------------------------------------------------------
 
 
+#: Pods with these dnsPolicy values resolve through the node (or their own dnsConfig), not
+#: through cluster DNS, so blocking it breaks nothing for them.
+_NO_CLUSTER_DNS = frozenset(("Default", "None"))
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where cluster DNS answers, from the rule's options."""
@@ -570,7 +575,9 @@ class MissingDnsEgress(Rule):
             return [
                 Subject(f"{w.kind} {w.namespace}/{w.name}", self._workload_verdict(ctx, reach, w))
                 for w in selected
-                if not w.host_network and not reach.is_dns_pod(w)
+                if not w.host_network
+                and w.dns_policy not in _NO_CLUSTER_DNS
+                and not reach.is_dns_pod(w)
             ]
         pod = hypothetical_pod(policy.pod_selector)
         if pod is None or _may_be_dns_pod(reach.target, policy, pod):
