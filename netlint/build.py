@@ -34,7 +34,7 @@ from netlint.model import (
 )
 from netlint.parse import ALL, PathKey, Problem, Shape, Tree, to_tree, top_level_scalars
 from netlint.selectors import Operator
-from netlint.source import Span, span_of_marks
+from netlint.source import Positions, Span
 
 #: Findings about an object with this annotation are suppressed (see netlint.suppress).
 IGNORE_ANNOTATION: Final = "netlint.dev/ignore"
@@ -88,8 +88,9 @@ class Built:
     patches: list[str] = field(default_factory=list)
 
 
-def build_document(path: str, index: int, node: Node, options: BuildOptions) -> Built:
+def build_document(positions: Positions, index: int, node: Node, options: BuildOptions) -> Built:
     """The model objects of one YAML document (several for a ``kind: List``)."""
+    path = positions.path
     built = Built([], [], [])
     if not isinstance(node, MappingNode):
         return built
@@ -102,11 +103,13 @@ def build_document(path: str, index: int, node: Node, options: BuildOptions) -> 
         "kustomize.config.k8s.io/"
     ):
         built.kinds.append(kind)
-        built.patches = kustomize_patches(path, to_tree(path, node, _KUSTOMIZE_SHAPE, 16).data)
+        built.patches = kustomize_patches(
+            path, to_tree(path, node, _KUSTOMIZE_SHAPE, 16, positions).data
+        )
         return built
     items = _list_items(node) if kind.endswith("List") else None
     if items is None:
-        _build_object(path, index, node, (), kind, top.get("apiVersion", ""), options, built)
+        _build_object(positions, index, node, (), kind, top.get("apiVersion", ""), options, built)
         return built
     built.kinds.append(kind)
     item_kind = kind[: -len("List")] if kind != "List" else ""
@@ -114,7 +117,7 @@ def build_document(path: str, index: int, node: Node, options: BuildOptions) -> 
         if isinstance(item, MappingNode):
             item_top = top_level_scalars(item, ("kind", "apiVersion"))
             _build_object(
-                path,
+                positions,
                 index,
                 item,
                 ("items", i),
@@ -158,7 +161,7 @@ def _list_items(node: MappingNode) -> list[Node] | None:
 
 
 def _build_object(
-    path: str,
+    positions: Positions,
     index: int,
     node: MappingNode,
     prefix: PathKey,
@@ -168,17 +171,18 @@ def _build_object(
     built: Built,
 ) -> None:
     built.kinds.append(kind or "(no kind)")
-    span = span_of_marks(path, node.start_mark, node.end_mark)
+    path = positions.path
+    span = positions.span(node.start_mark, node.end_mark)
     if kind == "NetworkPolicy" and api_version.startswith(POLICY_GROUPS):
-        tree = to_tree(path, node, ALL, options.max_depth)
+        tree = to_tree(path, node, ALL, options.max_depth, positions)
         built.objects.append(_policy(tree, index, prefix, span, options, built.problems))
     elif kind in _WORKLOAD_SHAPES and api_version.startswith(_WORKLOAD_GROUPS[kind]):
-        tree = to_tree(path, node, _WORKLOAD_SHAPES[kind], options.max_depth)
+        tree = to_tree(path, node, _WORKLOAD_SHAPES[kind], options.max_depth, positions)
         workload = _workload(tree, kind, index, prefix, span, options, built.problems)
         if workload is not None:
             built.objects.append(workload)
     elif kind == "Namespace" and api_version == "v1":
-        tree = to_tree(path, node, _NAMESPACE_SHAPE, options.max_depth)
+        tree = to_tree(path, node, _NAMESPACE_SHAPE, options.max_depth, positions)
         namespace = _namespace(tree, index, prefix, span, built.problems)
         if namespace is not None:
             built.objects.append(namespace)
@@ -213,7 +217,10 @@ def _name(tree: Tree, problems: list[Problem], kind: str) -> str | None:
     name = tree.get(("metadata", "name"))
     if isinstance(name, str) and name:
         return name
-    where: PathKey = ("metadata", "name") if "name" in (tree.get(("metadata",)) or {}) else ()
+    metadata = tree.get(("metadata",))
+    where: PathKey = (
+        ("metadata", "name") if isinstance(metadata, dict) and "name" in metadata else ()
+    )
     if where:
         problems.append(
             Problem(

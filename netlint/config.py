@@ -106,7 +106,7 @@ def _load(path: Path, rules: Sequence[Rule]) -> Config:
             return Config(root=path.parent, path=path, roots=(path.parent,))
         if len(parsed.documents) > 1:
             raise ConfigError(f"{path}:1:1: a config file holds one YAML document")
-        tree = to_tree(str(path), parsed.documents[0], ALL, 64)
+        tree = to_tree(str(path), parsed.documents[0], ALL, 64, parsed.positions)
         if tree.problems:
             raise ConfigError(_format(tree.problems[0].span, tree.problems[0].message))
     if tree.data is None:

@@ -67,7 +67,18 @@ def load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> FileR
     result.directives = scan(path, parsed.text)
     result.documents = len(parsed.documents)
     for index, node in enumerate(parsed.documents):
-        built = build_document(path, index, node, options)
+        try:
+            built = build_document(parsed.positions, index, node, options)
+        except Exception as exc:  # a netlint bug: report it at the document, keep the others
+            result.problems.append(
+                Problem(
+                    "NL900",
+                    f"netlint failed to read this document: {type(exc).__name__}: {exc} "
+                    "(a netlint bug: please report it; the other documents were still linted)",
+                    parsed.positions.point(node.start_mark),
+                )
+            )
+            continue
         result.objects.extend(built.objects)
         result.problems.extend(built.problems)
         result.kinds.update(built.kinds)

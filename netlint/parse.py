@@ -24,7 +24,7 @@ from _ruamel_yaml import CParser
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from netlint.source import Span, point, span_of_marks
+from netlint.source import Positions, Span, point, text_point
 
 PathKey = tuple[str | int, ...]
 #: A composed ruamel node; the converter dispatches on ``node.id`` (scalar, sequence, mapping).
@@ -84,23 +84,19 @@ def decode(path: str, data: bytes) -> str:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         prefix = data[: exc.start].decode(encoding, errors="replace")
-        line = prefix.count("\n")
-        col = len(prefix) - (prefix.rfind("\n") + 1)
         raise ParseFailure(
             Problem(
                 "NL001",
                 f"invalid {exc.encoding.upper().replace('-SIG', '')} byte sequence "
                 f"{data[exc.start : exc.start + 4]!r}: {exc.reason}",
-                point(path, line, col),
+                text_point(path, prefix, len(prefix)),
             )
         ) from None
     bad = _CONTROL.search(text)
     if bad:
-        line = text.count("\n", 0, bad.start())
-        col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1)
         what = "a NUL byte (binary file?)" if bad.group() == "\x00" else f"U+{ord(bad.group()):04X}"
         raise ParseFailure(
-            Problem("NL001", f"{what} is not allowed in YAML", point(path, line, col))
+            Problem("NL001", f"{what} is not allowed in YAML", text_point(path, text, bad.start()))
         )
     return text
 
@@ -110,7 +106,7 @@ def decode(path: str, data: bytes) -> str:
 _CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
-def _marked_problem(path: str, exc: MarkedYAMLError) -> Problem:
+def _marked_problem(positions: Positions, exc: MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     parts = [p for p in (exc.context, exc.problem) if p]
     message = "; ".join(parts) if parts else "invalid YAML"
@@ -120,10 +116,10 @@ def _marked_problem(path: str, exc: MarkedYAMLError) -> Problem:
         and exc.problem_mark is not None
         and exc.context_mark.line != exc.problem_mark.line
     ):
-        message += f" (started at line {exc.context_mark.line + 1})"
+        message += f" (started at line {positions.point(exc.context_mark).line})"
     if mark is None:
-        return Problem("NL001", message, point(path, 0, 0))
-    return Problem("NL001", message, point(path, mark.line, mark.column))
+        return Problem("NL001", message, point(positions.path, 0, 0))
+    return Problem("NL001", message, positions.point(mark))
 
 
 def _depth_bound(text: str) -> int:
@@ -136,7 +132,7 @@ def _depth_bound(text: str) -> int:
     return 2 * (longest + 1) + text.count("[") + text.count("{")
 
 
-def _check_depth(path: str, text: str, limit: int) -> None:
+def _check_depth(positions: Positions, text: str, limit: int) -> None:
     """Refuse nesting deeper than ``limit`` before the (recursive, C) composer sees it.
 
     libyaml's composer recurses in C without a bound and crashes the interpreter on very deep
@@ -153,12 +149,11 @@ def _check_depth(path: str, text: str, limit: int) -> None:
             if name in ("SequenceStartEvent", "MappingStartEvent"):
                 depth += 1
                 if depth > limit:
-                    mark = event.start_mark
                     raise ParseFailure(
                         Problem(
                             "NL001",
                             f"nesting deeper than {limit} levels",
-                            point(path, mark.line, mark.column),
+                            positions.point(event.start_mark),
                         )
                     )
             elif name in ("SequenceEndEvent", "MappingEndEvent"):
@@ -169,7 +164,7 @@ def _check_depth(path: str, text: str, limit: int) -> None:
         parser.dispose()
 
 
-def _expansion_size(root: Node, path: str, limit: int) -> None:
+def _expansion_size(root: Node, positions: Positions, limit: int) -> None:
     """Refuse documents whose aliases expand beyond ``limit`` nodes, or refer to themselves.
 
     Composed nodes are shared, not copied, for each alias; sizes are memoised per node so this
@@ -187,12 +182,11 @@ def _expansion_size(root: Node, path: str, limit: int) -> None:
             for child in _children(node):
                 total += size[id(child)]
             if total > limit:
-                mark = node.start_mark
                 raise ParseFailure(
                     Problem(
                         "NL001",
                         f"aliases expand this document beyond {limit} nodes (alias bomb?)",
-                        point(path, mark.line, mark.column),
+                        positions.point(node.start_mark),
                     )
                 )
             size[nid] = total
@@ -200,12 +194,11 @@ def _expansion_size(root: Node, path: str, limit: int) -> None:
         if nid in size:
             continue
         if nid in on_stack:
-            mark = node.start_mark
             raise ParseFailure(
                 Problem(
                     "NL001",
                     "recursive alias: the node anchored here contains an alias of itself",
-                    point(path, mark.line, mark.column),
+                    positions.point(node.start_mark),
                 )
             )
         on_stack.add(nid)
@@ -213,12 +206,11 @@ def _expansion_size(root: Node, path: str, limit: int) -> None:
         for child in _children(node):
             cid = id(child)
             if cid in on_stack:
-                mark = child.start_mark
                 raise ParseFailure(
                     Problem(
                         "NL001",
                         "recursive alias: the node anchored here contains an alias of itself",
-                        point(path, mark.line, mark.column),
+                        positions.point(child.start_mark),
                     )
                 )
             if cid not in size:
@@ -239,6 +231,7 @@ class Parsed:
     """The documents of one file, and what went wrong reading it (at most one NL001)."""
 
     text: str
+    positions: Positions
     documents: list[Node] = field(default_factory=list)
     problem: Problem | None = None
 
@@ -248,6 +241,7 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
     if len(data) > limits.max_file_bytes:
         return Parsed(
             "",
+            Positions(path),
             problem=Problem(
                 "NL001",
                 f"file is {len(data):,} bytes, over the {limits.max_file_bytes:,}-byte limit "
@@ -258,10 +252,11 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
     try:
         text = decode(path, data)
     except ParseFailure as failure:
-        return Parsed("", problem=failure.problem)
-    result = Parsed(text)
+        return Parsed("", Positions(path), problem=failure.problem)
+    positions = Positions(path, text)
+    result = Parsed(text, positions)
     try:
-        _check_depth(path, text, limits.max_depth)
+        _check_depth(positions, text, limits.max_depth)
         may_alias = "*" in text and "&" in text
         # libyaml reads the UTF-8 bytes directly; other encodings go in as text.
         parser = _Composer(data if not data.startswith((b"\xff", b"\xfe", b"\x00")) else text)
@@ -274,18 +269,18 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
                             "NL001",
                             f"more than {limits.max_documents:,} documents in one file "
                             "(limits.max_documents); the rest are not read",
-                            point(path, node.start_mark.line, node.start_mark.column),
+                            positions.point(node.start_mark),
                         )
                     )
                 if may_alias:
-                    _expansion_size(node, path, limits.max_alias_expansion)
+                    _expansion_size(node, positions, limits.max_alias_expansion)
                 result.documents.append(node)
         finally:
             parser.dispose()
     except ParseFailure as failure:
         result.problem = failure.problem
     except MarkedYAMLError as exc:
-        result.problem = _marked_problem(path, exc)
+        result.problem = _marked_problem(positions, exc)
     except YAMLError as exc:  # e.g. a ReaderError, which carries no mark
         result.problem = Problem("NL001", str(exc).split("\n")[0], point(path, 0, 0))
     return result
@@ -445,15 +440,16 @@ def _tag(node: Node) -> str:
 
 
 class _Converter:
-    def __init__(self, path: str, max_depth: int) -> None:
-        self.path = path
+    def __init__(self, positions: Positions, max_depth: int) -> None:
+        self.path = positions.path
+        self.positions = positions
         self.max_depth = max_depth
         self.spans: dict[PathKey, Span] = {}
         self.key_spans: dict[PathKey, Span] = {}
         self.problems: list[Problem] = []
 
     def convert(self, node: Node, where: PathKey, shape: Shape, depth: int) -> Any:
-        span = self.spans[where] = span_of_marks(self.path, node.start_mark, node.end_mark)
+        span = self.spans[where] = self.positions.span(node.start_mark, node.end_mark)
         kind = node.id
         if kind == "scalar":
             if not node.style and not _tag(node):
@@ -484,7 +480,6 @@ class _Converter:
     def _mapping(self, node: MappingNode, where: PathKey, shape: Shape, depth: int) -> Any:
         out: dict[Any, Any] = {}
         first_line: dict[str, int] = {}
-        path = self.path
         pairs = node.value
         if any(k.value == "<<" for k, _ in pairs):
             pairs = self._pairs(node)
@@ -501,7 +496,7 @@ class _Converter:
                             "NL001",
                             f"duplicate key {raw!r} (first at line {first_line[raw]}); "
                             "the API server rejects the object",
-                            span_of_marks(path, key_node.start_mark, key_node.end_mark),
+                            self.positions.span(key_node.start_mark, key_node.end_mark),
                         )
                     )
                 continue
@@ -516,7 +511,7 @@ class _Converter:
             else:
                 key = _plain_key(raw)
             child = (*where, key)
-            self.key_spans[child] = span_of_marks(path, key_node.start_mark, key_node.end_mark)
+            self.key_spans[child] = self.positions.span(key_node.start_mark, key_node.end_mark)
             out[key] = self.convert(value_node, child, sub, depth + 1)
         return out
 
@@ -525,7 +520,7 @@ class _Converter:
             Problem(
                 "NL002",
                 f"a mapping key must be a scalar, not a {key_node.id} (an unrendered template?)",
-                span_of_marks(self.path, key_node.start_mark, key_node.end_mark),
+                self.positions.span(key_node.start_mark, key_node.end_mark),
             )
         )
 
@@ -537,7 +532,7 @@ class _Converter:
                 Problem(
                     "NL002",
                     str(exc),
-                    span_of_marks(self.path, key_node.start_mark, key_node.end_mark),
+                    self.positions.span(key_node.start_mark, key_node.end_mark),
                 )
             )
             return str(key_node.value)
@@ -573,7 +568,7 @@ class _Converter:
                     Problem(
                         "NL001",
                         "a merge key (<<) needs a mapping or a list of mappings",
-                        span_of_marks(self.path, source.start_mark, source.end_mark),
+                        self.positions.span(source.start_mark, source.end_mark),
                     )
                 )
                 continue
@@ -595,9 +590,11 @@ class _Converter:
         return ALL
 
 
-def to_tree(path: str, node: Node, shape: Shape, max_depth: int) -> Tree:
+def to_tree(
+    path: str, node: Node, shape: Shape, max_depth: int, positions: Positions | None = None
+) -> Tree:
     """Convert the parts of a document that ``shape`` names into a Tree."""
-    converter = _Converter(path, max_depth)
+    converter = _Converter(positions or Positions(path), max_depth)
     data = converter.convert(node, (), shape, 0)
     return Tree(path, data, converter.spans, converter.key_spans, converter.problems)
 

@@ -116,9 +116,8 @@ def _explain(name: str, tree: Tree, prefix: PathKey) -> Iterator[Problem]:
 
 
 def _article(kind: str) -> str:
-    return ("an " if kind[:1] in "aeiou" else "a ") + kind.replace("object", "mapping").replace(
-        "array", "list"
-    )
+    words = kind.replace("object", "mapping").replace("array", "list")
+    return ("an " if words[:1] in "aeiou" else "a ") + words
 
 
 def _json_type(value: Any) -> str:

@@ -237,3 +237,31 @@ def test_policy_model_from_yaml() -> None:
     assert policy.ingress[0].span == Span("p.yaml", 11, 7, 11, 11)
     assert policy.ingress[0].peers[0].pod_selector is not None
     assert policy.ingress[0].peers[0].pod_selector.is_empty
+
+
+def test_a_reader_bug_becomes_nl900_at_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    import netlint.load as load_module
+
+    real = load_module.build_document
+
+    def flaky(positions, index, node, options):  # type: ignore[no-untyped-def]
+        if index == 1:
+            raise KeyError("surprise")
+        return real(positions, index, node, options)
+
+    monkeypatch.setattr(load_module, "build_document", flaky)
+    text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\nkind: Namespace\n"
+    result = load("f.yaml", text.encode(), BuildOptions(), Limits())
+    assert [(p.code, p.span.line) for p in result.problems] == [("NL900", 5)]
+    assert "KeyError" in result.problems[0].message and len(result.objects) == 1
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\x85"])
+def test_lines_are_counted_as_editors_count_them(separator: str) -> None:
+    # YAML 1.1 breaks lines at NEL/LS/PS too; editors and GitHub do not.
+    text = f'a: "x{separator}y"\nb: [1, 2\n'
+    parsed = parse("f.yaml", text.encode(), Limits())
+    assert parsed.problem is not None and parsed.problem.span.line == 3
+    ok = parse("f.yaml", f'a: "x{separator}y"\nb: c\n'.encode(), Limits())
+    tree = to_tree("f.yaml", ok.documents[0], ALL, 256, ok.positions)
+    assert tree.span(("b",)) == Span("f.yaml", 2, 4, 2, 5)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from netlint.api import Rule, RuleMeta, Severity
+from collections.abc import Iterator
+
+from netlint.api import Context, FileResult, Finding, Rule, RuleMeta, Severity
 
 
 class RuleCrashed(Rule):
-    """Reported by the engine, not by a hook: the metadata gives the finding its text."""
+    """Reported by the engine when a rule raises; its hook reports the reader's own failures."""
 
     meta = RuleMeta(
         code="NL900",
         name="rule-crashed",
         severity=Severity.ERROR,
-        summary="A rule raised an exception while checking this object (a bug in the rule).",
+        summary="netlint raised an exception while reading a document or running a rule on an "
+        "object (a netlint bug); everything else was still linted.",
         rationale=(
             "netlint never lets one rule's bug hide the other findings: the exception becomes "
             "this finding, at the object the rule was checking, and the run goes on. Please "
@@ -21,8 +24,11 @@ class RuleCrashed(Rule):
         ),
         tags=("netlint",),
         security_severity=1.0,
-        bad_example=None,
     )
+
+    def check_file(self, ctx: Context, file: FileResult) -> Iterator[Finding]:
+        for problem in ctx.problems(file):
+            yield ctx.finding(problem.span, problem.message, subject=problem.subject)
 
 
 RULE = RuleCrashed
