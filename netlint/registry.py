@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import Distribution, entry_points
+from pathlib import Path
 
 from netlint.api import Rule, RuleMeta
 
@@ -29,12 +30,24 @@ class Catalogue:
         return None
 
 
-def load_catalogue() -> Catalogue:
-    """Every rule registered by an installed distribution, built-ins included."""
+def load_catalogue(untrusted: Sequence[Path] = ()) -> Catalogue:
+    """Every rule registered by an installed distribution, built-ins included.
+
+    Distributions found directly in an ``untrusted`` directory (the repository being linted, or
+    the current directory, which ``python -m`` puts on sys.path) are not installed plugins but
+    files of the repo: their entry points are not loaded, since loading means running their code.
+    """
     rules: dict[str, Rule] = {}
     errors: list[str] = []
+    refused = {p.resolve() for p in untrusted}
     for ep in sorted(entry_points(group=GROUP), key=lambda e: (e.name, e.value)):
         dist = ep.dist.name if ep.dist is not None else "?"
+        if ep.dist is not None and refused and _base(ep.dist) in refused:
+            errors.append(
+                f"rule plugin {ep.name} = {ep.value} ({dist}) is not loaded: it is defined in "
+                "the repository being linted, not installed (--allow-repo-plugins loads it)"
+            )
+            continue
         try:
             found = _instantiate(ep.load())
         except Exception as exc:  # a broken plugin must not take the built-ins down with it
@@ -59,6 +72,13 @@ def load_catalogue() -> Catalogue:
             rules[meta.code] = rule
     ordered = tuple(sorted(rules.values(), key=lambda r: r.meta.code))
     return Catalogue(ordered, tuple(errors))
+
+
+def _base(dist: Distribution) -> Path | None:
+    try:
+        return Path(str(dist.locate_file(""))).resolve()
+    except (OSError, NotImplementedError):
+        return None
 
 
 def _instantiate(loaded: object) -> list[object]:

@@ -42,6 +42,9 @@ class CheckRequest:
     use_cache: bool = True
     #: Findings whose fingerprints are in this baseline file are not reported.
     baseline: Path | None = None
+    #: Load ``netlint.rules`` plugins defined inside the linted repository (off: they would run
+    #: code from an untrusted checkout).
+    allow_repo_plugins: bool = False
     #: Worker processes for parsing (0: one per CPU, when the repo is big enough to pay).
     jobs: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -76,7 +79,10 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
             raise UsageError(f"{target}: no such file or directory")
     first = targets[0]
     start = first if first.is_dir() else first.parent
-    catalogue = catalogue or load_catalogue()
+    if catalogue is None:
+        git = find_git_root(start)
+        untrusted = () if request.allow_repo_plugins else (cwd, start, *([git] if git else []))
+        catalogue = load_catalogue(untrusted)
     request.warnings.extend(catalogue.errors)
     config_path = Path(request.config).resolve() if request.config else find_config(start)
     if request.config and not config_path.is_file():  # type: ignore[union-attr]

@@ -142,3 +142,27 @@ def test_plugin_rules_are_selectable_and_listed(tmp_path: Path, plugin_path: Pat
     assert "Every NetworkPolicy carries a team label." in explained.stdout
     sarif = run(project, plugin_path, "check", "--format", "sarif", "--select", "ACME001")
     assert '"id": "ACME001"' in sarif.stdout
+
+
+def test_plugins_inside_the_linted_repo_are_not_run(tmp_path: Path, plugin_path: Path) -> None:
+    project = plugin_path  # the dist-info and the module sit in the repository itself
+    (project / "np.yaml").write_text(POLICIES)
+    out = run(tmp_path, plugin_path, "check", str(project))
+    assert "ACME001" not in out.stdout and "NL002" in out.stdout
+    assert "is not loaded: it is defined in the repository being linted" in out.stderr
+    allowed = run(tmp_path, plugin_path, "check", str(project), "--allow-repo-plugins")
+    assert "ACME001" in allowed.stdout
+
+
+def test_python_m_does_not_import_modules_from_the_current_directory(tmp_path: Path) -> None:
+    (tmp_path / "jsonschema.py").write_text("raise SystemExit('shadowed jsonschema imported')\n")
+    (tmp_path / "np.yaml").write_text(POLICIES)
+    out = subprocess.run(
+        [sys.executable, "-m", "netlint", "check", "--no-cache"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "shadowed" not in out.stderr + out.stdout
+    assert out.returncode == 1 and "NL002" in out.stdout
