@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes for parsing (default: one per CPU, when the repo is big enough)",
     )
+    check.add_argument(
+        "--allow-repo-plugins",
+        action="store_true",
+        help="load rule plugins defined inside the linted repository (they run its code)",
+    )
     check.add_argument("--verbose", "-v", action="store_true", help="list skipped files")
     check.add_argument("--debug", action="store_true", help="print tracebacks of crashed rules")
 
@@ -148,6 +153,7 @@ def _check(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache,
         jobs=args.jobs,
         baseline=Path(args.baseline) if args.baseline and not args.write_baseline else None,
+        allow_repo_plugins=args.allow_repo_plugins,
     )
     try:
         outcome = check(request)
