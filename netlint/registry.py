@@ -42,7 +42,9 @@ def load_catalogue(untrusted: Sequence[Path] = ()) -> Catalogue:
     refused = {p.resolve() for p in untrusted}
     for ep in sorted(entry_points(group=GROUP), key=lambda e: (e.name, e.value)):
         dist = ep.dist.name if ep.dist is not None else "?"
-        if ep.dist is not None and refused and _base(ep.dist) in refused:
+        # netlint's own entry point names code that is already running, wherever its metadata
+        # was found (a development checkout's egg-info is on sys.path under `python -m`).
+        if ep.dist is not None and refused and dist != "netlint" and _base(ep.dist) in refused:
             errors.append(
                 f"rule plugin {ep.name} = {ep.value} ({dist}) is not loaded: it is defined in "
                 "the repository being linted, not installed (--allow-repo-plugins loads it)"
