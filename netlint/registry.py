@@ -10,6 +10,7 @@ from pathlib import Path
 from netlint.api import Rule, RuleMeta
 
 GROUP = "netlint.rules"
+BUILTIN_ENTRY = "netlint.rules:builtin_rules"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,8 @@ def load_catalogue(untrusted: Sequence[Path] = ()) -> Catalogue:
         dist = ep.dist.name if ep.dist is not None else "?"
         # netlint's own entry point names code that is already running, wherever its metadata
         # was found (a development checkout's egg-info is on sys.path under `python -m`).
-        if ep.dist is not None and refused and dist != "netlint" and _base(ep.dist) in refused:
+        builtin = dist == "netlint" and ep.value == BUILTIN_ENTRY
+        if ep.dist is not None and refused and not builtin and _base(ep.dist) in refused:
             errors.append(
                 f"rule plugin {ep.name} = {ep.value} ({dist}) is not loaded: it is defined in "
                 "the repository being linted, not installed (--allow-repo-plugins loads it)"
