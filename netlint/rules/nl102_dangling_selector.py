@@ -1,0 +1,521 @@
+"""NL102 dangling-selector: a selector that matches nothing the repo declares."""
+
+from __future__ import annotations
+
+import difflib
+import posixpath
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from netlint.api import (
+    NAME_LABEL,
+    Context,
+    Finding,
+    Index,
+    LabelSelector,
+    NetworkPolicy,
+    Operator,
+    Peer,
+    PolicyRule,
+    Related,
+    Requirement,
+    Rule,
+    RuleMeta,
+    Severity,
+    Span,
+    Workload,
+    describe,
+)
+
+#: How similar (difflib ratio) a label key or value must be to be offered as "did you mean".
+_CLOSE = 0.75
+#: The same for a whole ``key: value`` when both the key and the value differ.
+_CLOSE_PAIR = 0.8
+#: How many namespaces a message names before it says "and N more".
+_NAMED = 3
+
+
+class DanglingSelector(Rule):
+    meta = RuleMeta(
+        code="NL102",
+        name="dangling-selector",
+        severity=Severity.WARNING,
+        summary="A podSelector or namespaceSelector matches nothing the repo declares: the "
+        "policy applies to no pod, or the peer allows no traffic.",
+        rationale=(
+            "A selector that matches nothing fails silently: a `spec.podSelector` that selects "
+            "no pod leaves the pods it was written for unprotected, and a peer that matches no "
+            "pod or namespace allows nothing, so the traffic it was meant to allow is dropped "
+            "once the destination is isolated. The usual causes are a typo in a label, a label "
+            "renamed in the workload but not in the policy, and a podSelector alone (which only "
+            "looks in the policy's own namespace) where a namespaceSelector was needed. netlint "
+            "suggests the closest label that exists and says where pods with these labels "
+            "run. In a peer with both selectors (AND), the part that matches nothing is "
+            "reported: the namespaceSelector when it matches no namespace, else the "
+            "podSelector. An empty selector `{}` never dangles. Rules of a direction that "
+            "policyTypes leaves out are checked too; policies with NL002 errors are not.\n\n"
+            'Only what the repo knows is judged ("unknown is not empty"). Pod selectors are '
+            "not judged in a namespace where the repo declares no workload, declares only a "
+            "patch of one, or keeps a custom resource whose operator runs pods (Prometheus, "
+            "Kafka, Elasticsearch...; taken from the same folder), nor anywhere when a "
+            "kustomization's folder holds a workload without labels or namespace (`commonLabels` "
+            "adds them). A workload without `metadata.namespace` may run in any namespace, and "
+            "a policy without one may apply in any. A namespaceSelector is not judged when it "
+            "names by `kubernetes.io/metadata.name` a namespace the repo does not know, when a "
+            "namespace the repo mentions without declaring it could carry its labels, or when "
+            "it uses a label key that no Namespace object of the repo carries (it selects "
+            "namespaces labelled outside the repo; a key within typo distance of a used one is "
+            "still judged). A built-in namespace (`kube-system`...) that the repo neither "
+            "declares nor uses is taken to carry only its name label, unless the selector names "
+            "it in a label value (`name: kube-system`, a label admins often add)."
+        ),
+        tags=("correctness", "typo"),
+        security_severity=4.0,
+    )
+
+    def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
+        if not policy.valid:
+            return
+        known = _knowledge(ctx.index)
+        finding = _check_target(ctx, known, policy)
+        if finding is not None:
+            yield finding
+        for rule in (*policy.ingress, *policy.egress):
+            for peer in rule.peers:
+                if peer.ip_block is None:
+                    finding = _check_peer(ctx, known, policy, rule, peer)
+                    if finding is not None:
+                        yield finding
+
+
+# ---------------------------------------------------------------------------------------------
+# What the repo knows about namespaces, computed once per index
+
+
+@dataclass(frozen=True, slots=True)
+class _Knowledge:
+    #: Label keys (besides the name label) that the repo's Namespace objects carry.
+    vocabulary: frozenset[str]
+    #: Namespaces the repo declares or puts objects in.
+    mentioned: frozenset[str]
+    #: Namespaces whose pods the repo declares only in part: they hold a workload fragment (a
+    #: kustomize patch of a workload deployed from elsewhere), or their objects sit next to a
+    #: custom resource whose operator runs pods (a Prometheus, a Kafka...).
+    incomplete: frozenset[str]
+    #: Workloads without metadata.namespace: they land where kubectl -n, kustomize or Helm
+    #: puts them, so they may run in any namespace.
+    floating: tuple[Workload, ...]
+    #: Whether a kustomization's folder holds a workload without labels or namespace (a base
+    #: whose labels `commonLabels` adds): pods with unknown labels may run in any namespace.
+    blind: bool
+    #: namespaceSelector answers, by requirements (selectors repeat across policies).
+    scopes: dict[tuple[tuple[str, str, tuple[str, ...]], ...], _NamespaceScope] = field(
+        default_factory=dict
+    )
+
+
+_KNOWLEDGE: weakref.WeakKeyDictionary[Index, _Knowledge] = weakref.WeakKeyDictionary()
+
+
+def _knowledge(index: Index) -> _Knowledge:
+    found = _KNOWLEDGE.get(index)
+    if found is None:
+        vocabulary = frozenset(
+            key for ns in index.namespace_objects.values() for key in ns.labels if key != NAME_LABEL
+        )
+        mentioned = frozenset(
+            n
+            for n in index.known_namespaces
+            if index.is_declared(n) or index.workloads_in(n) or index.policies_in(n)
+        )
+        incomplete = {
+            w.namespace for w in index.workloads if w.namespace_declared and _is_fragment(w)
+        }
+        # The rule API does not give a custom resource's namespace: take those of the objects
+        # in the same directory (a component's folder, a namespace's folder).
+        operated = {
+            posixpath.dirname(f.path)
+            for f in index.files.values()
+            if not _POD_RUNNING_KINDS.isdisjoint(f.kinds)
+        }
+        incomplete.update(
+            obj.ref.namespace
+            for f in index.files.values()
+            if posixpath.dirname(f.path) in operated
+            for obj in f.objects
+        )
+        floating = tuple(
+            w for w in index.workloads if not w.namespace_declared and not _is_fragment(w)
+        )
+        kustomized = {
+            posixpath.dirname(f.path) for f in index.files.values() if f.kinds["Kustomization"]
+        }
+        blind = any(
+            not w.namespace_declared
+            and _is_fragment(w)
+            and posixpath.dirname(w.ref.path) in kustomized
+            for w in index.workloads
+        )
+        found = _Knowledge(vocabulary, mentioned, frozenset(incomplete), floating, blind)
+        _KNOWLEDGE[index] = found
+    return found
+
+
+#: Custom resources whose operators run pods the repo does not declare as workloads.
+_POD_RUNNING_KINDS = frozenset(
+    (
+        # prometheus-operator
+        "Prometheus",
+        "PrometheusAgent",
+        "Alertmanager",
+        "ThanosRuler",
+        # Strimzi, ECK, RabbitMQ, Crunchy, Zalando, MongoDB, KubeVirt
+        "Kafka",
+        "KafkaConnect",
+        "KafkaMirrorMaker2",
+        "KafkaBridge",
+        "Elasticsearch",
+        "Kibana",
+        "Logstash",
+        "RabbitmqCluster",
+        "PostgresCluster",
+        "postgresql",
+        "MongoDBCommunity",
+        "VirtualMachine",
+        # Argo, Kubeflow, KServe, Spark, OpenTelemetry
+        "Rollout",
+        "Workflow",
+        "CronWorkflow",
+        "Notebook",
+        "InferenceService",
+        "SparkApplication",
+        "OpenTelemetryCollector",
+    )
+)
+
+#: Kinds the API server accepts only with a selector that matches the pod template's labels.
+_NEEDS_LABELS = frozenset(
+    ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController")
+)
+
+
+def _is_fragment(workload: Workload) -> bool:
+    """A workload that could not be applied as written: a kustomize patch or a base whose labels
+    a generator adds. It says the real object exists, not what its labels are."""
+    return workload.kind in _NEEDS_LABELS and not workload.pod_labels
+
+
+@dataclass(frozen=True, slots=True)
+class _NamespaceScope:
+    matched: tuple[str, ...]
+    #: Whether namespaces the repo does not fully know may match too.
+    open: bool
+
+
+def _namespace_scope(index: Index, known: _Knowledge, selector: LabelSelector) -> _NamespaceScope:
+    signature = tuple(
+        sorted((r.key, r.operator.value, tuple(sorted(r.values))) for r in selector.requirements)
+    )
+    found = known.scopes.get(signature)
+    if found is None:
+        found = _resolve_scope(index, known, selector)
+        known.scopes[signature] = found
+    return found
+
+
+def _resolve_scope(index: Index, known: _Knowledge, selector: LabelSelector) -> _NamespaceScope:
+    open_world = any(_reaches_outside(index, known, r) for r in selector.requirements)
+    matched: list[str] = []
+    for namespace in _possible_namespaces(index, selector):
+        if namespace in known.mentioned:
+            verdict = index.namespace_selector_matches(selector, namespace)
+        elif any(namespace in r.values for r in selector.requirements if r.key != NAME_LABEL):
+            # A built-in namespace named in a label value (`name: kube-system`): admins often
+            # add such labels, and the repo cannot tell.
+            verdict = None
+        else:
+            verdict = selector.matches({NAME_LABEL: namespace})
+        if verdict is None:
+            open_world = True
+        elif verdict:
+            matched.append(namespace)
+    return _NamespaceScope(tuple(matched), open_world)
+
+
+def _possible_namespaces(index: Index, selector: LabelSelector) -> Iterable[str]:
+    """The known namespaces worth testing: only the named ones when the name label is
+    required to be one of a few values."""
+    for requirement in selector.requirements:
+        if requirement.key == NAME_LABEL and requirement.operator is Operator.IN:
+            return sorted(n for n in requirement.values if n in index.known_namespaces)
+    return sorted(index.known_namespaces)
+
+
+def _reaches_outside(index: Index, known: _Knowledge, requirement: Requirement) -> bool:
+    """Whether a requirement may be met by namespaces the repo does not know."""
+    if requirement.operator not in (Operator.IN, Operator.EXISTS):
+        return False
+    if requirement.key == NAME_LABEL:
+        return requirement.operator is Operator.IN and any(
+            value not in index.known_namespaces for value in requirement.values
+        )
+    if requirement.key in known.vocabulary:
+        return False
+    return not difflib.get_close_matches(requirement.key, known.vocabulary, n=1, cutoff=_CLOSE)
+
+
+# ---------------------------------------------------------------------------------------------
+# The checks
+
+
+def _check_target(ctx: Context, known: _Knowledge, policy: NetworkPolicy) -> Finding | None:
+    """spec.podSelector: judged only where the repo declares the workloads."""
+    index = ctx.index
+    selector = policy.pod_selector
+    candidates = _candidates(index, known, policy, (policy.namespace,), home=True)
+    if candidates is None or any(selector.matches(w.pod_labels) for w in candidates):
+        return None
+    hint, related = _pod_hint(index, selector, candidates, (policy.namespace,), looking="target")
+    count = len(index.workloads_in(policy.namespace))
+    return ctx.finding(
+        selector.key_span,
+        f"spec.podSelector `{selector}` selects no pod: none of the {count} "
+        f"{_plural(count, 'workload')} the repo declares in namespace {policy.namespace} "
+        f"matches it, so policy {policy.namespace}/{policy.name} applies to nothing" + hint,
+        related=related,
+        subject=policy,
+    )
+
+
+def _candidates(
+    index: Index,
+    known: _Knowledge,
+    policy: NetworkPolicy,
+    namespaces: Sequence[str],
+    *,
+    home: bool,
+) -> list[Workload] | None:
+    """The workloads whose pods may run in ``namespaces`` (the policy's own namespace when
+    ``home``); None when the repo does not know them all (a namespace without declared
+    workloads, or one it declares only in part)."""
+    if known.blind or any(
+        not index.workloads_in(ns) or ns in known.incomplete for ns in namespaces
+    ):
+        return None
+    if home and not policy.namespace_declared:
+        # The policy itself lands wherever it is applied: any workload may be its neighbour.
+        return [w for w in index.workloads if not _is_fragment(w)]
+    found = [w for ns in namespaces for w in index.workloads_in(ns) if not _is_fragment(w)]
+    found += [w for w in known.floating if w.namespace not in namespaces]
+    return found
+
+
+def _check_peer(
+    ctx: Context, known: _Knowledge, policy: NetworkPolicy, rule: PolicyRule, peer: Peer
+) -> Finding | None:
+    index = ctx.index
+    where = f"{rule.direction.rules_key}[{rule.index}].{rule.direction.peers_key}[{peer.index}]"
+    namespaces: Sequence[str] = (policy.namespace,)
+    ns_selector = peer.namespace_selector
+    if ns_selector is not None:
+        scope = _namespace_scope(index, known, ns_selector)
+        if scope.open:
+            return None
+        if not scope.matched:
+            return _namespace_finding(ctx, policy, ns_selector, where)
+        namespaces = scope.matched
+    pod_selector = peer.pod_selector
+    if pod_selector is None:
+        return None
+    candidates = _candidates(index, known, policy, namespaces, home=ns_selector is None)
+    if candidates is None or any(pod_selector.matches(w.pod_labels) for w in candidates):
+        return None
+    hint, related = _pod_hint(
+        index,
+        pod_selector,
+        candidates,
+        namespaces,
+        looking="alone" if ns_selector is None else "and",
+    )
+    if ns_selector is None:
+        looked = f"in namespace {policy.namespace} (a podSelector alone looks only there)"
+    else:
+        looked = (
+            f"in {_plural(len(namespaces), 'namespace')} {_list(namespaces)}, which its "
+            f"namespaceSelector `{ns_selector}` selects"
+        )
+    return ctx.finding(
+        pod_selector.key_span,
+        f"{where} podSelector `{pod_selector}` matches no pod the repo declares {looked}, so "
+        "this peer allows nothing" + hint,
+        related=related,
+        subject=policy,
+    )
+
+
+def _namespace_finding(
+    ctx: Context, policy: NetworkPolicy, selector: LabelSelector, where: str
+) -> Finding:
+    declared = sorted(ctx.index.namespace_objects.values(), key=lambda ns: ns.name)
+    labelled = [(ns.labels, ns.name_span, f"Namespace {ns.name}") for ns in declared]
+    hint, related = _label_hint(selector, labelled)
+    count = len(declared)
+    return ctx.finding(
+        selector.key_span,
+        f"{where} namespaceSelector `{selector}` matches no namespace the repo knows (the "
+        f"{count} it declares and the built-in ones), so this peer allows nothing" + hint,
+        related=related,
+        subject=policy,
+    )
+
+
+def _pod_hint(
+    index: Index,
+    selector: LabelSelector,
+    candidates: Sequence[Workload],
+    namespaces: Sequence[str],
+    *,
+    looking: Literal["target", "alone", "and"],
+) -> tuple[str, list[Related]]:
+    """A close label among the pods in scope, else where pods with these labels run, else the
+    pod that comes closest."""
+    labelled = [(w.pod_labels, w.labels_span or w.name_span, _what(w)) for w in candidates]
+    suggestion = _suggest(selector, labelled)
+    if suggestion is not None:
+        return _did_you_mean(suggestion)
+    elsewhere = next(
+        (
+            w
+            for w in index.workloads
+            if w.namespace not in namespaces and selector.matches(w.pod_labels)
+        ),
+        None,
+    )
+    if elsewhere is None:
+        return _nearest(selector, labelled)
+    if looking == "target":
+        advice = "a policy selects pods of its own namespace only"
+    elif looking == "alone":
+        advice = "add a namespaceSelector for that namespace to the same peer"
+    else:
+        advice = "the namespaceSelector does not select that namespace"
+    return (
+        f"; pods with these labels run in namespace {elsewhere.namespace} "
+        f"({_what(elsewhere)}): {advice}",
+        [Related(elsewhere.labels_span or elsewhere.name_span, _what(elsewhere))],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# "Did you mean"
+
+Labelled = tuple[Mapping[str, str], Span, str]
+Suggestion = tuple[str, Span, str]
+
+
+def _label_hint(selector: LabelSelector, objects: Sequence[Labelled]) -> tuple[str, list[Related]]:
+    suggestion = _suggest(selector, objects)
+    return _did_you_mean(suggestion) if suggestion else _nearest(selector, objects)
+
+
+def _did_you_mean(suggestion: Suggestion) -> tuple[str, list[Related]]:
+    text, span, owner = suggestion
+    return f"; did you mean `{text}` ({owner})?", [Related(span, f"{owner} has {text}")]
+
+
+def _suggest(selector: LabelSelector, objects: Sequence[Labelled]) -> Suggestion | None:
+    """The existing ``key: value`` closest to a requirement that no object in scope meets on its
+    own (same key and a similar value, or same value and a similar key), with its owner."""
+    pairs: dict[tuple[str, str], tuple[Span, str]] = {}
+    for labels, span, owner in objects:
+        for pair in labels.items():
+            pairs.setdefault(pair, (span, owner))
+    best: tuple[float, str, Span, str] | None = None
+    for requirement in selector.requirements:
+        if requirement.operator not in (Operator.IN, Operator.EXISTS):
+            continue
+        if any(_meets(requirement, labels) for labels, _, _ in objects):
+            continue
+        for (key, value), (span, owner) in pairs.items():
+            if key == NAME_LABEL and requirement.key != NAME_LABEL:
+                continue
+            score = _closeness(requirement, key, value)
+            if score >= _CLOSE and (best is None or score > best[0]):
+                best = (score, f"{key}: {value}", span, owner)
+    return None if best is None else best[1:]
+
+
+def _nearest(selector: LabelSelector, objects: Sequence[Labelled]) -> tuple[str, list[Related]]:
+    """When each requirement is met by some object but none meets them all: the object that
+    meets the most, and what it misses."""
+    if len(selector.requirements) < 2:
+        return "", []
+    best: tuple[int, Labelled] | None = None
+    for item in objects:
+        met = sum(_meets(r, item[0]) for r in selector.requirements)
+        if met and (best is None or met > best[0]):
+            best = (met, item)
+    if best is None:
+        return "", []
+    labels, span, owner = best[1]
+    missed = ",".join(describe(r) for r in selector.requirements if not _meets(r, labels))
+    return f"; closest: {owner}, which does not meet {missed}", [
+        Related(span, f"{owner} does not meet {missed}")
+    ]
+
+
+def _meets(requirement: Requirement, labels: Mapping[str, str]) -> bool:
+    # netlint.selectors.requirement_matches, which netlint.api does not export.
+    value = labels.get(requirement.key)
+    if requirement.operator is Operator.IN:
+        return value in requirement.values
+    if requirement.operator is Operator.NOT_IN:
+        return value not in requirement.values
+    if requirement.operator is Operator.EXISTS:
+        return value is not None
+    return value is None
+
+
+def _closeness(requirement: Requirement, key: str, value: str) -> float:
+    if requirement.operator is Operator.EXISTS:
+        return _ratio(requirement.key, key)
+    if key == requirement.key:
+        return max(_ratio(wanted, value) for wanted in requirement.values)
+    if value in requirement.values:
+        return _ratio(requirement.key, key)
+    # Both differ (`app: celico-node` for `k8s-app: calico-node`): only when nearly equal.
+    pair = max(
+        _ratio(f"{requirement.key}: {wanted}", f"{key}: {value}") for wanted in requirement.values
+    )
+    return pair if pair >= _CLOSE_PAIR else 0.0
+
+
+def _ratio(a: str, b: str) -> float:
+    """difflib's ratio, or 0 when its cheap upper bounds are already below every threshold."""
+    matcher = difflib.SequenceMatcher(None, a, b)
+    if matcher.real_quick_ratio() < _CLOSE or matcher.quick_ratio() < _CLOSE:
+        return 0.0
+    return matcher.ratio()
+
+
+# ---------------------------------------------------------------------------------------------
+# Wording
+
+
+def _what(workload: Workload) -> str:
+    return f"{workload.kind} {workload.namespace}/{workload.name}"
+
+
+def _plural(count: int, word: str) -> str:
+    return word if count == 1 else f"{word}s"
+
+
+def _list(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:_NAMED])
+    more = len(names) - _NAMED
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+RULE = DanglingSelector
