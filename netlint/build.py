@@ -15,11 +15,13 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from netlint import schema, validate
 from netlint.model import (
+    FOREIGN_POLICY_KINDS,
     NAME_LABEL,
     POD_TEMPLATE_PATH,
     ContainerPort,
     Direction,
     Except,
+    ForeignPolicy,
     IPBlock,
     LabelSelector,
     Namespace,
@@ -79,7 +81,7 @@ class BuildOptions:
 
 @dataclass(slots=True)
 class Built:
-    objects: list[Object]
+    objects: list[Object | ForeignPolicy]
     problems: list[Problem]
     #: Kinds of the documents seen (for the summary and `--verbose`).
     kinds: list[str]
@@ -153,6 +155,17 @@ def kustomize_patches(path: str, data: Any) -> list[str]:
     return out
 
 
+def _foreign_scope(kind: str, api_version: str) -> str | None:
+    """ "namespaced" or "cluster" for another engine's network policy, else None."""
+    kinds = FOREIGN_POLICY_KINDS.get(api_version.partition("/")[0])
+    if kinds is None:
+        return None
+    namespaced, cluster = kinds
+    if kind in namespaced:
+        return "namespaced"
+    return "cluster" if kind in cluster else None
+
+
 def _list_items(node: MappingNode) -> list[Node] | None:
     for key_node, value_node in node.value:
         if isinstance(key_node, ScalarNode) and key_node.value == "items":
@@ -181,6 +194,12 @@ def _build_object(
         workload = _workload(tree, kind, index, prefix, span, options, built.problems)
         if workload is not None:
             built.objects.append(workload)
+    elif (scope := _foreign_scope(kind, api_version)) is not None:
+        tree = to_tree(path, node, _NAMESPACE_SHAPE, options.max_depth, positions)
+        name = _str_or_none(tree.get(("metadata", "name"))) or "(unnamed)"
+        home = _namespace_of(tree, options)[0] if scope == "namespaced" else None
+        ref = _ref(tree, kind, name, home or "", index, prefix, span)
+        built.objects.append(ForeignPolicy(ref, kind, api_version, home))
     elif kind == "Namespace" and api_version == "v1":
         tree = to_tree(path, node, _NAMESPACE_SHAPE, options.max_depth, positions)
         namespace = _namespace(tree, index, prefix, span, built.problems)

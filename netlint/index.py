@@ -16,6 +16,7 @@ from netlint.model import (
     BUILTIN_NAMESPACES,
     NAME_LABEL,
     Direction,
+    ForeignPolicy,
     LabelSelector,
     Namespace,
     NetworkPolicy,
@@ -54,6 +55,7 @@ class Index:
         policies: list[NetworkPolicy] = []
         workloads: list[Workload] = []
         self.namespace_objects: dict[str, Namespace] = {}
+        foreign: list[ForeignPolicy] = []
         for result in files:
             self.files[result.path] = result
             for obj in result.objects:
@@ -61,8 +63,18 @@ class Index:
                     policies.append(obj)
                 elif isinstance(obj, Workload):
                     workloads.append(obj)
-                else:
+                elif isinstance(obj, Namespace):
                     self.namespace_objects.setdefault(obj.name, obj)
+                else:
+                    foreign.append(obj)
+        #: Other engines' policies: cluster-scoped ones, and namespaced ones by namespace.
+        self.cluster_foreign_policies: tuple[ForeignPolicy, ...] = tuple(
+            f for f in foreign if f.namespace is None
+        )
+        self._foreign_in: dict[str, list[ForeignPolicy]] = defaultdict(list)
+        for item in foreign:
+            if item.namespace is not None:
+                self._foreign_in[item.namespace].append(item)
         self.policies: tuple[NetworkPolicy, ...] = tuple(policies)
         self.workloads: tuple[Workload, ...] = tuple(workloads)
         self._workloads_in: dict[str, list[Workload]] = defaultdict(list)
@@ -170,6 +182,11 @@ class Index:
         return NamespaceMatch(tuple(matched), tuple(unknown), tuple(outside))
 
     # -- workloads and policies ---------------------------------------------------------------
+
+    def foreign_policies_for(self, namespace: str) -> Sequence[ForeignPolicy]:
+        """Other engines' policies that may apply to pods of ``namespace``."""
+        local = self._foreign_in.get(namespace, ())
+        return (*self.cluster_foreign_policies, *local) if self.cluster_foreign_policies else local
 
     def workloads_in(self, namespace: str) -> Sequence[Workload]:
         return self._workloads_in.get(namespace, ())

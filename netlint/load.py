@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from netlint.build import BuildOptions, build_document
-from netlint.model import Object
+from netlint.model import ForeignPolicy, Object
 from netlint.parse import Limits, Parsed, Problem, parse
 from netlint.suppress import Directive, scan
 
@@ -25,7 +25,7 @@ _TEMPLATE_LINE: Final = re.compile(
 class FileResult:
     path: str
     digest: str
-    objects: list[Object] = field(default_factory=list)
+    objects: list[Object | ForeignPolicy] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
     #: Why the file was not linted (``templated``), or None.

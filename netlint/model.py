@@ -258,4 +258,37 @@ class Namespace:
     annotation_span: Span | None = None
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class ForeignPolicy:
+    """A network policy of another engine (Calico, Cilium, AdminNetworkPolicy). netlint does
+    not read its rules, but it may isolate pods: checks that would claim a pod is open stay
+    silent where one applies."""
+
+    ref: ObjectRef
+    kind: str
+    api_version: str
+    #: None for cluster-scoped kinds, which may apply in any namespace.
+    namespace: str | None
+
+
+#: Kinds of other engines' network policies, by API group: (namespaced kinds, cluster kinds).
+FOREIGN_POLICY_KINDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
+    "projectcalico.org": (
+        frozenset(("NetworkPolicy", "StagedNetworkPolicy")),
+        frozenset(("GlobalNetworkPolicy", "StagedGlobalNetworkPolicy")),
+    ),
+    "crd.projectcalico.org": (
+        frozenset(("NetworkPolicy",)),
+        frozenset(("GlobalNetworkPolicy",)),
+    ),
+    "cilium.io": (
+        frozenset(("CiliumNetworkPolicy",)),
+        frozenset(("CiliumClusterwideNetworkPolicy",)),
+    ),
+    "policy.networking.k8s.io": (
+        frozenset(),
+        frozenset(("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")),
+    ),
+}
+
 Object = NetworkPolicy | Workload | Namespace

@@ -47,9 +47,11 @@ class UnselectedPod(Rule):
             "do not apply, so no policy could restrict them; a Deployment, StatefulSet, "
             "DaemonSet, ReplicaSet or ReplicationController without pod labels, which the API "
             "server would reject: it is a kustomize patch or base, and the object that runs is "
-            "assembled elsewhere; and every workload of a repo that also holds Calico, Cilium or "
-            "AdminNetworkPolicy policies, which isolate pods too and which netlint does not "
-            "read. An object without `metadata.namespace` lands wherever `kubectl apply -n`, "
+            "assembled elsewhere; and workloads that another engine's policy may isolate, which "
+            "netlint does not read: those in a namespace with a Calico or Cilium policy, and all "
+            "of them when the repo has a cluster-wide one (Calico GlobalNetworkPolicy, "
+            "CiliumClusterwideNetworkPolicy, AdminNetworkPolicy). An object without "
+            "`metadata.namespace` lands wherever `kubectl apply -n`, "
             "kustomize or Helm puts it: such a workload counts as selected by a matching policy "
             "of any namespace, and such a policy selects matching workloads of other namespaces "
             "when its `podSelector` names their labels (a namespace-less `{}` does not count "
@@ -81,7 +83,11 @@ class UnselectedPod(Rule):
     )
 
     def check_workload(self, ctx: Context, workload: Workload) -> Iterator[Finding]:
-        if workload.host_network or _is_fragment(workload) or _other_engines(ctx.index):
+        if (
+            workload.host_network
+            or _is_fragment(workload)
+            or ctx.index.foreign_policies_for(workload.namespace)
+        ):
             return
         selecting = _selecting(ctx.index, workload)
         directions = _directions(ctx.options.get("directions", "any"))
@@ -162,41 +168,6 @@ def _selecting(index: Index, workload: Workload) -> list[NetworkPolicy]:
             workload.pod_labels
         ):
             found.append(policy)
-    return found
-
-
-#: Network policies of other engines (Calico, Cilium, the AdminNetworkPolicy API): they isolate
-#: pods too, and netlint does not read them.
-_OTHER_ENGINES = frozenset(
-    (
-        "AdminNetworkPolicy",
-        "BaselineAdminNetworkPolicy",
-        "ClusterNetworkPolicy",
-        "GlobalNetworkPolicy",
-        "CiliumNetworkPolicy",
-        "CiliumClusterwideNetworkPolicy",
-    )
-)
-_ENGINES: weakref.WeakKeyDictionary[Index, bool] = weakref.WeakKeyDictionary()
-
-
-def _other_engines(index: Index) -> bool:
-    """Whether the repo holds network policies netlint does not read (computed once)."""
-    found = _ENGINES.get(index)
-    if found is None:
-        # Kustomize patch files keep their kinds but lose their objects.
-        patches = {p for f in index.files.values() for p in f.patches}
-        found = any(
-            not _OTHER_ENGINES.isdisjoint(f.kinds)
-            # Calico's namespaced policy is a NetworkPolicy of projectcalico.org, which the
-            # model leaves out.
-            or (
-                f.path not in patches
-                and f.kinds["NetworkPolicy"] > sum(isinstance(o, NetworkPolicy) for o in f.objects)
-            )
-            for f in index.files.values()
-        )
-        _ENGINES[index] = found
     return found
 
 
