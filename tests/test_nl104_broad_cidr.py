@@ -51,7 +51,7 @@ def test_counts_addresses_minus_overlapping_excepts(tmp_path: Path, write: Write
     (finding,) = run(tmp_path, path)
     assert (finding.span.path, finding.span.line, finding.span.col) == ("p.yaml", 12, 19)
     assert "opens 4,294,967,296 addresses (4,278,190,080 after except)" in finding.message
-    assert "egress rule 0 of NetworkPolicy shop/api allows traffic to 0.0.0.0/0" in finding.message
+    assert "egress[0] of NetworkPolicy shop/api allows traffic to 0.0.0.0/0" in finding.message
     assert "private ranges" not in finding.message
 
 
@@ -74,7 +74,7 @@ def test_metadata_endpoint_reachable_only_for_egress_without_except(
     assert "except 169.254.169.254/32" in by_path["egress.yaml"]
     for quiet in (excepted, ingress, outside):
         assert "metadata" not in by_path[quiet.name]
-    assert "ingress rule 0 of NetworkPolicy shop/api admits traffic from" in by_path["ingress.yaml"]
+    assert "ingress[0] of NetworkPolicy shop/api admits traffic from" in by_path["ingress.yaml"]
 
 
 def test_ipv6_in_powers_of_two_and_its_metadata_endpoint(tmp_path: Path, write: Write) -> None:

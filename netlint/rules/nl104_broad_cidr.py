@@ -120,10 +120,10 @@ def _message(policy: NetworkPolicy, rule: PolicyRule, block: IPBlock, least: int
             opens += "; the excepts remove the private ranges, the rest of the internet stays open"
         opens += ")"
     where = (
-        f"ingress rule {rule.index} of NetworkPolicy {policy.namespace}/{policy.name} "
+        f"ingress[{rule.index}] of NetworkPolicy {policy.namespace}/{policy.name} "
         f"admits traffic from {block.cidr}"
         if rule.direction is Direction.INGRESS
-        else f"egress rule {rule.index} of NetworkPolicy {policy.namespace}/{policy.name} "
+        else f"egress[{rule.index}] of NetworkPolicy {policy.namespace}/{policy.name} "
         f"allows traffic to {block.cidr}"
     )
     text = (
