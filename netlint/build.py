@@ -11,8 +11,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
 from netlint import schema, validate
 from netlint.model import (
     FOREIGN_POLICY_KINDS,
@@ -34,7 +32,7 @@ from netlint.model import (
     Rule,
     Workload,
 )
-from netlint.parse import ALL, PathKey, Problem, Shape, Tree, to_tree, top_level_scalars
+from netlint.parse import ALL, Node, PathKey, Problem, Shape, Tree, to_tree, top_level_scalars
 from netlint.selectors import Operator
 from netlint.source import Positions, Span
 
@@ -94,7 +92,7 @@ def build_document(positions: Positions, index: int, node: Node, options: BuildO
     """The model objects of one YAML document (several for a ``kind: List``)."""
     path = positions.path
     built = Built([], [], [])
-    if not isinstance(node, MappingNode):
+    if node.id != "mapping":
         return built
     top = top_level_scalars(node, ("kind", "apiVersion", "$patch"))
     kind = top.get("kind", "")
@@ -116,7 +114,7 @@ def build_document(positions: Positions, index: int, node: Node, options: BuildO
     built.kinds.append(kind)
     item_kind = kind[: -len("List")] if kind != "List" else ""
     for i, item in enumerate(items):
-        if isinstance(item, MappingNode):
+        if item.id == "mapping":
             item_top = top_level_scalars(item, ("kind", "apiVersion"))
             _build_object(
                 positions,
@@ -166,17 +164,17 @@ def _foreign_scope(kind: str, api_version: str) -> str | None:
     return "cluster" if kind in cluster else None
 
 
-def _list_items(node: MappingNode) -> list[Node] | None:
+def _list_items(node: Node) -> list[Node] | None:
     for key_node, value_node in node.value:
-        if isinstance(key_node, ScalarNode) and key_node.value == "items":
-            return list(value_node.value) if isinstance(value_node, SequenceNode) else []
+        if key_node.id == "scalar" and key_node.value == "items":
+            return list(value_node.value) if value_node.id == "sequence" else []
     return None
 
 
 def _build_object(
     positions: Positions,
     index: int,
-    node: MappingNode,
+    node: Node,
     prefix: PathKey,
     kind: str,
     api_version: str,

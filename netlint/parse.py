@@ -1,11 +1,11 @@
 """YAML/JSON parsing with positions, and the limits that keep hostile files harmless.
 
-Documents are composed into node trees by the C parser of ruamel.yaml.clib (libyaml): measured
-on the generated medium corpus it composes nodes with marks about 4x faster than ruamel's own
-``compose_all`` (see docs/performance.md). Its built-in resolver is replaced by a no-op: scalars are
-typed later, only for the documents netlint models, with the YAML 1.1 rules that Kubernetes' own
-YAML decoder (go-yaml v2 behind sigs.k8s.io/yaml) applies, so ``yes`` is a boolean here as it is
-for the API server. Nothing is ever constructed from a tag, so ``!!python/...`` tags are inert.
+Documents are composed into node trees by libyaml's C parser (see :mod:`netlint.composer` for
+the binding): several times faster than a Python composer (docs/performance.md). Its resolver is
+a no-op: scalars are typed later, only where netlint reads them, with the YAML 1.1 rules that
+Kubernetes' own YAML decoder (go-yaml v2 behind sigs.k8s.io/yaml) applies, so ``yes`` is a
+boolean here as it is for the API server. Nothing is ever constructed from a tag, so
+``!!python/...`` tags are inert.
 
 Node trees are converted to plain data (``Tree``) with a span for every key and value, guided by
 a *shape* that names the parts a rule may read, and dropped right after: keeping every node tree
@@ -20,14 +20,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
 
-from _ruamel_yaml import CParser
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
+from netlint.composer import Composer, MarkedError, YAMLError, tag_of
 from netlint.source import Positions, Span, point, text_point
 
 PathKey = tuple[str | int, ...]
-#: A composed ruamel node; the converter dispatches on ``node.id`` (scalar, sequence, mapping).
+#: A composed libyaml node; code dispatches on ``node.id`` (scalar, sequence, mapping).
 Node = Any
 
 
@@ -51,19 +48,6 @@ class Problem:
     span: Span
     #: ``Kind/namespace/name`` of the object it was found in, when known.
     subject: str | None = None
-
-
-class _Composer(CParser):  # type: ignore[misc]
-    """libyaml's composer with the resolver switched off: tags stay "" unless written."""
-
-    def descend_resolver(self, *args: object) -> None:
-        pass
-
-    def ascend_resolver(self, *args: object) -> None:
-        pass
-
-    def resolve(self, kind: object, value: object, implicit: object) -> str:
-        return ""
 
 
 class ParseFailure(Exception):
@@ -106,7 +90,7 @@ def decode(path: str, data: bytes) -> str:
 _CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
-def _marked_problem(positions: Positions, exc: MarkedYAMLError) -> Problem:
+def _marked_problem(positions: Positions, exc: Any) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     parts = [p for p in (exc.context, exc.problem) if p]
     message = "; ".join(parts) if parts else "invalid YAML"
@@ -140,7 +124,7 @@ def _check_depth(positions: Positions, text: str, limit: int) -> None:
     """
     if _depth_bound(text) <= limit:
         return
-    parser = _Composer(text)
+    parser = Composer(text)
     depth = 0
     try:
         while parser.check_event():
@@ -158,7 +142,7 @@ def _check_depth(positions: Positions, text: str, limit: int) -> None:
                     )
             elif name in ("SequenceEndEvent", "MappingEndEvent"):
                 depth -= 1
-    except MarkedYAMLError:
+    except MarkedError:
         return  # the composer reports the syntax error with its position
     finally:
         parser.dispose()
@@ -218,11 +202,11 @@ def _expansion_size(root: Node, positions: Positions, limit: int) -> None:
 
 
 def _children(node: Node) -> Iterator[Node]:
-    if isinstance(node, MappingNode):
+    if node.id == "mapping":
         for key, value in node.value:
             yield key
             yield value
-    elif isinstance(node, SequenceNode):
+    elif node.id == "sequence":
         yield from node.value
 
 
@@ -259,7 +243,7 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
         _check_depth(positions, text, limits.max_depth)
         may_alias = "*" in text and "&" in text
         # libyaml reads the UTF-8 bytes directly; other encodings go in as text.
-        parser = _Composer(data if not data.startswith((b"\xff", b"\xfe", b"\x00")) else text)
+        parser = Composer(data if not data.startswith((b"\xff", b"\xfe", b"\x00")) else text)
         try:
             while parser.check_node():
                 node = parser.get_node()
@@ -279,7 +263,7 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
             parser.dispose()
     except ParseFailure as failure:
         result.problem = failure.problem
-    except MarkedYAMLError as exc:
+    except MarkedError as exc:
         result.problem = _marked_problem(positions, exc)
     except YAMLError as exc:  # e.g. a ReaderError, which carries no mark
         result.problem = Problem("NL001", str(exc).split("\n")[0], point(path, 0, 0))
@@ -343,9 +327,9 @@ def resolve_plain(text: str) -> Any:
     return text
 
 
-def scalar_value(node: ScalarNode) -> Any:
+def scalar_value(node: Node) -> Any:
     """The value of a scalar node, honouring core-schema tags and refusing all others."""
-    tag = _tag(node)
+    tag = tag_of(node)
     if not tag:
         if node.style:  # quoted, literal or folded: always a string
             return node.value
@@ -433,12 +417,6 @@ def _plain_key(text: str) -> str:
     return key if isinstance(key, str) else text
 
 
-def _tag(node: Node) -> str:
-    """The tag as written ("" when none): reading ``node.tag`` would URI-decode it every time."""
-    suffix = node.ctag.suffix
-    return suffix if suffix and suffix != "!" else ""
-
-
 class _Converter:
     def __init__(self, positions: Positions, max_depth: int) -> None:
         self.path = positions.path
@@ -452,7 +430,7 @@ class _Converter:
         span = self.spans[where] = self.positions.span(node.start_mark, node.end_mark)
         kind = node.id
         if kind == "scalar":
-            if not node.style and not _tag(node):
+            if not node.style and not tag_of(node):
                 return resolve_plain(node.value)
             try:
                 return scalar_value(node)
@@ -464,7 +442,7 @@ class _Converter:
                 Problem("NL001", f"nesting deeper than {self.max_depth} levels", span)
             )
             return None
-        tag = _tag(node)
+        tag = tag_of(node)
         if tag and tag not in _COLLECTION_TAGS:
             self.problems.append(
                 Problem("NL002", f"tag {node.tag} is not supported in a Kubernetes manifest", span)
@@ -477,7 +455,7 @@ class _Converter:
             ]
         return self._mapping(node, where, shape, depth)
 
-    def _mapping(self, node: MappingNode, where: PathKey, shape: Shape, depth: int) -> Any:
+    def _mapping(self, node: Node, where: PathKey, shape: Shape, depth: int) -> Any:
         out: dict[Any, Any] = {}
         first_line: dict[str, int] = {}
         pairs = node.value
@@ -506,7 +484,7 @@ class _Converter:
                 continue
             if key_node.style:
                 key = raw
-            elif _tag(key_node):
+            elif tag_of(key_node):
                 key = self._key(key_node)
             else:
                 key = _plain_key(raw)
@@ -524,7 +502,7 @@ class _Converter:
             )
         )
 
-    def _key(self, key_node: ScalarNode) -> str:
+    def _key(self, key_node: Node) -> str:
         try:
             key = scalar_value(key_node)
         except UnsupportedTag as exc:
@@ -541,7 +519,7 @@ class _Converter:
             return str(key)
         return key if isinstance(key, str) else str(key_node.value)
 
-    def _pairs(self, node: MappingNode) -> list[tuple[Node, Node, bool]]:
+    def _pairs(self, node: Node) -> list[tuple[Node, Node, bool]]:
         """Key/value pairs with YAML merge keys (``<<: *base``) applied as go-yaml does them:
         explicit keys win, then earlier merge sources over later ones."""
         pairs: list[tuple[Node, Node, bool]] = []
@@ -551,7 +529,7 @@ class _Converter:
                 key_node.id == "scalar"
                 and key_node.value == "<<"
                 and not key_node.style
-                and not _tag(key_node)
+                and not tag_of(key_node)
             ):
                 if value_node.id == "sequence":
                     sources.extend(value_node.value)
@@ -602,12 +580,8 @@ def to_tree(
 def top_level_scalars(node: Node, keys: tuple[str, ...]) -> dict[str, str]:
     """The string values of some top-level keys, without converting the document."""
     found: dict[str, str] = {}
-    if isinstance(node, MappingNode):
+    if node.id == "mapping":
         for key_node, value_node in node.value:
-            if (
-                isinstance(key_node, ScalarNode)
-                and key_node.value in keys
-                and isinstance(value_node, ScalarNode)
-            ):
+            if key_node.id == "scalar" and key_node.value in keys and value_node.id == "scalar":
                 found.setdefault(key_node.value, value_node.value)
     return found

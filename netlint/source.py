@@ -1,7 +1,7 @@
 """Source positions.
 
 Every position in netlint is 1-based, with an exclusive end column, counted in Unicode code
-points (what the YAML parser counts). ruamel's marks are 0-based: :func:`span_of_marks` is the
+points (what the YAML parser counts). libyaml's marks are 0-based: :class:`Positions` is the
 only place that converts them, and reporters convert code points to UTF-16 units where a format
 asks for that.
 """

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -265,3 +267,29 @@ def test_lines_are_counted_as_editors_count_them(separator: str) -> None:
     ok = parse("f.yaml", f'a: "x{separator}y"\nb: c\n'.encode(), Limits())
     tree = to_tree("f.yaml", ok.documents[0], ALL, 256, ok.positions)
     assert tree.span(("b",)) == Span("f.yaml", 2, 4, 2, 5)
+
+
+def test_both_libyaml_bindings_give_the_same_findings() -> None:
+    """PyYAML's libyaml binding is preferred for speed; ruamel.yaml.clib's is the fallback."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    def run(backend: str, folder: Path) -> str:
+        env = {**os.environ, "NETLINT_YAML_BACKEND": backend, "NO_COLOR": "1"}
+        out = subprocess.run(
+            [sys.executable, "-m", "netlint", "check", "--no-cache", "--format", "json", "."],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            cwd=folder,
+        )
+        assert out.returncode == 1, out.stderr
+        return out.stdout
+
+    for folder in (REPO / "examples", REPO / "rules" / "NL001-parse-error"):
+        pyyaml = run("pyyaml", folder)
+        assert '"code": "NL001"' in pyyaml
+        assert run("ruamel", folder) == pyyaml
