@@ -103,19 +103,29 @@ def build_parser() -> argparse.ArgumentParser:
     rules.add_argument(
         "--format", choices=("text", "markdown"), default="text", help="output format"
     )
+
+    commands.add_parser(
+        "lsp",
+        help="run the language server (stdio), for editors",
+        description="A Language Server over stdin/stdout: diagnostics as you edit and save.",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     # `netlint PATH` and `netlint --format ...` mean `netlint check ...`.
-    if not args_list or args_list[0] not in ("check", "rules", "-h", "--help", "--version"):
+    if not args_list or args_list[0] not in ("check", "rules", "lsp", "-h", "--help", "--version"):
         args_list.insert(0, "check")
     parser = build_parser()
     args = parser.parse_args(args_list)
     try:
         if args.command == "rules":
             return _rules(args)
+        if args.command == "lsp":
+            from netlint.lsp import main as serve
+
+            return serve()
         return _check(args)
     except KeyboardInterrupt:
         print("netlint: interrupted", file=sys.stderr)

@@ -1,0 +1,207 @@
+"""NL105 shadowed-rule: messages, related locations, reporting across files, and the greedy
+choice of which rules to report (checked against brute force over generated namespaces)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from conftest import found, lint
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_algebra import (
+    DECLARED,
+    POD_SELECTORS,
+    RULES,
+    brute_covered,
+    policy,
+    rule,
+)
+
+from netlint.api import Context, Index, NetworkPolicy, PolicyRule, Severity
+from netlint.load import FileResult
+from netlint.model import Namespace, ObjectRef
+from netlint.reporters import render
+from netlint.rules.nl105_shadowed_rule import RULE as ShadowedRule
+from netlint.source import Span
+
+POLICY = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {name}
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels:
+      app: api
+  policyTypes:
+    - Ingress
+  ingress:
+"""
+FROM_WEB = """\
+    - from:
+        - podSelector:
+            matchLabels:
+              app: web
+      ports:
+        - port: {port}
+"""
+
+
+def _policy(name: str, *ports: int) -> str:
+    return POLICY.format(name=name) + "".join(FROM_WEB.format(port=p) for p in ports)
+
+
+def test_message_names_every_covering_rule_with_its_line(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(
+        "policies.yaml",
+        POLICY.format(name="api")
+        + """\
+    - from:
+        - podSelector:
+            matchLabels:
+              app: web
+      ports:
+        - port: 80
+          endPort: 85
+    - from:
+        - podSelector:
+            matchLabels:
+              app: web
+      ports:
+        - port: 86
+          endPort: 90
+    - from:
+        - podSelector:
+            matchLabels:
+              app: web
+      ports:
+        - port: 80
+          endPort: 90
+""",
+    )
+    report = lint(tmp_path, select=["NL105"])
+    assert found(report) == {("policies.yaml", 27, "NL105")}
+    (finding,) = report.findings
+    assert "ingress[2] of NetworkPolicy shop/api is shadowed" in finding.message
+    assert "ingress[0] (line 13) and ingress[1] (line 20)" in finding.message
+    assert [(r.span.path, r.span.line) for r in finding.related] == [
+        ("policies.yaml", 13),
+        ("policies.yaml", 20),
+    ]
+    assert finding.subject == "NetworkPolicy/shop/api"
+
+
+def test_duplicate_is_the_later_copy_and_points_at_the_first(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write("a.yaml", _policy("api", 8080))
+    write("b.yaml", _policy("api-again", 8080))
+    report = lint(tmp_path, select=["NL105"])
+    assert found(report) == {("b.yaml", 13, "NL105")}
+    (finding,) = report.findings
+    assert "duplicates ingress[0] of shop/api (a.yaml:13)" in finding.message
+    assert [(r.span.path, r.span.line) for r in finding.related] == [("a.yaml", 13)]
+
+
+def test_sarif_carries_covering_rules_as_related_locations(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write("a.yaml", _policy("api", 8080, 8080))
+    report = lint(tmp_path, select=["NL105"])
+    assert found(report) == {("a.yaml", 19, "NL105")}
+    sarif = json.loads(render("sarif", report))
+    (result,) = sarif["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == 19
+    related = result["relatedLocations"]
+    assert [r["physicalLocation"]["region"]["startLine"] for r in related] == [13]
+    assert related[0]["physicalLocation"]["artifactLocation"]["uri"] == "a.yaml"
+    assert "covered by ingress[0]" in related[0]["message"]["text"]
+
+
+def test_only_reported_files_get_findings_but_every_file_covers(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = write("a.yaml", _policy("api", 8080))
+    second = write("b.yaml", _policy("api-again", 8080))
+    assert found(lint(tmp_path, [second], select=["NL105"])) == {("b.yaml", 13, "NL105")}
+    assert found(lint(tmp_path, [first], select=["NL105"])) == set()
+
+
+def test_another_namespace_never_covers(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write("a.yaml", _policy("api", 8080))
+    write("b.yaml", _policy("api-again", 8080).replace("namespace: shop", "namespace: staging"))
+    report = lint(tmp_path, select=["NL105"])
+    assert found(report) == set()
+    assert len(report.findings) == 0
+
+
+def test_undecided_coverage_stays_silent(write, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from netlint import algebra
+
+    def too_complex(self: algebra.Traffic, other: algebra.Traffic, **_: object) -> None:
+        raise algebra.TooComplex("budget")
+
+    monkeypatch.setattr(algebra.Traffic, "subtract", too_complex)
+    write("a.yaml", _policy("api", 8080, 8080))
+    report = lint(tmp_path, select=["NL105", "NL900"])
+    assert found(report) == set()
+    assert not report.findings
+
+
+# -- the choice of rules to report, against brute force ----------------------------------------
+
+SPAN = Span("t.yaml", 1, 1, 1, 2)
+
+
+def _index(policies: Sequence[NetworkPolicy], declared: dict[str, dict[str, str]]) -> Index:
+    objects: list[object] = list(policies)
+    for name, labels in declared.items():
+        ref = ObjectRef("Namespace", name, name, "ns.yaml", 0, (), SPAN)
+        objects.append(Namespace(ref, name, labels, SPAN, {}))
+    return Index([FileResult("t.yaml", "digest", objects=objects)])  # type: ignore[arg-type]
+
+
+NAMESPACES = st.lists(
+    st.tuples(POD_SELECTORS, st.lists(RULES, min_size=1, max_size=3)), min_size=1, max_size=3
+)
+
+
+@pytest.mark.parametrize("cross_policy", [True, False])
+@settings(max_examples=40, deadline=None)
+@given(NAMESPACES, DECLARED)
+def test_kept_rules_allow_what_all_rules_allow(
+    cross_policy: bool,
+    drawn: list[tuple[object, list[PolicyRule]]],
+    declared: dict[str, dict[str, str]],
+) -> None:
+    """Reported rules are covered by the rules kept (so deleting all of them changes nothing),
+    each finding names kept rules that cover it, and no kept rule is covered by the others."""
+    line = 0
+    policies: list[NetworkPolicy] = []
+    for i, (pods, rules) in enumerate(drawn):
+        placed = []
+        for r in rules:
+            line += 10
+            placed.append(rule(r.peers, r.ports, line=line))
+        policies.append(policy(pods, placed, name=f"p{i}"))  # type: ignore[arg-type]
+    index = _index(policies, declared)
+    checker = ShadowedRule()
+    ctx = Context(index, checker.meta, Severity.WARNING, {"cross-policy": cross_policy})
+    by_line = {r.span.line: (p, r) for p in policies for r in p.ingress}
+    reported: dict[int, list[int]] = {}
+    for p in policies:
+        for finding in checker.check_policy(ctx, p):
+            reported[finding.span.line] = [rel.span.line for rel in finding.related]
+    kept = [by_line[n] for n in sorted(by_line) if n not in reported]
+
+    def allowed_covers(
+        target: tuple[NetworkPolicy, PolicyRule],
+    ) -> list[tuple[NetworkPolicy, PolicyRule]]:
+        return [c for c in kept if c is not target and (cross_policy or c[0] is target[0])]
+
+    for number, named in reported.items():
+        target = by_line[number]
+        assert brute_covered(target, allowed_covers(target), declared)[0]
+        assert named and all(n not in reported for n in named)
+        assert brute_covered(target, [by_line[n] for n in named], declared)[0]
+    for target in kept:
+        covered, nonempty = brute_covered(target, allowed_covers(target), declared)
+        assert not (covered and nonempty), f"line {target[1].span.line} kept but covered"

@@ -1,0 +1,264 @@
+"""The pre-commit hook, run by the real pre-commit (``try-repo``) against a real git repo.
+
+pre-commit passes only the changed files; netlint must still read the whole project, so a
+changed workload gets its NL101 and a changed policy gets no false NL102 for pods declared in
+another file. pre-commit installs the hook from this repository into its own virtualenv (PyPI
+is needed once per session, about 30 s).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, lint
+
+NAMESPACE = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+"""
+WEB = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+          ports:
+            - name: http
+              containerPort: 8080
+"""
+WORKER = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: worker
+  namespace: shop
+spec:
+  selector:
+    matchLabels:
+      app: worker
+  template:
+    metadata:
+      labels:
+        app: worker
+    spec:
+      containers:
+        - name: worker
+          image: busybox:1.36
+"""
+WORKER_LINE = 4  # `  name: worker`: no policy selects the worker's pods (NL101)
+POLICY = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: web-allow-worker
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels:
+      app: web
+  policyTypes: [Ingress]
+  ingress:
+    - from:
+        - podSelector:
+            matchLabels:
+              app: worker
+      ports:
+        - protocol: TCP
+          port: http
+"""
+EGRESS = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: web-egress
+  namespace: shop
+spec:
+  podSelector:
+    matchLabels:
+      app: web
+  policyTypes: [Egress]
+  egress:
+    - to:
+        - ipBlock:
+            cidr: 0.0.0.0/1
+    - to:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: kube-system
+          podSelector:
+            matchLabels:
+              k8s-app: kube-dns
+      ports:
+        - protocol: UDP
+          port: 53
+        - protocol: TCP
+          port: 53
+"""
+CIDR_LINE = 14  # `cidr: 0.0.0.0/1` (NL104)
+FINDING = re.compile(r"^(?P<path>[^\s:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>NL\d+) ", re.M)
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT", "VIRTUAL"))
+    }
+    env.update(
+        PRE_COMMIT_HOME=str(home),
+        NO_COLOR="1",
+        GIT_AUTHOR_NAME="netlint tests",
+        GIT_AUTHOR_EMAIL="tests@netlint.invalid",
+        GIT_COMMITTER_NAME="netlint tests",
+        GIT_COMMITTER_EMAIL="tests@netlint.invalid",
+        GIT_CONFIG_NOSYSTEM="1",
+    )
+    return env
+
+
+def _git(*args: str, cwd: Path, env: dict[str, str]) -> str:
+    out = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    return out.stdout
+
+
+def _hook_repo(tmp: Path, env: dict[str, str]) -> Path:
+    """The repository to install the hook from: this checkout when everything is committed (as
+    in CI); otherwise a commit of its working tree, because try-repo takes staged and modified
+    tracked files but not untracked ones (a new hook manifest or module would be missing)."""
+    listed = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO, env=env)
+    dirty = _git("status", "--porcelain", cwd=REPO, env=env).strip()
+    if not dirty:
+        return REPO
+    snapshot = tmp / "netlint-snapshot"
+    for rel in filter(None, listed.split("\0")):
+        source, target = REPO / rel, snapshot / rel
+        if not (source.exists() or source.is_symlink()):
+            continue  # tracked but deleted in the work tree
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            target.symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, target)
+    _git("init", "-q", cwd=snapshot, env=env)
+    _git("add", "-A", cwd=snapshot, env=env)
+    _git("commit", "-q", "-m", "snapshot of the work tree", cwd=snapshot, env=env)
+    return snapshot
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, str]]:
+    tmp = tmp_path_factory.mktemp("precommit")
+    env = _env(tmp / "pre-commit-home")
+    hooks = _hook_repo(tmp, env)
+    user = tmp / "user"
+    for rel, text in {
+        "namespaces/shop.yaml": NAMESPACE,
+        "workloads/web.yaml": WEB,
+        "workloads/worker.yaml": WORKER,
+        "policies/web.yaml": POLICY,
+        "policies/egress.yaml": EGRESS,
+    }.items():
+        (user / rel).parent.mkdir(parents=True, exist_ok=True)
+        (user / rel).write_text(text)
+    _git("init", "-q", cwd=user, env=env)
+    _git("add", "-A", cwd=user, env=env)
+    _git("commit", "-q", "-m", "manifests", cwd=user, env=env)
+    return hooks, user, env
+
+
+def try_repo(setup: tuple[Path, Path, dict[str, str]], *files: str) -> tuple[int, str]:
+    hooks, user, env = setup
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pre_commit",
+            "try-repo",
+            str(hooks),
+            "netlint",
+            "--color",
+            "never",
+            "--files",
+            *files,
+        ],
+        cwd=user,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    output = out.stdout + out.stderr
+    assert "An error has occurred" not in output, output
+    return out.returncode, output
+
+
+def findings(output: str) -> set[tuple[str, int, str]]:
+    return {(m["path"], int(m["line"]), m["code"]) for m in FINDING.finditer(output)}
+
+
+def test_manifest_is_valid() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "validate-manifest", ".pre-commit-hooks.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_changed_workloads_get_their_findings(setup: tuple[Path, Path, dict[str, str]]) -> None:
+    # web's pods are selected by policies/web.yaml, which pre-commit does not pass.
+    status, output = try_repo(setup, "workloads/web.yaml", "workloads/worker.yaml")
+    assert status == 1, output
+    assert re.search(r"^netlint\.+Failed$", output, re.M), output
+    assert findings(output) == {("workloads/worker.yaml", WORKER_LINE, "NL101")}, output
+    assert f"workloads/worker.yaml:{WORKER_LINE}:9: NL101 warning: Deployment shop/worker" in output
+
+
+def test_changed_policy_is_judged_with_the_whole_repo(
+    setup: tuple[Path, Path, dict[str, str]],
+) -> None:
+    _, user, _ = setup
+    # With only some of the workloads as context, the policy's podSelector would dangle: the
+    # pods it selects live in workloads/web.yaml.
+    partial = [user / "policies/web.yaml", user / "workloads/worker.yaml"]
+    alone = lint(user, partial[:1], context=partial)
+    assert {(f.span.line, f.code) for f in alone.findings} == {(7, "NL102")}
+    status, output = try_repo(setup, "policies/web.yaml")
+    assert status == 0, output
+    assert re.search(r"^netlint\.+Passed$", output, re.M), output
+    assert findings(output) == set(), output
+
+
+def test_only_the_passed_files_are_reported(setup: tuple[Path, Path, dict[str, str]]) -> None:
+    status, output = try_repo(
+        setup, "policies/web.yaml", "policies/egress.yaml", "workloads/worker.yaml"
+    )
+    assert status == 1, output
+    assert findings(output) == {
+        ("policies/egress.yaml", CIDR_LINE, "NL104"),
+        ("workloads/worker.yaml", WORKER_LINE, "NL101"),
+    }, output
