@@ -8,7 +8,7 @@ selector on any other label neither matches nor misses it (DESIGN §2, "unknown 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from netlint.load import FileResult
@@ -91,6 +91,7 @@ class Index:
         self._selecting: dict[Workload, list[NetworkPolicy]] = {}
         self._selected: dict[NetworkPolicy, list[Workload]] = {}
         self._resolved: set[str] = set()
+        self._by_label: dict[tuple[str, str], list[Workload]] | None = None
 
     def _resolve(self, namespace: str) -> None:
         if namespace in self._resolved:
@@ -210,6 +211,21 @@ class Index:
     def isolating_policies(self, workload: Workload, direction: Direction) -> list[NetworkPolicy]:
         """Policies that select the workload and enforce ``direction`` (isolate it)."""
         return [p for p in self.policies_selecting(workload) if direction in p.policy_types]
+
+    def workloads_matching(self, selector: LabelSelector) -> Iterator[Workload]:
+        """Declared workloads, in any namespace, whose pod labels the selector matches."""
+        if self._by_label is None:
+            self._by_label = defaultdict(list)
+            for workload in self.workloads:
+                for pair in workload.pod_labels.items():
+                    self._by_label[pair].append(workload)
+        candidates: Sequence[Workload] = self.workloads
+        for requirement in selector.requirements:
+            if requirement.operator is Operator.IN and len(requirement.values) == 1:
+                found = self._by_label.get((requirement.key, next(iter(requirement.values))), ())
+                if len(found) < len(candidates):
+                    candidates = found
+        return (w for w in candidates if selector.matches(w.pod_labels))
 
     def peer_workloads(self, policy: NetworkPolicy, peer: Peer) -> PeerMatch:
         """The declared workloads a (selector) peer of ``policy`` selects."""

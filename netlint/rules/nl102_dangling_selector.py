@@ -7,6 +7,7 @@ import posixpath
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from netlint.api import (
@@ -386,12 +387,7 @@ def _pod_hint(
     if suggestion is not None:
         return _did_you_mean(suggestion)
     elsewhere = next(
-        (
-            w
-            for w in index.workloads
-            if w.namespace not in namespaces and selector.matches(w.pod_labels)
-        ),
-        None,
+        (w for w in index.workloads_matching(selector) if w.namespace not in namespaces), None
     )
     if elsewhere is None:
         return _nearest(selector, labelled)
@@ -492,8 +488,12 @@ def _closeness(requirement: Requirement, key: str, value: str) -> float:
     return pair if pair >= _CLOSE_PAIR else 0.0
 
 
+@lru_cache(maxsize=1 << 16)
 def _ratio(a: str, b: str) -> float:
-    """difflib's ratio, or 0 when its cheap upper bounds are already below every threshold."""
+    """difflib's ratio, or 0 when its cheap upper bounds are already below every threshold
+    (label vocabularies repeat across a repo: the answers are kept)."""
+    if 2 * min(len(a), len(b)) < _CLOSE * (len(a) + len(b)):
+        return 0.0
     matcher = difflib.SequenceMatcher(None, a, b)
     if matcher.real_quick_ratio() < _CLOSE or matcher.quick_ratio() < _CLOSE:
         return 0.0
