@@ -13,12 +13,12 @@ from netlint.build import BuildOptions
 from netlint.cache import Cache, code_salt
 from netlint.config import Config, ConfigError, find_config, load_config
 from netlint.discover import discover, find_git_root
-from netlint.engine import CRASH_CODE, ActiveRule, run
+from netlint.engine import CRASH_CODE, ActiveRule, run_parallel
 from netlint.findings import Finding
 from netlint.model import Object
 from netlint.registry import Catalogue, is_selected, load_catalogue, unknown_tokens
 from netlint.report import Report
-from netlint.workspace import LoadSettings, Workspace
+from netlint.workspace import LoadSettings, Workspace, default_jobs
 
 
 class UsageError(Exception):
@@ -126,7 +126,7 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     results = list(workspace.index().files.values())
     skipped = workspace.skipped
     reported = _reported_filter(config.root, targets, override_rel, request.paths)
-    findings, suppressed = session.lint(reported)
+    findings, suppressed = session.lint(reported, request.jobs)
     baselined = 0
     if request.baseline is not None:
         try:
@@ -229,15 +229,16 @@ class Session:
             if cache.note and notes is not None:
                 notes.append(cache.note)
 
-    def lint(self, reported: Callable[[str], bool]) -> tuple[list[Finding], int]:
+    def lint(self, reported: Callable[[str], bool], jobs: int = 1) -> tuple[list[Finding], int]:
         """Findings for the files ``reported`` accepts (suppressions applied), and how many
-        were suppressed."""
+        were suppressed. ``jobs`` 0 means one process per CPU when the repo is big enough."""
         index = self.workspace.index()
         crash = self.catalogue.by_code().get(CRASH_CODE)
-        findings = run(
+        findings = run_parallel(
             index,
             self.active,
             reported,
+            jobs=jobs if jobs > 0 else default_jobs(),
             crash_meta=crash.meta if crash else None,
             debug=self.debug,
         )

@@ -178,3 +178,21 @@ def test_parallel_loading_equals_serial(tmp_path: Path, monkeypatch: pytest.Monk
 
     assert summary(parallel) == summary(serial)
     assert len(serial.results) == 13
+
+
+def test_parallel_rules_give_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import REPO
+
+    from netlint import engine
+    from netlint.config import Config
+    from netlint.registry import load_catalogue
+    from netlint.runner import Session
+
+    examples = REPO / "examples"
+    session = Session.create(Config(root=examples, roots=(examples,)), load_catalogue())
+    session.load(use_cache=False)
+    serial, _ = session.lint(lambda path: True, jobs=1)
+    monkeypatch.setattr(engine, "PARALLEL_MIN_OBJECTS", 1)
+    parallel, _ = session.lint(lambda path: True, jobs=3)
+    assert serial and sorted(f.sort_key for f in parallel) == sorted(f.sort_key for f in serial)
+    assert {f.code for f in parallel} >= {"NL101", "NL103", "NL105"}
