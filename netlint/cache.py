@@ -1,16 +1,19 @@
 """A cache of parsed files, so a second run reads only what changed.
 
-One snapshot per project and settings lives in ``.netlint_cache/`` at the project root: every
-file's (mtime, size, content hash) and its FileResult. A file whose mtime and size are unchanged
-(and older than the snapshot by a safe margin) is served without being read; otherwise its
-content hash decides. The snapshot is keyed by netlint's version and by the settings that change
-parsing, written to a temporary file and renamed into place, so two racing runs, an interrupted
-run or a full disk never leave a corrupt snapshot behind: at worst the next run starts cold.
+The cache lives in ``.netlint_cache/`` at the project root, keyed by netlint's version and the
+settings that change parsing: every file's (mtime, size, content hash) and parsed result, and
+the outcomes of recent runs. A file whose mtime and size are unchanged (and older than the cache
+by a safe margin) is served without being read; otherwise its content hash decides. A run over
+files that are all unchanged, with the same settings, reuses the outcome of the run that saw
+them. Each file of the cache is written to a temporary file and renamed into place, so two
+racing runs, an interrupted run or a full disk never leave a corrupt cache behind: at worst the
+next run starts cold.
 
 The cache lies inside the repository being linted, which netlint does not trust, and a pickle
 can run code when loaded. So each snapshot carries an HMAC made with a key that lives outside
 the repository (``$XDG_CACHE_HOME/netlint/key``, created with mode 0600): a snapshot the user's
-own netlint did not write, or one that was tampered with, fails the check and is never unpickled.
+own netlint did not write, or one that was tampered with, fails the check and is never
+unpickled.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from netlint.load import FileResult, digest
 
@@ -72,26 +76,86 @@ def _key() -> bytes | None:
         return None
 
 
-@dataclass(slots=True)
-class _Entry:
+@dataclass(frozen=True, slots=True)
+class _Stamp:
+    """What the cache remembers of a file on disk."""
+
     mtime_ns: int
     size: int
     digest: str
-    result: FileResult
+
+
+@dataclass(slots=True)
+class _Blob:
+    """One HMAC-signed pickle file of the cache."""
+
+    path: Path
+    key: bytes
+
+    def read(self) -> Any:
+        """The unpickled content, or None when it is missing or not signed with our key."""
+        try:
+            blob = self.path.read_bytes()
+        except OSError:
+            return None
+        head = len(_MAGIC)
+        mac, body = blob[head : head + 32], blob[head + 32 :]
+        expected = hmac.new(self.key, body, hashlib.sha256).digest()
+        if not blob.startswith(_MAGIC) or not hmac.compare_digest(mac, expected):
+            raise _Untrusted(self.path)
+        try:
+            return pickle.loads(body)
+        except Exception:  # written by us but unreadable (another Python?): start cold
+            return None
+
+    def write(self, value: Any) -> None:
+        body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        mac = hmac.new(self.key, body, hashlib.sha256).digest()
+        directory = self.path.parent
+        directory.mkdir(exist_ok=True)
+        ignore = directory / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# Created by netlint: the cache is not for version control.\n*\n")
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(_MAGIC + mac + body)
+            os.replace(tmp, self.path)
+        except BaseException:  # Ctrl-C or a full disk: never leave a partial file behind
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+class _Untrusted(Exception):
+    pass
+
+
+#: How many run outcomes (findings of a whole run) to keep per project and settings.
+_OUTCOMES = 4
 
 
 @dataclass(slots=True)
 class Cache:
+    """Two signed files per project and settings: ``state`` (every file's stamp, and the
+    outcomes of recent runs) and ``results`` (every file's parsed result). A run where nothing
+    changed needs only the state; the results are read when a file must be re-linted."""
+
     directory: Path
     #: What the parsed results depend on besides the file: netlint's version, parse settings.
     salt: str
     written_ns: int = 0
-    entries: dict[str, _Entry] = field(default_factory=dict)
-    fresh: dict[str, _Entry] = field(default_factory=dict)
+    stamps: dict[str, _Stamp] = field(default_factory=dict)
+    outcomes: dict[str, Any] = field(default_factory=dict)
+    #: Stamps and results of this run (what the next one will find).
+    fresh: dict[str, _Stamp] = field(default_factory=dict)
+    fresh_results: dict[str, FileResult] = field(default_factory=dict)
     hits: int = 0
     #: Why the cache is not used or not saved, for --verbose.
     note: str | None = None
     _key: bytes | None = None
+    _results: dict[str, FileResult] | None = None
+    _dirty: bool = False
 
     @classmethod
     def open(cls, root: Path, salt: str) -> Cache:
@@ -100,81 +164,90 @@ class Cache:
         if cache._key is None:
             cache.note = f"cache disabled: cannot create the key {key_path()}"
             return cache
-        cache._read()
+        state = cache._read(cache._blob("state"))
+        if isinstance(state, tuple) and len(state) == 3:
+            cache.written_ns, cache.stamps, cache.outcomes = state
         return cache
 
-    @property
-    def _file(self) -> Path:
-        name = hashlib.blake2b(self.salt.encode(), digest_size=8).hexdigest()
-        return self.directory / f"snapshot-{name}.pickle"
-
-    def _read(self) -> None:
-        try:
-            blob = self._file.read_bytes()
-        except OSError:
-            return
+    def _blob(self, kind: str) -> _Blob:
         assert self._key is not None
-        head = len(_MAGIC)
-        mac, body = blob[head : head + 32], blob[head + 32 :]
-        expected = hmac.new(self._key, body, hashlib.sha256).digest()
-        if not blob.startswith(_MAGIC) or not hmac.compare_digest(mac, expected):
-            self.note = f"ignored {self._file}: not written by this user's netlint"
-            return
+        name = hashlib.blake2b(self.salt.encode(), digest_size=8).hexdigest()
+        return _Blob(self.directory / f"{kind}-{name}.pickle", self._key)
+
+    def _read(self, blob: _Blob) -> Any:
         try:
-            self.written_ns, self.entries = pickle.loads(body)
-        except Exception:  # written by us but unreadable (another Python?): start cold
-            self.written_ns, self.entries = 0, {}
+            return blob.read()
+        except _Untrusted as exc:
+            self.note = f"ignored {exc.args[0]}: not written by this user's netlint"
+            return None
+
+    @property
+    def enabled(self) -> bool:
+        return self._key is not None
+
+    def fresh_digest(self, rel: str, stat: os.stat_result) -> str | None:
+        """The content hash of an unchanged file, judged by its stat alone (no read)."""
+        stamp = self.stamps.get(rel)
+        if (
+            stamp is None
+            or stat.st_mtime_ns != stamp.mtime_ns
+            or stat.st_size != stamp.size
+            or stat.st_mtime_ns > self.written_ns - _RACY_NS
+        ):
+            return None
+        return stamp.digest
 
     def get(self, rel: str, stat: os.stat_result, data: bytes | None = None) -> FileResult | None:
         """The cached result for a file, if it is still valid. With ``data`` None only the
         file's stat is checked (no read); pass the bytes to decide by content."""
-        entry = self.entries.get(rel)
-        if entry is None or self._key is None:
+        stamp = self.stamps.get(rel)
+        if stamp is None or not self.enabled:
             return None
         if data is None:
-            if (
-                stat.st_mtime_ns != entry.mtime_ns
-                or stat.st_size != entry.size
-                or stat.st_mtime_ns > self.written_ns - _RACY_NS
-            ):
+            if self.fresh_digest(rel, stat) is None:
                 return None
-        elif digest(data) != entry.digest:
+        elif digest(data) != stamp.digest:
             return None
         else:  # same content, new stat (a checkout touched it): remember the new stat
-            entry = _Entry(stat.st_mtime_ns, stat.st_size, entry.digest, entry.result)
-        self.fresh[rel] = entry
+            stamp = _Stamp(stat.st_mtime_ns, stat.st_size, stamp.digest)
+            self._dirty = True
+        if self._results is None:
+            found = self._read(self._blob("results"))
+            self._results = found if isinstance(found, dict) else {}
+        result = self._results.get(rel)
+        if result is None or result.digest != stamp.digest:
+            return None
+        self.fresh[rel] = stamp
+        self.fresh_results[rel] = result
         self.hits += 1
-        return entry.result
+        return result
 
     def put(self, result: FileResult, stat: os.stat_result) -> None:
         """Remember a file's result, with the stat taken *before* its bytes were read."""
-        self.fresh[result.path] = _Entry(stat.st_mtime_ns, stat.st_size, result.digest, result)
+        self.fresh[result.path] = _Stamp(stat.st_mtime_ns, stat.st_size, result.digest)
+        self.fresh_results[result.path] = result
+        self._dirty = True
+
+    def outcome(self, key: str) -> Any:
+        return self.outcomes.get(key)
+
+    def put_outcome(self, key: str, value: Any) -> None:
+        self.outcomes.pop(key, None)
+        self.outcomes[key] = value
+        while len(self.outcomes) > _OUTCOMES:
+            del self.outcomes[next(iter(self.outcomes))]
+        self._dirty = True
 
     def save(self) -> None:
-        """Write the entries of this run (dropping files that are gone), atomically."""
-        if self._key is None or (self.fresh.keys() == self.entries.keys() and not self._changed()):
+        """Write what this run saw (files that are gone drop out), each file atomically."""
+        if not self.enabled:
             return
-        body = pickle.dumps((time.time_ns(), self.fresh), protocol=pickle.HIGHEST_PROTOCOL)
-        mac = hmac.new(self._key, body, hashlib.sha256).digest()
-        tmp: str | None = None
+        changed = self._dirty or self.fresh.keys() != self.stamps.keys()
+        if not changed:
+            return
         try:
-            self.directory.mkdir(exist_ok=True)
-            ignore = self.directory / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text(
-                    "# Created by netlint: the cache is not for version control.\n*\n"
-                )
-            fd, tmp = tempfile.mkstemp(prefix=".snapshot-", dir=self.directory)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(_MAGIC + mac + body)
-            os.replace(tmp, self._file)
-            tmp = None
+            if self.fresh_results.keys() != (self._results or {}).keys() or self._dirty:
+                self._blob("results").write(self.fresh_results)
+            self._blob("state").write((time.time_ns(), self.fresh, self.outcomes))
         except OSError as exc:  # full disk, read-only checkout: lint without a cache
             self.note = f"cache not saved: {exc.strerror or exc}"
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-
-    def _changed(self) -> bool:
-        return any(self.entries.get(rel) is not entry for rel, entry in self.fresh.items())

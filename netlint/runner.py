@@ -3,6 +3,7 @@ files. The CLI, the pre-commit hook and the editor integration all come through 
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from netlint.config import Config, ConfigError, find_config, load_config
 from netlint.discover import discover, find_git_root
 from netlint.engine import CRASH_CODE, ActiveRule, run_parallel
 from netlint.findings import Finding
+from netlint.load import digest
 from netlint.model import Object
 from netlint.registry import Catalogue, is_selected, load_catalogue, unknown_tokens
 from netlint.report import Report
@@ -113,18 +115,38 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     if override_rel is not None and request.stdin_text is not None:
         overrides[override_rel] = request.stdin_text.encode("utf-8", errors="surrogateescape")
     session = Session.create(config, catalogue, select, ignore, debug=request.debug)
-    session.load(
-        context=request.context,
-        explicit=[t for t in targets if t.is_file()],
-        overrides=overrides,
-        use_cache=request.use_cache,
-        jobs=request.jobs,
-        warnings=request.warnings,
-        notes=request.notes,
-    )
+    files, note = session.discover(request.context, [t for t in targets if t.is_file()])
+    if note:
+        request.warnings.append(note)
+    files += [rel for rel in overrides if rel not in files]
+    cache = session.open_cache() if request.use_cache else None
+    key = _outcome_key(request, session, targets, files, overrides, cache)
+    if cache is not None and key is not None:
+        cached = cache.outcome(key)
+        if isinstance(cached, Report):  # nothing changed since a run with the same settings
+            return Outcome(cached, config)
+    session.workspace.load(files, overrides=overrides, cache=cache, jobs=request.jobs)
+    report = _report(request, session, targets, override_rel, overrides)
+    if cache is not None:
+        key = _outcome_key(request, session, targets, files, overrides, cache)
+        if key is not None:
+            cache.put_outcome(key, report)
+        cache.save()
+        if cache.note:
+            request.notes.append(cache.note)
+    return Outcome(report, config)
+
+
+def _report(
+    request: CheckRequest,
+    session: Session,
+    targets: Sequence[Path],
+    override_rel: str | None,
+    overrides: Mapping[str, bytes],
+) -> Report:
+    config = session.config
     workspace = session.workspace
     results = list(workspace.index().files.values())
-    skipped = workspace.skipped
     reported = _reported_filter(config.root, targets, override_rel, request.paths)
     findings, suppressed = session.lint(reported, request.jobs)
     baselined = 0
@@ -149,13 +171,64 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
         files_linted=len(results),
         files_reported=sum(1 for r in results if reported(r.path)),
         objects=counts,
-        skipped=[s for s in skipped if reported(s.path)],
+        skipped=[s for s in workspace.skipped if reported(s.path)],
         suppressed=suppressed,
         baselined=baselined,
     )
     if override_rel is not None and request.stdin_text is not None:
         report.overrides[override_rel] = request.stdin_text
-    return Outcome(report, config)
+    return report
+
+
+def _outcome_key(
+    request: CheckRequest,
+    session: Session,
+    targets: Sequence[Path],
+    files: Sequence[str],
+    overrides: Mapping[str, bytes],
+    cache: Cache | None,
+) -> str | None:
+    """What a run's report depends on: the content of every file, the settings, the rules, the
+    request. None when some file's content is not known without reading it."""
+    if cache is None or not cache.enabled:
+        return None
+    parts = [
+        repr(session.config),
+        repr(
+            sorted(
+                (m.code, m.name, type(r).__module__)
+                for r in session.catalogue.rules
+                for m in [r.meta]
+            )
+        ),
+        repr(
+            [(a.meta.code, a.severity, sorted(a.options.items(), key=str)) for a in session.active]
+        ),
+        repr(sorted(str(t) for t in targets)),
+        repr(list(request.paths)),
+        repr(request.stdin_filename),
+    ]
+    if request.baseline is not None:
+        try:
+            parts.append(digest(request.baseline.read_bytes()))
+        except OSError:
+            return None
+    root = session.config.root
+    for rel in sorted(files):
+        if rel in overrides:
+            parts.append(f"{rel}\0{digest(overrides[rel])}")
+            continue
+        stamp = cache.fresh.get(rel)
+        known = stamp.digest if stamp is not None else None
+        if known is None:
+            try:
+                known = cache.fresh_digest(rel, (root / rel).stat())
+            except OSError:
+                known = None
+        if known is None:
+            return None
+        parts.append(f"{rel}\0{known}")
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=20).hexdigest()
 
 
 @dataclass(slots=True)
@@ -217,17 +290,16 @@ class Session:
         if note and warnings is not None:
             warnings.append(note)
         files += [rel for rel in overrides or {} if rel not in files]
-        cache = None
-        if use_cache:
-            settings = self.workspace.settings
-            cache = Cache.open(
-                self.config.root, f"{code_salt()}|{settings.options}|{settings.limits}"
-            )
+        cache = self.open_cache() if use_cache else None
         self.workspace.load(files, overrides=overrides, cache=cache, jobs=jobs)
         if cache is not None:
             cache.save()
             if cache.note and notes is not None:
                 notes.append(cache.note)
+
+    def open_cache(self) -> Cache:
+        settings = self.workspace.settings
+        return Cache.open(self.config.root, f"{code_salt()}|{settings.options}|{settings.limits}")
 
     def lint(self, reported: Callable[[str], bool], jobs: int = 1) -> tuple[list[Finding], int]:
         """Findings for the files ``reported`` accepts (suppressions applied), and how many

@@ -64,12 +64,44 @@ def run(repo: Path) -> tuple[list[str], Cache]:
     return [f"{f.span.path}:{f.span.line}:{f.code}" for f in report.findings], opened[0]
 
 
-def test_unchanged_files_come_from_the_cache(tmp_path: Path) -> None:
+def test_an_unchanged_repo_reuses_the_last_outcome(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = make_repo(tmp_path)
+    (repo / "p1.yaml").write_text(POLICY.format(n=1, types="ingress"))
     for path in repo.glob("*.yaml"):
         age(path)
     first, cold = run(repo)
     assert cold.hits == 0 and (repo / CACHE_DIR / ".gitignore").read_text().endswith("*\n")
+    assert first == ["p1.yaml:8:NL002"]
+
+    def no_parsing(*args: object) -> None:
+        raise AssertionError("an unchanged repo must not be parsed again")
+
+    monkeypatch.setattr(workspace_module, "load", no_parsing)
+    second, warm = run(repo)
+    assert second == first and warm.hits == 0
+
+
+def test_other_settings_do_not_reuse_an_outcome(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    (repo / "p1.yaml").write_text(POLICY.format(n=1, types="ingress"))
+    for path in repo.glob("*.yaml"):
+        age(path)
+    run(repo)
+    report = check(CheckRequest(root=repo, select=["NL1"])).report
+    assert report.findings == []
+    (repo / ".netlint.yaml").write_text("rules: {NL002: {severity: note}}\n")
+    report = check(CheckRequest(root=repo)).report
+    assert [f.severity.value for f in report.findings] == ["note"]
+
+
+def test_unchanged_files_come_from_the_cache(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    for path in repo.glob("*.yaml"):
+        age(path)
+    first, _ = run(repo)
+    (repo / "p3.yaml").write_text(POLICY.format(n=3, types="Ingress"))
     second, warm = run(repo)
     assert warm.hits == 3 and second == first
 
@@ -102,14 +134,14 @@ def test_a_deleted_file_leaves_the_cache(tmp_path: Path) -> None:
 def test_a_snapshot_not_signed_with_our_key_is_never_unpickled(tmp_path: Path) -> None:
     repo = make_repo(tmp_path)
     run(repo)
-    snapshot = next((repo / CACHE_DIR).glob("snapshot-*.pickle"))
+    snapshot = next((repo / CACHE_DIR).glob("state-*.pickle"))
     marker = tmp_path / "pwned"
 
     class Exploit:
         def __reduce__(self) -> tuple[object, tuple[str]]:
             return (os.mkdir, (str(marker),))
 
-    body = pickle.dumps((0, {"p0.yaml": Exploit()}))
+    body = pickle.dumps((0, {"p0.yaml": Exploit()}, {}))
     blob = snapshot.read_bytes()
     snapshot.write_bytes(blob[:16] + b"\0" * 32 + body)  # a repository shipping its own "cache"
     findings, cache = run(repo)
@@ -123,7 +155,7 @@ def test_an_interrupted_write_leaves_the_old_snapshot(
 ) -> None:
     repo = make_repo(tmp_path)
     run(repo)
-    snapshot = next((repo / CACHE_DIR).glob("snapshot-*.pickle"))
+    snapshot = next((repo / CACHE_DIR).glob("state-*.pickle"))
     before = snapshot.read_bytes()
     (repo / "p0.yaml").write_text(POLICY.format(n=0, types="Egress"))
 
@@ -135,7 +167,7 @@ def test_an_interrupted_write_leaves_the_old_snapshot(
         run(repo)
     monkeypatch.undo()
     assert snapshot.read_bytes() == before
-    assert [p.name for p in (repo / CACHE_DIR).iterdir() if p.name.startswith(".snapshot")] == []
+    assert [p.name for p in (repo / CACHE_DIR).iterdir() if p.name.startswith(".tmp")] == []
 
 
 def test_a_full_disk_means_no_cache_not_a_failure(
@@ -149,7 +181,7 @@ def test_a_full_disk_means_no_cache_not_a_failure(
     monkeypatch.setattr("tempfile.mkstemp", full)
     findings, cache = run(repo)
     assert findings == [] and cache.note == "cache not saved: No space left on device"
-    assert not list((repo / CACHE_DIR).glob("snapshot-*"))
+    assert not list((repo / CACHE_DIR).glob("*.pickle"))
 
 
 def test_no_cache_writes_nothing(tmp_path: Path) -> None:
