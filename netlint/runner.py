@@ -94,7 +94,10 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     elif config_path is not None:
         root = config_path.parent
     else:
-        root = project_root(start, cwd, bool(request.paths) or request.stdin_filename is not None)
+        # A buffer from an editor belongs to the project the editor runs netlint in.
+        inside_cwd = start == cwd or cwd in start.parents
+        given = bool(request.paths) or (request.stdin_filename is not None and not inside_cwd)
+        root = project_root(start, cwd, given)
     try:
         config = load_config(config_path, root, catalogue.rules)
     except ConfigError as exc:
