@@ -4,7 +4,7 @@
     python bench/run.py                       # small and medium, 3 runs each
     python bench/run.py --presets large --runs 3
     python bench/run.py --presets small --runs 1 --smoke    # CI: runs everything once, quickly
-    python bench/run.py --presets medium --yamllint --nca    # peers, for the README's ratios
+    python bench/run.py --yamllint yamllint --nca /path/to/nca   # peers, for the README
 
 For each corpus (made by ../shared/bench/gen_corpus.py, cached under --work) it reports medians of:
 - floor: PyYAML ``compose_all`` with the libyaml CSafeLoader over the same files, in one process
@@ -151,16 +151,20 @@ def bench(root: Path, runs: int, *, smoke: bool) -> dict[str, Any]:
     return row
 
 
-def peers(root: Path, *, yamllint: bool, nca: bool) -> dict[str, float]:
+def peers(root: Path, *, yamllint: str | None, nca: str | None) -> dict[str, float]:
+    """Wall time of yamllint and of network-config-analyzer's sanity query, when asked for."""
     out: dict[str, float] = {}
-    if yamllint and shutil.which("yamllint"):
+    if yamllint:
         start = time.perf_counter()
-        subprocess.run(["yamllint", "-f", "parsable", "."], cwd=root, capture_output=True)
+        subprocess.run([yamllint, "-f", "parsable", "."], cwd=root, capture_output=True)
         out["yamllint_s"] = time.perf_counter() - start
-    if nca and shutil.which("nca"):
+    if nca:
         start = time.perf_counter()
-        subprocess.run(["nca", "--sanity", str(root)], capture_output=True)
-        out["nca_sanity_s"] = time.perf_counter() - start
+        try:
+            subprocess.run([nca, "--sanity", str(root)], capture_output=True, timeout=1800)
+            out["nca_sanity_s"] = time.perf_counter() - start
+        except subprocess.TimeoutExpired:
+            out["nca_sanity_s"] = float("inf")
     return out
 
 
@@ -173,10 +177,12 @@ def main() -> int:
     )
     parser.add_argument("--json", type=Path, help="write the numbers here too")
     parser.add_argument("--smoke", action="store_true", help="CI mode: one quick pass, no claims")
-    parser.add_argument("--yamllint", action="store_true", help="also time yamllint (if installed)")
+    parser.add_argument("--yamllint", metavar="CMD", help="also time yamllint (this command)")
     parser.add_argument(
-        "--nca", action="store_true", help="also time NCA's sanity query (if installed)"
+        "--nca", metavar="CMD", help="also time network-config-analyzer's sanity query (nca)"
     )
+    parser.add_argument("--yamllint-on", default="medium", help="preset for yamllint (medium)")
+    parser.add_argument("--nca-on", default="small", help="preset for NCA (small)")
     args = parser.parse_args()
     if not GENERATOR.is_file():
         print(f"bench: {GENERATOR} not found (../shared beside the repo)", file=sys.stderr)
@@ -186,7 +192,13 @@ def main() -> int:
     for preset in args.presets:
         root = corpus(preset, args.work)
         row = bench(root, args.runs, smoke=args.smoke)
-        row.update(peers(root, yamllint=args.yamllint, nca=args.nca))
+        row.update(
+            peers(
+                root,
+                yamllint=args.yamllint if preset == args.yamllint_on else None,
+                nca=args.nca if preset == args.nca_on else None,
+            )
+        )
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
     columns = [

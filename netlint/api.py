@@ -10,6 +10,9 @@ hooks the engine calls for each object of the files being reported:
             ...
             yield ctx.finding(block.cidr_span, "...", subject=policy)
 
+The traffic algebra (``Traffic``, ``rule_traffic``...: sets of connections with exact union,
+subtraction and coverage, see :mod:`netlint.algebra`) is part of this API.
+
 Register it in the ``netlint.rules`` entry-point group (``NLxxx = "pkg.module:BroadCidr"``).
 A hook that raises becomes an NL900 finding at that object and the run goes on.
 """
@@ -20,6 +23,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from netlint.algebra import (
+    Namespaces,
+    TooComplex,
+    Traffic,
+    UnsupportedTraffic,
+    mentioned_names,
+    rule_traffic,
+    subject_traffic,
+)
 from netlint.findings import Finding, Related, Severity
 from netlint.index import Index, NamespaceMatch, PeerMatch
 from netlint.load import FileResult
@@ -45,7 +57,7 @@ from netlint.model import (
     Rule as PolicyRule,
 )
 from netlint.parse import Problem
-from netlint.selectors import Operator, describe, describe_all
+from netlint.selectors import Operator, describe, describe_all, requirement_matches
 from netlint.source import Span
 
 __all__ = [
@@ -63,6 +75,7 @@ __all__ = [
     "LabelSelector",
     "Namespace",
     "NamespaceMatch",
+    "Namespaces",
     "NetworkPolicy",
     "Object",
     "ObjectRef",
@@ -78,9 +91,16 @@ __all__ = [
     "RuleMeta",
     "Severity",
     "Span",
+    "TooComplex",
+    "Traffic",
+    "UnsupportedTraffic",
     "Workload",
     "describe",
     "describe_all",
+    "mentioned_names",
+    "requirement_matches",
+    "rule_traffic",
+    "subject_traffic",
 ]
 
 

@@ -223,6 +223,12 @@ POD_TEMPLATE_PATH: Mapping[str, PathKey] = {
 }
 
 
+#: Kinds the API server accepts only with a selector that matches the pod template's labels.
+_NEEDS_LABELS = frozenset(
+    ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController")
+)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Workload:
     ref: ObjectRef
@@ -245,6 +251,13 @@ class Workload:
 
     def named_port(self, name: str) -> tuple[ContainerPort, ...]:
         return tuple(p for p in self.ports if p.name == name)
+
+    @property
+    def is_fragment(self) -> bool:
+        """A workload that could not be applied as written: a kustomize patch, or a base whose
+        labels a generator adds (the API server requires a controller's selector to match pod
+        labels). The object the cluster runs is assembled elsewhere; its labels are unknown."""
+        return self.kind in _NEEDS_LABELS and not self.pod_labels
 
 
 @dataclass(frozen=True, slots=True, eq=False)

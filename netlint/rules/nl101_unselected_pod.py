@@ -85,7 +85,7 @@ class UnselectedPod(Rule):
     def check_workload(self, ctx: Context, workload: Workload) -> Iterator[Finding]:
         if (
             workload.host_network
-            or _is_fragment(workload)
+            or workload.is_fragment
             or ctx.index.foreign_policies_for(workload.namespace)
         ):
             return
@@ -134,18 +134,6 @@ class UnselectedPod(Rule):
                 ],
                 subject=workload,
             )
-
-
-#: Kinds the API server accepts only with a selector that matches the pod template's labels.
-_NEEDS_LABELS = frozenset(
-    ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController")
-)
-
-
-def _is_fragment(workload: Workload) -> bool:
-    """A workload that could not be applied as written: a kustomize patch, or a base whose
-    labels a generator adds. The object the cluster runs is assembled elsewhere."""
-    return workload.kind in _NEEDS_LABELS and not workload.pod_labels
 
 
 def _selecting(index: Index, workload: Workload) -> list[NetworkPolicy]:

@@ -28,6 +28,7 @@ from netlint.api import (
     Span,
     Workload,
     describe,
+    requirement_matches,
 )
 
 #: How similar (difflib ratio) a label key or value must be to be offered as "did you mean".
@@ -132,7 +133,7 @@ def _knowledge(index: Index) -> _Knowledge:
             if index.is_declared(n) or index.workloads_in(n) or index.policies_in(n)
         )
         incomplete = {
-            w.namespace for w in index.workloads if w.namespace_declared and _is_fragment(w)
+            w.namespace for w in index.workloads if w.namespace_declared and w.is_fragment
         }
         # The rule API does not give a custom resource's namespace: take those of the objects
         # in the same directory (a component's folder, a namespace's folder).
@@ -148,14 +149,14 @@ def _knowledge(index: Index) -> _Knowledge:
             for obj in f.objects
         )
         floating = tuple(
-            w for w in index.workloads if not w.namespace_declared and not _is_fragment(w)
+            w for w in index.workloads if not w.namespace_declared and not w.is_fragment
         )
         kustomized = {
             posixpath.dirname(f.path) for f in index.files.values() if f.kinds["Kustomization"]
         }
         blind = any(
             not w.namespace_declared
-            and _is_fragment(w)
+            and w.is_fragment
             and posixpath.dirname(w.ref.path) in kustomized
             for w in index.workloads
         )
@@ -195,17 +196,6 @@ _POD_RUNNING_KINDS = frozenset(
         "OpenTelemetryCollector",
     )
 )
-
-#: Kinds the API server accepts only with a selector that matches the pod template's labels.
-_NEEDS_LABELS = frozenset(
-    ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController")
-)
-
-
-def _is_fragment(workload: Workload) -> bool:
-    """A workload that could not be applied as written: a kustomize patch or a base whose labels
-    a generator adds. It says the real object exists, not what its labels are."""
-    return workload.kind in _NEEDS_LABELS and not workload.pod_labels
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,8 +297,8 @@ def _candidates(
         return None
     if home and not policy.namespace_declared:
         # The policy itself lands wherever it is applied: any workload may be its neighbour.
-        return [w for w in index.workloads if not _is_fragment(w)]
-    found = [w for ns in namespaces for w in index.workloads_in(ns) if not _is_fragment(w)]
+        return [w for w in index.workloads if not w.is_fragment]
+    found = [w for ns in namespaces for w in index.workloads_in(ns) if not w.is_fragment]
     found += [w for w in known.floating if w.namespace not in namespaces]
     return found
 
@@ -432,7 +422,7 @@ def _suggest(selector: LabelSelector, objects: Sequence[Labelled]) -> Suggestion
     for requirement in selector.requirements:
         if requirement.operator not in (Operator.IN, Operator.EXISTS):
             continue
-        if any(_meets(requirement, labels) for labels, _, _ in objects):
+        if any(requirement_matches(requirement, labels) for labels, _, _ in objects):
             continue
         for (key, value), (span, owner) in pairs.items():
             if key == NAME_LABEL and requirement.key != NAME_LABEL:
@@ -450,28 +440,18 @@ def _nearest(selector: LabelSelector, objects: Sequence[Labelled]) -> tuple[str,
         return "", []
     best: tuple[int, Labelled] | None = None
     for item in objects:
-        met = sum(_meets(r, item[0]) for r in selector.requirements)
+        met = sum(requirement_matches(r, item[0]) for r in selector.requirements)
         if met and (best is None or met > best[0]):
             best = (met, item)
     if best is None:
         return "", []
     labels, span, owner = best[1]
-    missed = ",".join(describe(r) for r in selector.requirements if not _meets(r, labels))
+    missed = ",".join(
+        describe(r) for r in selector.requirements if not requirement_matches(r, labels)
+    )
     return f"; closest: {owner}, which does not meet {missed}", [
         Related(span, f"{owner} does not meet {missed}")
     ]
-
-
-def _meets(requirement: Requirement, labels: Mapping[str, str]) -> bool:
-    # netlint.selectors.requirement_matches, which netlint.api does not export.
-    value = labels.get(requirement.key)
-    if requirement.operator is Operator.IN:
-        return value in requirement.values
-    if requirement.operator is Operator.NOT_IN:
-        return value not in requirement.values
-    if requirement.operator is Operator.EXISTS:
-        return value is not None
-    return value is None
 
 
 def _closeness(requirement: Requirement, key: str, value: str) -> float:

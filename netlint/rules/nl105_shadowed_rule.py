@@ -20,26 +20,24 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from netlint.algebra import (
-    Namespaces,
-    TooComplex,
-    Traffic,
-    UnsupportedTraffic,
-    mentioned_names,
-    rule_traffic,
-    subject_traffic,
-)
 from netlint.api import (
     Context,
     Direction,
     Finding,
     Index,
+    Namespaces,
     NetworkPolicy,
     PolicyRule,
     Related,
     Rule,
     RuleMeta,
     Severity,
+    TooComplex,
+    Traffic,
+    UnsupportedTraffic,
+    mentioned_names,
+    rule_traffic,
+    subject_traffic,
 )
 
 
