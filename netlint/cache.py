@@ -26,7 +26,7 @@ import pickle
 import secrets
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,57 +78,58 @@ def _key() -> bytes | None:
 
 @dataclass(frozen=True, slots=True)
 class _Stamp:
-    """What the cache remembers of a file on disk."""
+    """What the cache remembers of a file on disk, and which shard holds its parsed result."""
 
     mtime_ns: int
     size: int
     digest: str
+    shard: str
 
 
-@dataclass(slots=True)
-class _Blob:
-    """One HMAC-signed pickle file of the cache."""
+def _sign(key: bytes, body: bytes) -> bytes:
+    return _MAGIC + hmac.new(key, body, hashlib.sha256).digest() + body
 
-    path: Path
+
+def _verified(key: bytes, blob: bytes) -> bytes | None:
+    head = len(_MAGIC)
+    mac, body = blob[head : head + 32], blob[head + 32 :]
+    if not blob.startswith(_MAGIC):
+        return None
+    return body if hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()) else None
+
+
+def _write_atomically(path: Path, blob: bytes) -> None:
+    directory = path.parent
+    directory.mkdir(exist_ok=True)
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Created by netlint: the cache is not for version control.\n*\n")
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(blob)
+        os.replace(tmp, path)
+    except BaseException:  # Ctrl-C or a full disk: never leave a partial file behind
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class ShardWriter:
+    """Writes a signed shard of parsed results; picklable, so parse workers write their own
+    shards and the main process never pickles the results a second time."""
+
+    directory: Path
     key: bytes
+    prefix: str
 
-    def read(self) -> Any:
-        """The unpickled content, or None when it is missing or not signed with our key."""
-        try:
-            blob = self.path.read_bytes()
-        except OSError:
-            return None
-        head = len(_MAGIC)
-        mac, body = blob[head : head + 32], blob[head + 32 :]
-        expected = hmac.new(self.key, body, hashlib.sha256).digest()
-        if not blob.startswith(_MAGIC) or not hmac.compare_digest(mac, expected):
-            raise _Untrusted(self.path)
-        try:
-            return pickle.loads(body)
-        except Exception:  # written by us but unreadable (another Python?): start cold
-            return None
-
-    def write(self, value: Any) -> None:
-        body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        mac = hmac.new(self.key, body, hashlib.sha256).digest()
-        directory = self.path.parent
-        directory.mkdir(exist_ok=True)
-        ignore = directory / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# Created by netlint: the cache is not for version control.\n*\n")
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(_MAGIC + mac + body)
-            os.replace(tmp, self.path)
-        except BaseException:  # Ctrl-C or a full disk: never leave a partial file behind
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-
-
-class _Untrusted(Exception):
-    pass
+    def write(self, payload: bytes) -> str:
+        """Store a pickled list of FileResults; its shard id. Raises OSError."""
+        shard = secrets.token_hex(8)
+        path = self.directory / f"{self.prefix}{shard}.pickle"
+        _write_atomically(path, _sign(self.key, payload))
+        return shard
 
 
 #: How many run outcomes (findings of a whole run) to keep per project and settings.
@@ -137,9 +138,9 @@ _OUTCOMES = 4
 
 @dataclass(slots=True)
 class Cache:
-    """Two signed files per project and settings: ``state`` (every file's stamp, and the
-    outcomes of recent runs) and ``results`` (every file's parsed result). A run where nothing
-    changed needs only the state; the results are read when a file must be re-linted."""
+    """Per project and settings: a signed ``state`` file (every file's stamp and the outcomes of
+    recent runs) and signed shards of parsed results. A run where nothing changed needs only
+    the state; shards are read when a file's parsed result is needed."""
 
     directory: Path
     #: What the parsed results depend on besides the file: netlint's version, parse settings.
@@ -147,14 +148,14 @@ class Cache:
     written_ns: int = 0
     stamps: dict[str, _Stamp] = field(default_factory=dict)
     outcomes: dict[str, Any] = field(default_factory=dict)
-    #: Stamps and results of this run (what the next one will find).
+    #: Stamps of this run (what the next one will find), and results parsed in this process.
     fresh: dict[str, _Stamp] = field(default_factory=dict)
-    fresh_results: dict[str, FileResult] = field(default_factory=dict)
+    unsaved: dict[str, FileResult] = field(default_factory=dict)
     hits: int = 0
     #: Why the cache is not used or not saved, for --verbose.
     note: str | None = None
     _key: bytes | None = None
-    _results: dict[str, FileResult] | None = None
+    _shards: dict[str, dict[str, FileResult]] = field(default_factory=dict)
     _dirty: bool = False
 
     @classmethod
@@ -164,26 +165,44 @@ class Cache:
         if cache._key is None:
             cache.note = f"cache disabled: cannot create the key {key_path()}"
             return cache
-        state = cache._read(cache._blob("state"))
+        state = cache._read(cache._path("state"))
         if isinstance(state, tuple) and len(state) == 3:
             cache.written_ns, cache.stamps, cache.outcomes = state
         return cache
 
-    def _blob(self, kind: str) -> _Blob:
-        assert self._key is not None
-        name = hashlib.blake2b(self.salt.encode(), digest_size=8).hexdigest()
-        return _Blob(self.directory / f"{kind}-{name}.pickle", self._key)
+    @property
+    def _prefix(self) -> str:
+        return hashlib.blake2b(self.salt.encode(), digest_size=8).hexdigest()
 
-    def _read(self, blob: _Blob) -> Any:
+    def _path(self, kind: str) -> Path:
+        return self.directory / f"{kind}-{self._prefix}.pickle"
+
+    def _read(self, path: Path) -> Any:
+        assert self._key is not None
         try:
-            return blob.read()
-        except _Untrusted as exc:
-            self.note = f"ignored {exc.args[0]}: not written by this user's netlint"
+            blob = path.read_bytes()
+        except OSError:
+            return None
+        body = _verified(self._key, blob)
+        if body is None:
+            self.note = f"ignored {path}: not written by this user's netlint"
+            return None
+        try:
+            return pickle.loads(body)
+        except Exception:  # written by us but unreadable (another Python?): start cold
             return None
 
     @property
     def enabled(self) -> bool:
         return self._key is not None
+
+    def knows(self, rel: str) -> bool:
+        return rel in self.stamps
+
+    def shard_writer(self) -> ShardWriter | None:
+        if self._key is None:
+            return None
+        return ShardWriter(self.directory, self._key, f"shard-{self._prefix}-")
 
     def fresh_digest(self, rel: str, stat: os.stat_result) -> str | None:
         """The content hash of an unchanged file, judged by its stat alone (no read)."""
@@ -209,23 +228,29 @@ class Cache:
         elif digest(data) != stamp.digest:
             return None
         else:  # same content, new stat (a checkout touched it): remember the new stat
-            stamp = _Stamp(stat.st_mtime_ns, stat.st_size, stamp.digest)
+            stamp = replace(stamp, mtime_ns=stat.st_mtime_ns, size=stat.st_size)
             self._dirty = True
-        if self._results is None:
-            found = self._read(self._blob("results"))
-            self._results = found if isinstance(found, dict) else {}
-        result = self._results.get(rel)
+        result = self._shard(stamp.shard).get(rel)
         if result is None or result.digest != stamp.digest:
             return None
         self.fresh[rel] = stamp
-        self.fresh_results[rel] = result
         self.hits += 1
         return result
 
-    def put(self, result: FileResult, stat: os.stat_result) -> None:
-        """Remember a file's result, with the stat taken *before* its bytes were read."""
-        self.fresh[result.path] = _Stamp(stat.st_mtime_ns, stat.st_size, result.digest)
-        self.fresh_results[result.path] = result
+    def _shard(self, shard: str) -> dict[str, FileResult]:
+        found = self._shards.get(shard)
+        if found is None:
+            items = self._read(self.directory / f"shard-{self._prefix}-{shard}.pickle")
+            found = {r.path: r for r in items} if isinstance(items, list) else {}
+            self._shards[shard] = found
+        return found
+
+    def put(self, result: FileResult, stat: os.stat_result, shard: str | None = None) -> None:
+        """Remember a file's result, with the stat taken *before* its bytes were read; ``shard``
+        names the shard a parse worker already wrote it to."""
+        self.fresh[result.path] = _Stamp(stat.st_mtime_ns, stat.st_size, result.digest, shard or "")
+        if shard is None:
+            self.unsaved[result.path] = result
         self._dirty = True
 
     def outcome(self, key: str) -> Any:
@@ -239,15 +264,41 @@ class Cache:
         self._dirty = True
 
     def save(self) -> None:
-        """Write what this run saw (files that are gone drop out), each file atomically."""
-        if not self.enabled:
+        """Write what this run saw (files that are gone drop out), each file atomically, and
+        remove the shards nothing refers to any more."""
+        if not self.enabled or not (self._dirty or self.fresh.keys() != self.stamps.keys()):
             return
-        changed = self._dirty or self.fresh.keys() != self.stamps.keys()
-        if not changed:
-            return
+        writer = self.shard_writer()
+        assert writer is not None
         try:
-            if self.fresh_results.keys() != (self._results or {}).keys() or self._dirty:
-                self._blob("results").write(self.fresh_results)
-            self._blob("state").write((time.time_ns(), self.fresh, self.outcomes))
+            if self.unsaved:
+                payload = pickle.dumps(list(self.unsaved.values()), pickle.HIGHEST_PROTOCOL)
+                shard = writer.write(payload)
+                for rel in self.unsaved:
+                    self.fresh[rel] = replace(self.fresh[rel], shard=shard)
+            state = (time.time_ns(), self.fresh, self.outcomes)
+            _write_atomically(self._path("state"), _sign(writer.key, pickle.dumps(state)))
         except OSError as exc:  # full disk, read-only checkout: lint without a cache
             self.note = f"cache not saved: {exc.strerror or exc}"
+            return
+        self._prune(writer.prefix)
+
+    def _prune(self, prefix: str) -> None:
+        """Drop this settings' shards that nothing refers to, and whatever other settings or
+        versions of netlint (or killed runs) left behind a day ago or more."""
+        live = {f"{prefix}{stamp.shard}.pickle" for stamp in self.fresh.values()}
+        day_ago = time.time() - 86_400
+        mine = (f"state-{self._prefix}.pickle", prefix)
+        for path in self.directory.iterdir():
+            name = path.name
+            stale = False
+            if name == ".gitignore":
+                continue
+            if name.startswith(mine):
+                stale = name.startswith(prefix) and name not in live
+            else:
+                with contextlib.suppress(OSError):
+                    stale = path.stat().st_mtime < day_ago
+            if stale:
+                with contextlib.suppress(OSError):
+                    path.unlink()

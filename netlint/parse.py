@@ -421,6 +421,8 @@ class _Converter:
     def __init__(self, positions: Positions, max_depth: int) -> None:
         self.path = positions.path
         self.positions = positions
+        #: Merge keys (`<<`) are rare: without them in the text, mappings need no pass for them.
+        self.merges = positions.has_merge_keys
         self.max_depth = max_depth
         self.spans: dict[PathKey, Span] = {}
         self.key_spans: dict[PathKey, Span] = {}
@@ -457,28 +459,30 @@ class _Converter:
 
     def _mapping(self, node: Node, where: PathKey, shape: Shape, depth: int) -> Any:
         out: dict[Any, Any] = {}
-        first_line: dict[str, int] = {}
+        seen: dict[str, Node] = {}
         pairs = node.value
-        if any(k.value == "<<" for k, _ in pairs):
+        if self.merges and any(k.value == "<<" for k, _ in pairs):
             pairs = self._pairs(node)
+        span = self.positions.span
         for pair in pairs:
             key_node, value_node = pair[0], pair[1]
             if key_node.id != "scalar":
                 self._complex_key(key_node)
                 continue
             raw = key_node.value
-            if raw in first_line:
+            if raw in seen:
                 if len(pair) == 2 or pair[2]:  # merged-in keys may repeat explicit ones
+                    first = span(seen[raw].start_mark, seen[raw].end_mark).line
                     self.problems.append(
                         Problem(
                             "NL001",
-                            f"duplicate key {raw!r} (first at line {first_line[raw]}); "
+                            f"duplicate key {raw!r} (first at line {first}); "
                             "the API server rejects the object",
-                            self.positions.span(key_node.start_mark, key_node.end_mark),
+                            span(key_node.start_mark, key_node.end_mark),
                         )
                     )
                 continue
-            first_line[raw] = key_node.start_mark.line + 1
+            seen[raw] = key_node
             sub = shape if shape is ALL else self._sub_shape(shape, raw)
             if sub is None:
                 continue
@@ -489,7 +493,7 @@ class _Converter:
             else:
                 key = _plain_key(raw)
             child = (*where, key)
-            self.key_spans[child] = self.positions.span(key_node.start_mark, key_node.end_mark)
+            self.key_spans[child] = span(key_node.start_mark, key_node.end_mark)
             out[key] = self.convert(value_node, child, sub, depth + 1)
         return out
 

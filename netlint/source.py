@@ -47,11 +47,14 @@ class Positions:
     the line an editor shows.
     """
 
-    __slots__ = ("_starts", "path")
+    __slots__ = ("_starts", "has_merge_keys", "path")
 
-    def __init__(self, path: str, text: str = "") -> None:
+    def __init__(self, path: str, text: str | None = None) -> None:
         self.path = path
+        #: Whether the text may hold YAML merge keys (`<<`); unknown text may.
+        self.has_merge_keys = text is None or "<<" in text
         self._starts: list[int] | None = None
+        text = text or ""
         if any(c in text for c in _YAML_ONLY_BREAKS):
             self._starts = [0] + [m.end() for m in _EDITOR_BREAK.finditer(text)]
 
@@ -63,6 +66,8 @@ class Positions:
 
     def span(self, start: Any, end: Any) -> Span:
         """The span between two parser marks (``.line``, ``.column``, ``.index``)."""
+        if self._starts is None:  # the common case, on the hot path of every node
+            return Span(self.path, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
         line, col = self._at(start)
         end_line, end_col = self._at(end)
         return Span(self.path, line + 1, col + 1, end_line + 1, end_col + 1)

@@ -4,17 +4,19 @@ server re-lints one file without re-reading the rest)."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
+import pickle
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from netlint.build import BuildOptions
-from netlint.cache import Cache
+from netlint.cache import Cache, ShardWriter
 from netlint.discover import Skipped
 from netlint.index import Index
 from netlint.load import FileResult, load
@@ -49,7 +51,8 @@ class Workspace:
     ) -> None:
         """Load every path (relative to the root); ``overrides`` stand in for file contents."""
         overrides = overrides or {}
-        todo: list[tuple[str, bytes]] = []
+        #: Files to parse, with their bytes when they were already read (else a worker reads).
+        todo: list[tuple[str, bytes | None]] = []
         stats: dict[str, os.stat_result] = {}
         gc_was_enabled = gc.isenabled()
         # Loading allocates millions of small objects that all stay alive: the cyclic GC would
@@ -63,23 +66,25 @@ class Workspace:
                 path = self.settings.root / rel
                 try:
                     stat = stats[rel] = path.stat()
-                    cached = cache.get(rel, stat) if cache is not None else None
-                    if cached is not None:
-                        self._add(cached)
+                    if cache is None or not cache.knows(rel):
+                        todo.append((rel, None))
                         continue
-                    data = path.read_bytes()
+                    cached = cache.get(rel, stat)
+                    if cached is None:  # changed on disk, or only touched: decide by content
+                        data = path.read_bytes()
+                        cached = cache.get(rel, stat, data)
+                        if cached is None:
+                            todo.append((rel, data))
+                            continue
                 except OSError as exc:
                     self.skipped.append(Skipped(rel, f"unreadable: {exc.strerror}"))
                     continue
-                cached = cache.get(rel, stat, data) if cache is not None else None
-                if cached is not None:
-                    self._add(cached)
-                else:
-                    todo.append((rel, data))
-            for result in _load_many(self.settings, todo, jobs):
+                self._add(cached)
+            writer = cache.shard_writer() if cache is not None else None
+            for result, shard in _load_many(self.settings, todo, jobs, writer):
                 self._add(result)
                 if cache is not None and result.path in stats:
-                    cache.put(result, stats[result.path])
+                    cache.put(result, stats[result.path], shard)
         finally:
             if gc_was_enabled:
                 gc.enable()
@@ -123,9 +128,34 @@ def _as_patch(result: FileResult) -> FileResult:
     )
 
 
-def _load_chunk(settings: LoadSettings, chunk: list[tuple[str, bytes]]) -> list[FileResult]:
+def _load_chunk(
+    settings: LoadSettings, chunk: Sequence[tuple[str, bytes | None]]
+) -> list[FileResult]:
     gc.disable()
-    return [load(rel, data, settings.options, settings.limits) for rel, data in chunk]
+    out = []
+    for rel, data in chunk:
+        if data is None:
+            try:
+                data = (settings.root / rel).read_bytes()
+            except OSError as exc:
+                out.append(FileResult(rel, "", skipped=f"unreadable: {exc.strerror}"))
+                continue
+        out.append(load(rel, data, settings.options, settings.limits))
+    return out
+
+
+def _load_share(
+    settings: LoadSettings, chunk: Sequence[tuple[str, bytes | None]], writer: ShardWriter | None
+) -> tuple[bytes, str | None]:
+    """A worker's share: its results pickled once, both for the main process and, when there
+    is a cache, as a cache shard written here (the main process never pickles them again)."""
+    payload = pickle.dumps(_load_chunk(settings, chunk), protocol=pickle.HIGHEST_PROTOCOL)
+    shard = None
+    if writer is not None:
+        # A full disk costs this shard only: the main process keeps the results unsaved.
+        with contextlib.suppress(OSError):
+            shard = writer.write(payload)
+    return payload, shard
 
 
 def default_jobs() -> int:
@@ -133,31 +163,42 @@ def default_jobs() -> int:
 
 
 def _load_many(
-    settings: LoadSettings, todo: list[tuple[str, bytes]], jobs: int
-) -> Iterable[FileResult]:
+    settings: LoadSettings,
+    todo: list[tuple[str, bytes | None]],
+    jobs: int,
+    writer: ShardWriter | None,
+) -> list[tuple[FileResult, str | None]]:
     workers = jobs if jobs > 0 else default_jobs()
-    size = sum(len(data) for _, data in todo)
+    size = sum(len(data) if data is not None else _size(settings.root / rel) for rel, data in todo)
     if workers < 2 or len(todo) < PARALLEL_MIN_FILES or size < PARALLEL_MIN_BYTES:
-        return _load_chunk(settings, todo)
-    # Deal files round-robin by size so every worker gets a similar amount of YAML; the main
-    # process takes the first share itself instead of waiting idle.
-    ordered = sorted(range(len(todo)), key=lambda i: -len(todo[i][1]))
+        return [(result, None) for result in _load_chunk(settings, todo)]
+    # Workers read their files themselves (only names cross the pipe), and the files are dealt
+    # round-robin by size so that every worker gets a similar amount of YAML.
+    ordered = sorted(
+        range(len(todo)),
+        key=lambda i: -(len(todo[i][1] or b"") or _size(settings.root / todo[i][0])),
+    )
     shares: list[list[int]] = [[] for _ in range(workers)]
     for position, i in enumerate(ordered):
         turn = position % (2 * workers)
         shares[turn if turn < workers else 2 * workers - 1 - turn].append(i)
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    results: dict[int, FileResult] = {}
-    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
+    results: dict[int, tuple[FileResult, str | None]] = {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [
-            (share, pool.submit(_load_chunk, settings, [todo[i] for i in share]))
-            for share in shares[1:]
+            (share, pool.submit(_load_share, settings, [todo[i] for i in share], writer))
+            for share in shares
+            if share
         ]
-        for i, result in zip(
-            shares[0], _load_chunk(settings, [todo[i] for i in shares[0]]), strict=True
-        ):
-            results[i] = result
         for share, future in futures:
-            for i, result in zip(share, future.result(), strict=True):
-                results[i] = result
+            payload, shard = future.result()
+            for i, result in zip(share, pickle.loads(payload), strict=True):
+                results[i] = (result, shard)
     return [results[i] for i in range(len(todo))]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
