@@ -161,7 +161,8 @@ def peers(root: Path, *, yamllint: str | None, nca: str | None) -> dict[str, flo
     if nca:
         start = time.perf_counter()
         try:
-            subprocess.run([nca, "--sanity", str(root)], capture_output=True, timeout=1800)
+            # NCA reads a directory recursively when the path ends in /**.
+            subprocess.run([nca, "--sanity", f"{root}/**"], capture_output=True, timeout=1800)
             out["nca_sanity_s"] = time.perf_counter() - start
         except subprocess.TimeoutExpired:
             out["nca_sanity_s"] = float("inf")
