@@ -37,6 +37,14 @@ class Report:
         """A finding's path as the user should see it: relative to the current directory."""
         return _relative(str(self.root / path), os.getcwd())
 
+    def repo_path(self, path: str) -> str:
+        """A finding's path relative to the top of the git work tree (GitHub resolves SARIF and
+        annotation paths there), or to the project root outside git."""
+        top = _git_top(str(self.root))
+        if top is None or top == str(self.root):
+            return path
+        return Path(os.path.relpath(self.root / path, top)).as_posix()
+
     def text_of(self, path: str) -> str | None:
         """The current text of a file (for fingerprints and UTF-16 columns), or None."""
         if path in self.overrides:
@@ -48,6 +56,14 @@ class Report:
 def _relative(path: str, cwd: str) -> str:
     rel = os.path.relpath(path, cwd)
     return Path(rel).as_posix()
+
+
+@lru_cache(maxsize=64)
+def _git_top(root: str) -> str | None:
+    from netlint.discover import find_git_root
+
+    found = find_git_root(Path(root))
+    return str(found) if found is not None else None
 
 
 @lru_cache(maxsize=256)

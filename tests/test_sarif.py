@@ -230,3 +230,19 @@ def test_empty_results_array_is_present(tmp_path: Path) -> None:
     log = sarif_of(lint(tmp_path))
     validate_github(log)
     assert log["runs"][0]["results"] == []
+
+
+def test_uris_are_relative_to_the_git_top_when_the_config_sits_lower(tmp_path: Path) -> None:
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    project = tmp_path / "deploy" / "k8s"
+    project.mkdir(parents=True)
+    (project / ".netlint.yaml").write_text("select: [NL002]\n")
+    (project / "pol.yaml").write_text(BROKEN, encoding="utf-8")
+    report = lint(project, config=project / ".netlint.yaml")
+    assert report.findings[0].span.path == "pol.yaml"
+    log = sarif_of(report)
+    uri = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert uri["uri"] == "deploy/k8s/pol.yaml"
+    assert render("github", report).startswith("::error file=deploy/k8s/pol.yaml,")

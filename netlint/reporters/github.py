@@ -21,7 +21,7 @@ def render(report: Report) -> str:
     for f in report.findings:
         s = f.span
         props = [
-            f"file={_property(s.path)}",
+            f"file={_property(report.repo_path(s.path))}",
             f"line={s.line}",
             f"col={s.col}",
             f"endLine={s.end_line}",

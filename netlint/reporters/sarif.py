@@ -74,7 +74,7 @@ def render(report: Report, *, category: str | None = None) -> str:
         column_kind="utf16CodeUnits",
         original_uri_base_ids={
             "%SRCROOT%": om.ArtifactLocation(
-                description=om.Message(text="The root of the linted repository.")
+                description=om.Message(text="The top of the repository's git work tree.")
             )
         },
     )
@@ -190,10 +190,11 @@ def _region(span: Span, columns: _Columns) -> om.Region:
 
 
 def _location(span: Span, columns: _Columns, **extra: Any) -> om.Location:
+    path = columns.report.repo_path(span.path)
     return om.Location(
         physical_location=om.PhysicalLocation(
             artifact_location=om.ArtifactLocation(
-                uri=quote(span.path, safe="/"), uri_base_id="%SRCROOT%"
+                uri=quote(path, safe="/"), uri_base_id="%SRCROOT%"
             ),
             region=_region(span, columns),
         ),
