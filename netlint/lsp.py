@@ -33,13 +33,13 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from netlint import __version__
 from netlint.api import RuleMeta
-from netlint.config import ConfigError, find_config, load_config
+from netlint.config import find_config
 from netlint.discover import CONFIG_NAMES, EXTENSIONS, discover
 from netlint.findings import Finding, Severity
 from netlint.load import digest
-from netlint.registry import Catalogue, load_catalogue, unknown_tokens
+from netlint.registry import Catalogue, load_catalogue
 from netlint.ruledocs import help_uri
-from netlint.runner import Session, project_root
+from netlint.runner import Session, UsageError, load_project_config, project_root
 from netlint.source import Span
 
 log = logging.getLogger("netlint.lsp")
@@ -241,16 +241,9 @@ class Linter:
         project = Project(start, root, config_path, None, _file_digest(config_path))
         self.projects[root] = project
         try:
-            config = load_config(config_path, root, self.catalogue.rules)
-        except ConfigError as exc:
+            config = load_project_config(self.catalogue, start, root=root)
+        except UsageError as exc:
             out.messages.append((lsp.MessageType.Error, f"netlint: {exc}"))
-            return project
-        unknown = unknown_tokens(self.catalogue.rules, (*config.select, *config.ignore))
-        if unknown:
-            tokens = ", ".join(map(repr, unknown))
-            out.messages.append(
-                (lsp.MessageType.Error, f"netlint: {config_path}: no rule matches {tokens}")
-            )
             return project
         session = Session.create(config, self.catalogue)
         warnings: list[str] = []

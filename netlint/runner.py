@@ -71,6 +71,32 @@ def project_root(start: Path, cwd: Path, paths_given: bool) -> Path:
     return start if paths_given else cwd
 
 
+def load_project_config(
+    catalogue: Catalogue,
+    start: Path,
+    *,
+    config_file: Path | None = None,
+    root: Path | None = None,
+    default_root: Path | None = None,
+) -> Config:
+    """The configuration of the project that holds ``start``: the nearest config file (or
+    ``config_file``), whose folder is the root unless ``root`` is given, else ``default_root``
+    (else ``start``). Raises UsageError for a missing or invalid config."""
+    config_path = config_file.resolve() if config_file is not None else find_config(start)
+    if config_file is not None and (config_path is None or not config_path.is_file()):
+        raise UsageError(f"{config_file}: config file not found")
+    if root is None:
+        root = config_path.parent if config_path is not None else (default_root or start)
+    try:
+        config = load_config(config_path, root, catalogue.rules)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    unknown = unknown_tokens(catalogue.rules, (*config.select, *config.ignore))
+    if unknown:
+        raise UsageError(f"{config_path}: no rule matches {', '.join(map(repr, unknown))}")
+    return config
+
+
 def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     cwd = Path.cwd().resolve()
     targets = [Path(p).resolve() for p in request.paths] or [(request.root or cwd).resolve()]
@@ -86,22 +112,16 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
         untrusted = () if request.allow_repo_plugins else (cwd, start, *([git] if git else []))
         catalogue = load_catalogue(untrusted)
     request.warnings.extend(catalogue.errors)
-    config_path = Path(request.config).resolve() if request.config else find_config(start)
-    if request.config and not config_path.is_file():  # type: ignore[union-attr]
-        raise UsageError(f"{request.config}: config file not found")
-    if request.root is not None:
-        root = request.root.resolve()
-    elif config_path is not None:
-        root = config_path.parent
-    else:
-        # A buffer from an editor belongs to the project the editor runs netlint in.
-        inside_cwd = start == cwd or cwd in start.parents
-        given = bool(request.paths) or (request.stdin_filename is not None and not inside_cwd)
-        root = project_root(start, cwd, given)
-    try:
-        config = load_config(config_path, root, catalogue.rules)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+    # A buffer from an editor belongs to the project the editor runs netlint in.
+    inside_cwd = start == cwd or cwd in start.parents
+    given = bool(request.paths) or (request.stdin_filename is not None and not inside_cwd)
+    config = load_project_config(
+        catalogue,
+        start,
+        config_file=Path(request.config) if request.config else None,
+        root=request.root.resolve() if request.root is not None else None,
+        default_root=project_root(start, cwd, given),
+    )
     for target in targets:
         if target != config.root and config.root not in target.parents:
             raise UsageError(f"{target} is outside the project root {config.root}")
