@@ -12,6 +12,7 @@ For each corpus (made by ../shared/bench/gen_corpus.py, cached under --work) it 
 - cold: ``netlint check`` (all rules) with no cache, as a new process, wall time and peak RSS;
 - warm: the same with the cache filled by a previous run and nothing changed;
 - relint: ``netlint check --stdin-filename <one policy> -`` in the cached repo;
+- lsp_relint: in ``netlint lsp``, from a didChange on that policy to its diagnostics;
 and the ratios cold/floor, warm/cold, plus growth from the smallest to the largest corpus.
 Numbers go to stdout as a Markdown table and, with --json, to a file.
 """
@@ -117,6 +118,98 @@ def one_policy(root: Path) -> Path:
     return next(p for p in files_of(root) if "polic" in p.name)
 
 
+def lsp_relint(root: Path, policy: Path, edits: int = 15) -> float:
+    """Median seconds from a didChange to the diagnostics it causes, in ``netlint lsp`` with the
+    project loaded (debounce 0), measured over stdio with real JSON-RPC framing."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "netlint", "lsp"],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    stdin, stdout = process.stdin, process.stdout
+
+    def send(message: dict[str, Any]) -> None:
+        body = json.dumps({"jsonrpc": "2.0", **message}).encode()
+        stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        stdin.flush()
+
+    def receive() -> dict[str, Any]:
+        length = 0
+        while True:
+            line = stdout.readline()
+            if not line.strip():
+                break
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        message: dict[str, Any] = json.loads(stdout.read(length))
+        if "method" in message and "id" in message:  # a request from the server
+            send({"id": message["id"], "result": None})
+        return message
+
+    def published(version: int) -> None:
+        while True:
+            message = receive()
+            params = message.get("params") or {}
+            if (
+                message.get("method") == "textDocument/publishDiagnostics"
+                and params.get("uri") == doc
+                and params.get("version") == version
+            ):
+                return
+
+    doc = policy.resolve().as_uri()
+    text = policy.read_text()
+    try:
+        send(
+            {
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "processId": None,
+                    "rootUri": root.resolve().as_uri(),
+                    "capabilities": {},
+                    "initializationOptions": {"debounceMs": 0},
+                },
+            }
+        )
+        while receive().get("id") != 1:
+            pass
+        send({"method": "initialized", "params": {}})
+        send(
+            {
+                "method": "textDocument/didOpen",
+                "params": {
+                    "textDocument": {"uri": doc, "languageId": "yaml", "version": 1, "text": text}
+                },
+            }
+        )
+        published(1)
+        times = []
+        for version in range(2, edits + 2):
+            changed = text + f"# edit {version}\n"
+            start = time.perf_counter()
+            send(
+                {
+                    "method": "textDocument/didChange",
+                    "params": {
+                        "textDocument": {"uri": doc, "version": version},
+                        "contentChanges": [{"text": changed}],
+                    },
+                }
+            )
+            published(version)
+            times.append(time.perf_counter() - start)
+        send({"id": 2, "method": "shutdown", "params": None})
+        send({"method": "exit", "params": None})
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    return statistics.median(times)
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -144,6 +237,7 @@ def bench(root: Path, runs: int, *, smoke: bool) -> dict[str, Any]:
     row["relint_s"] = median(
         [timed(["check", "--stdin-filename", rel, "-"], root, stdin=text)[0] for _ in range(runs)]
     )
+    row["lsp_relint_s"] = lsp_relint(root, policy)
     row["cold_over_floor"] = row["cold_s"] / row["floor_s"]
     row["warm_over_cold"] = row["warm_s"] / row["cold_s"]
     if smoke:
@@ -211,6 +305,7 @@ def main() -> int:
         "cold_s",
         "warm_s",
         "relint_s",
+        "lsp_relint_s",
         "peak_rss_mib",
         "cold_over_floor",
         "warm_over_cold",
