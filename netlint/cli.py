@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from netlint import __version__
+from netlint.reporters import FORMATS
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 _FAIL_ON = {"error": 3, "warning": 2, "note": 1, "never": 99}
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to report")
     check.add_argument(
         "--format",
-        choices=("text", "json", "sarif", "github"),
+        choices=FORMATS,
         default="text",
         help="output format",
     )

@@ -47,11 +47,6 @@ def help_uri(meta: RuleMeta) -> str:
     return f"{DOCS_URL}{meta.code}-{meta.name}.md"
 
 
-def first_sentence(text: str) -> str:
-    match = re.match(r"(.+?[.!?])(\s|$)", text.strip(), re.DOTALL)
-    return (match.group(1) if match else text).strip()
-
-
 def clip(text: str, limit: int = 1024) -> str:
     """At most ``limit`` characters, cut at a sentence end where possible (SARIF/GitHub cap)."""
     text = " ".join(text.split())

@@ -84,16 +84,6 @@ def text_point(path: str, text: str, index: int) -> Span:
     return point(path, len(starts) - 1, index - starts[-1])
 
 
-def span_of_marks(path: str, start: Any, end: Any) -> Span:
-    """Convert a pair of 0-based parser marks to a Span (for text without NEL/LS/PS)."""
-    return Positions(path).span(start, end)
-
-
 def point(path: str, line0: int, col0: int, width: int = 1) -> Span:
     """A span of ``width`` characters at a 0-based (line, column), as parsers report errors."""
     return Span(path, line0 + 1, col0 + 1, line0 + 1, col0 + 1 + width)
-
-
-def file_span(path: str) -> Span:
-    """The start of a file, for findings about the file as a whole (size, encoding)."""
-    return Span(path, 1, 1, 1, 1)
