@@ -20,6 +20,56 @@ MARKER = re.compile(
 
 Expected = set[tuple[str, int, str]]
 
+# A small shop shared by the integration tests (pre-commit, the language server): a namespace and
+# two Deployments, one with a named port.
+NAMESPACE = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+"""
+WEB = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+          ports:
+            - name: http
+              containerPort: 8080
+"""
+WORKER = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: worker
+  namespace: shop
+spec:
+  selector:
+    matchLabels:
+      app: worker
+  template:
+    metadata:
+      labels:
+        app: worker
+    spec:
+      containers:
+        - name: worker
+          image: busybox:1.36
+"""
+
 
 def expected_markers(root: Path, files: Iterable[Path]) -> Expected:
     """``(relative path, line, code)`` for every ``# expect: CODE`` (``# expect-below:`` marks

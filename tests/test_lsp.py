@@ -16,57 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import lint
+from conftest import NAMESPACE, WEB, WORKER, lint
 
 from netlint.ruledocs import DOCS_URL
 
-NAMESPACE = """\
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: shop
-"""
-WEB = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.27
-          ports:
-            - name: http
-              containerPort: 8080
-"""
-WORKER = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: worker
-  namespace: shop
-spec:
-  selector:
-    matchLabels:
-      app: worker
-  template:
-    metadata:
-      labels:
-        app: worker
-    spec:
-      containers:
-        - name: worker
-          image: busybox:1.36
-"""
 POLICIES = """\
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

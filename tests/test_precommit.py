@@ -16,55 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, lint
+from conftest import NAMESPACE, REPO, WEB, WORKER, lint
 
-NAMESPACE = """\
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: shop
-"""
-WEB = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: shop
-spec:
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.27
-          ports:
-            - name: http
-              containerPort: 8080
-"""
-WORKER = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: worker
-  namespace: shop
-spec:
-  selector:
-    matchLabels:
-      app: worker
-  template:
-    metadata:
-      labels:
-        app: worker
-    spec:
-      containers:
-        - name: worker
-          image: busybox:1.36
-"""
 WORKER_LINE = 4  # `  name: worker`: no policy selects the worker's pods (NL101)
 POLICY = """\
 apiVersion: networking.k8s.io/v1
