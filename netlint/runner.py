@@ -384,7 +384,13 @@ def _suppress(
         known[rule.meta.name.lower()] = rule.meta.code
     ran = {a.meta.code for a in active}
     unused = next((a for a in active if a.meta.code == suppress.UNUSED_CODE), None)
-    objects: list[Object] = [*index.policies, *index.workloads, *index.namespace_objects.values()]
+    # Only objects of reported files have findings about them, so only their annotations count.
+    everything: list[Object] = [
+        *index.policies,
+        *index.workloads,
+        *index.namespace_objects.values(),
+    ]
+    objects = [o for o in everything if reported(o.ref.path)]
     outcome = suppress.apply(
         findings,
         {path: r.directives for path, r in workspace.results.items() if r.directives},

@@ -121,6 +121,12 @@ class _Knowledge:
 _KNOWLEDGE: weakref.WeakKeyDictionary[Index, _Knowledge] = weakref.WeakKeyDictionary()
 
 
+@lru_cache(maxsize=1 << 16)
+def _folder(path: str) -> str:
+    # Kept across runs of the language server, where the same paths come back on every edit.
+    return posixpath.dirname(path)
+
+
 def _knowledge(index: Index) -> _Knowledge:
     found = _KNOWLEDGE.get(index)
     if found is None:
@@ -138,26 +144,22 @@ def _knowledge(index: Index) -> _Knowledge:
         # The rule API does not give a custom resource's namespace: take those of the objects
         # in the same directory (a component's folder, a namespace's folder).
         operated = {
-            posixpath.dirname(f.path)
+            _folder(f.path)
             for f in index.files.values()
             if not _POD_RUNNING_KINDS.isdisjoint(f.kinds)
         }
         incomplete.update(
             obj.ref.namespace
             for f in index.files.values()
-            if posixpath.dirname(f.path) in operated
+            if _folder(f.path) in operated
             for obj in f.objects
         )
         floating = tuple(
             w for w in index.workloads if not w.namespace_declared and not w.is_fragment
         )
-        kustomized = {
-            posixpath.dirname(f.path) for f in index.files.values() if f.kinds["Kustomization"]
-        }
+        kustomized = {_folder(f.path) for f in index.files.values() if f.kinds["Kustomization"]}
         blind = any(
-            not w.namespace_declared
-            and w.is_fragment
-            and posixpath.dirname(w.ref.path) in kustomized
+            not w.namespace_declared and w.is_fragment and _folder(w.ref.path) in kustomized
             for w in index.workloads
         )
         found = _Knowledge(vocabulary, mentioned, frozenset(incomplete), floating, blind)
