@@ -11,7 +11,7 @@ import os
 import pickle
 import sys
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,6 +25,8 @@ from netlint.parse import Limits
 #: Below these, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 PARALLEL_MIN_FILES = 64
+#: Shares per worker process: enough to overlap unpickling with parsing, few enough to be cheap.
+SHARES_PER_WORKER = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,27 +174,29 @@ def _load_many(
     size = sum(len(data) if data is not None else _size(settings.root / rel) for rel, data in todo)
     if workers < 2 or len(todo) < PARALLEL_MIN_FILES or size < PARALLEL_MIN_BYTES:
         return [(result, None) for result in _load_chunk(settings, todo)]
-    # Workers read their files themselves (only names cross the pipe), and the files are dealt
-    # round-robin by size so that every worker gets a similar amount of YAML.
+    # Workers read their files themselves (only names cross the pipe). The files are dealt
+    # round-robin by size into a few shares per worker, so that shares are alike and the main
+    # process unpickles the first ones while workers still parse the last.
     ordered = sorted(
         range(len(todo)),
         key=lambda i: -(len(todo[i][1] or b"") or _size(settings.root / todo[i][0])),
     )
-    shares: list[list[int]] = [[] for _ in range(workers)]
+    count = min(workers * SHARES_PER_WORKER, len(todo))
+    shares: list[list[int]] = [[] for _ in range(count)]
     for position, i in enumerate(ordered):
-        turn = position % (2 * workers)
-        shares[turn if turn < workers else 2 * workers - 1 - turn].append(i)
+        turn = position % (2 * count)
+        shares[turn if turn < count else 2 * count - 1 - turn].append(i)
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     results: dict[int, tuple[FileResult, str | None]] = {}
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [
-            (share, pool.submit(_load_share, settings, [todo[i] for i in share], writer))
+        futures = {
+            pool.submit(_load_share, settings, [todo[i] for i in share], writer): share
             for share in shares
             if share
-        ]
-        for share, future in futures:
+        }
+        for future in as_completed(futures):
             payload, shard = future.result()
-            for i, result in zip(share, pickle.loads(payload), strict=True):
+            for i, result in zip(futures[future], pickle.loads(payload), strict=True):
                 results[i] = (result, shard)
     return [results[i] for i in range(len(todo))]
 
