@@ -178,27 +178,25 @@ def _expansion_size(root: Node, positions: Positions, limit: int) -> None:
         if nid in size:
             continue
         if nid in on_stack:
-            raise ParseFailure(
-                Problem(
-                    "NL001",
-                    "recursive alias: the node anchored here contains an alias of itself",
-                    positions.point(node.start_mark),
-                )
-            )
+            raise _recursive(node, positions)
         on_stack.add(nid)
         stack.append((node, True))
         for child in _children(node):
             cid = id(child)
             if cid in on_stack:
-                raise ParseFailure(
-                    Problem(
-                        "NL001",
-                        "recursive alias: the node anchored here contains an alias of itself",
-                        positions.point(child.start_mark),
-                    )
-                )
+                raise _recursive(child, positions)
             if cid not in size:
                 stack.append((child, False))
+
+
+def _recursive(node: Node, positions: Positions) -> ParseFailure:
+    return ParseFailure(
+        Problem(
+            "NL001",
+            "recursive alias: the node anchored here contains an alias of itself",
+            positions.point(node.start_mark),
+        )
+    )
 
 
 def _children(node: Node) -> Iterator[Node]:
