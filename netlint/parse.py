@@ -120,10 +120,29 @@ def _check_depth(positions: Positions, text: str, limit: int) -> None:
     """Refuse nesting deeper than ``limit`` before the (recursive, C) composer sees it.
 
     libyaml's composer recurses in C without a bound and crashes the interpreter on very deep
-    input, so the exact check walks the event stream, which is flat.
+    input, so the exact check walks the event stream, which is flat. The limit is netlint's,
+    whatever libyaml is installed: libyaml 0.2.6 refuses flow nesting past 1,000 levels itself,
+    and its scanner reads up to 1,024 characters ahead of the events it has delivered, so on
+    ``[[[[...`` it fails before the event that breaks netlint's bound arrives. When libyaml
+    fails, the walk is run again on the text before the failure, which nests no deeper than
+    libyaml allows; what breaks netlint's bound there is reported in netlint's words.
     """
     if _depth_bound(text) <= limit:
         return
+    stop = _walk_depth(positions, text, limit)
+    if stop is None:
+        return
+    # Raises where the prefix nests too deep; the prefix's own end is an error, ignored here.
+    _walk_depth(positions, text[: stop.problem_mark.index], limit)
+    if _is_nesting(stop):
+        # libyaml's own limit, at a depth no lower than netlint's (max-depth is at most 1,000).
+        raise _too_deep(positions, stop.problem_mark, limit)
+    # Otherwise a syntax error before anything too deep: the composer reports it.
+
+
+def _walk_depth(positions: Positions, text: str, limit: int) -> Any:
+    """Raise ParseFailure at the first collection deeper than ``limit``; else the error
+    libyaml stopped with (its ``problem_mark`` carries the character index), or None."""
     parser = Composer(text)
     depth = 0
     try:
@@ -133,19 +152,25 @@ def _check_depth(positions: Positions, text: str, limit: int) -> None:
             if name in ("SequenceStartEvent", "MappingStartEvent"):
                 depth += 1
                 if depth > limit:
-                    raise ParseFailure(
-                        Problem(
-                            "NL001",
-                            f"nesting deeper than {limit} levels",
-                            positions.point(event.start_mark),
-                        )
-                    )
+                    raise _too_deep(positions, event.start_mark, limit)
             elif name in ("SequenceEndEvent", "MappingEndEvent"):
                 depth -= 1
-    except MarkedError:
-        return  # the composer reports the syntax error with its position
+    except MarkedError as exc:
+        return exc if getattr(exc, "problem_mark", None) is not None else None
     finally:
         parser.dispose()
+    return None
+
+
+def _is_nesting(exc: Any) -> bool:
+    # libyaml 0.2.6: "exceeded maximum nesting depth"; later: "Maximum nesting level reached".
+    return "nesting" in f"{exc.context} {exc.problem}".lower()
+
+
+def _too_deep(positions: Positions, mark: Any, limit: int) -> ParseFailure:
+    return ParseFailure(
+        Problem("NL001", f"nesting deeper than {limit} levels", positions.point(mark))
+    )
 
 
 def _expansion_size(root: Node, positions: Positions, limit: int) -> None:

@@ -152,6 +152,71 @@ def test_deep_nesting_is_refused_without_crashing(depth: int) -> None:
     assert parsed.problem.span.line == 1 and parsed.problem.span.col == 257
 
 
+_DEPTH_PROBE = """
+import json, sys
+from netlint.parse import Limits, parse
+from netlint.composer import BACKEND
+out = []
+for text, limit in json.loads(sys.argv[1]):
+    p = parse("deep.yaml", text.encode(), Limits(max_depth=limit)).problem
+    out.append([p.message, p.span.line, p.span.col] if p else None)
+print(json.dumps([BACKEND, out]))
+"""
+
+
+def _backends() -> list[str]:
+    names = []
+    try:
+        import yaml
+
+        if getattr(yaml, "__with_libyaml__", False):
+            names.append("pyyaml")
+    except ImportError:
+        pass
+    try:
+        import _ruamel_yaml  # noqa: F401
+
+        names.append("ruamel")
+    except ImportError:
+        pass
+    return names
+
+
+@pytest.mark.parametrize("backend", _backends())
+def test_the_depth_limit_is_netlints_whatever_libyaml_is_installed(backend: str) -> None:
+    """libyaml 0.2.6 stops flow nesting at 1,000 levels itself, and its scanner reads ahead of
+    the events; netlint's bound must still fire first, with its own message and position."""
+    import json
+    import subprocess
+    import sys
+
+    cases = [
+        ("[" * 1_001 + "]" * 1_001, 256, ["nesting deeper than 256 levels", 1, 257]),
+        ("{a: " * 2_000 + "b" + "}" * 2_000, 300, ["nesting deeper than 300 levels", 1, 1_201]),
+        ("[" * 1_001 + "]" * 1_001, 1_000, ["nesting deeper than 1000 levels", 1, 1_001]),
+        ("[" * 1_000 + "]" * 1_000, 1_000, None),
+        ("- " * 1_200 + "a\n", 256, ["nesting deeper than 256 levels", 1, 513]),
+        ("x:\n  y: " + "[" * 5_000, 256, ["nesting deeper than 256 levels", 2, 260]),
+        # A syntax error before anything too deep is the parser's own.
+        ("a: [}\n" + "[" * 2_000, 256, None),
+    ]
+    env = {**os.environ, "NETLINT_YAML_BACKEND": backend}
+    out = subprocess.run(
+        [sys.executable, "-c", _DEPTH_PROBE, json.dumps([[t, lim] for t, lim, _ in cases])],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    used, problems = json.loads(out.stdout)
+    assert used == backend
+    for (_, _, want), got in zip(cases, problems, strict=True):
+        if want is None:
+            assert got is None or "nesting deeper" not in got[0]
+        else:
+            assert got == want
+
+
 def test_deep_block_nesting_is_refused() -> None:
     text = "".join("  " * i + f"k{i}:\n" for i in range(400))
     parsed = parse("deep.yaml", text.encode(), Limits())
