@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,33 @@ def found(report: Report) -> Expected:
 
 def describe(findings: Iterable[Finding]) -> str:
     return "\n".join(f"{f.span}: {f.code} {f.message}" for f in findings)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_user_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Give this session its own per-user state, so that nothing is shared with the user's
+    caches or with another run of the suite on the same machine (CI machines are shared):
+
+    - ``XDG_CACHE_HOME``: netlint's cache key (``netlint/key``), which every ``netlint check``
+      run as a program creates or reads;
+    - ``PRE_COMMIT_HOME``: the hook environments and the database of pre-commit;
+    - ``VIRTUALENV_OVERRIDE_APP_DATA``: virtualenv's app data (interpreter facts and seed
+      wheels), which pre-commit's virtualenv creation would otherwise write in the user's cache.
+
+    pip's download cache stays where it was (``PIP_CACHE_DIR``): pip writes it atomically and
+    shares it safely, and a cold one would download every hook dependency again each session.
+    Child processes inherit these variables; tests that need a state of their own still set
+    theirs (tests/test_cache.py, tests/test_precommit.py)."""
+    base = tmp_path_factory.mktemp("user-state")
+    user_cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("XDG_CACHE_HOME", str(base / "cache"))
+        env.setenv("PRE_COMMIT_HOME", str(base / "pre-commit"))
+        env.setenv("VIRTUALENV_OVERRIDE_APP_DATA", str(base / "virtualenv"))
+        env.setenv(
+            "PIP_CACHE_DIR", os.environ.get("PIP_CACHE_DIR") or str(Path(user_cache) / "pip")
+        )
+        yield
 
 
 @pytest.fixture
