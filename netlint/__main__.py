@@ -1,11 +1,11 @@
-import os
-import sys
+"""``python -m netlint``. By now ``netlint/__init__.py`` has already dropped the current directory
+from sys.path (it must: the package is imported before this module); this keeps it dropped for
+imports made through this module should the package have been imported some other way first."""
 
-# `python -m` puts the current directory first on sys.path. netlint runs inside repositories it
-# does not trust: a `jsonschema.py` or `ruamel/` there must not shadow the real libraries.
-_cwd = os.getcwd()
-sys.path[:] = [p for p in sys.path if p not in ("", ".", _cwd)]
+import netlint
+
+netlint.harden_sys_path()
 
 from netlint.cli import main  # noqa: E402
 
-sys.exit(main())
+raise SystemExit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import Distribution, entry_points
@@ -34,19 +35,27 @@ class Catalogue:
 def load_catalogue(untrusted: Sequence[Path] = ()) -> Catalogue:
     """Every rule registered by an installed distribution, built-ins included.
 
-    Distributions found directly in an ``untrusted`` directory (the repository being linted, or
-    the current directory, which ``python -m`` puts on sys.path) are not installed plugins but
-    files of the repo: their entry points are not loaded, since loading means running their code.
+    Distributions whose metadata lies in or anywhere under an ``untrusted`` directory (the
+    repository being linted, the current directory) are not installed plugins but files of the
+    repo, put on sys.path by ``PYTHONPATH`` or ``python -m``: their entry points are not loaded,
+    since loading means running their code. The running interpreter's own site-packages are
+    installed, trusted, even when they lie in the repo (a ``.venv/`` at its root).
     """
     rules: dict[str, Rule] = {}
     errors: list[str] = []
-    refused = {p.resolve() for p in untrusted}
+    refused = [_real(p) for p in untrusted]
+    installed = _site_directories() if refused else []
     for ep in sorted(entry_points(group=GROUP), key=lambda e: (e.name, e.value)):
         dist = ep.dist.name if ep.dist is not None else "?"
         # netlint's own entry point names code that is already running, wherever its metadata
         # was found (a development checkout's egg-info is on sys.path under `python -m`).
         builtin = dist == "netlint" and ep.value == BUILTIN_ENTRY
-        if ep.dist is not None and refused and not builtin and _base(ep.dist) in refused:
+        if (
+            ep.dist is not None
+            and refused
+            and not builtin
+            and _in_repo(ep.dist, refused, installed)
+        ):
             errors.append(
                 f"rule plugin {ep.name} = {ep.value} ({dist}) is not loaded: it is defined in "
                 "the repository being linted, not installed (--allow-repo-plugins loads it)"
@@ -78,11 +87,36 @@ def load_catalogue(untrusted: Sequence[Path] = ()) -> Catalogue:
     return Catalogue(ordered, tuple(errors))
 
 
-def _base(dist: Distribution) -> Path | None:
+def _real(path: Path) -> Path:
+    """``path`` with its links resolved; never raises (a link loop stays as it is)."""
+    return Path(os.path.realpath(path))
+
+
+def _within(path: Path, top: Path) -> bool:
+    return path == top or top in path.parents
+
+
+def _site_directories() -> list[Path]:
+    """Where the running interpreter installs distributions."""
+    import site
+    import sysconfig
+
+    found = {sysconfig.get_path(name) for name in ("purelib", "platlib")}
+    found.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
+    found.add(site.getusersitepackages())
+    return [_real(Path(p)) for p in found if p]
+
+
+def _in_repo(dist: Distribution, refused: Sequence[Path], installed: Sequence[Path]) -> bool:
+    """Whether ``dist``'s metadata was found in or under a refused directory (and not in a
+    site-packages of the running interpreter). Metadata whose place is unknown is refused."""
     try:
-        return Path(str(dist.locate_file(""))).resolve()
-    except (OSError, NotImplementedError):
-        return None
+        base = _real(Path(str(dist.locate_file(""))))
+    except (OSError, NotImplementedError, TypeError, ValueError):
+        return True
+    if any(base == site for site in installed):
+        return False
+    return any(_within(base, top) for top in refused)
 
 
 def _instantiate(loaded: object) -> list[object]:
