@@ -10,6 +10,7 @@ from pathlib import Path
 
 from netlint import __version__
 from netlint.reporters import FORMATS
+from netlint.reporters.escape import text as escape_text
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 _FAIL_ON = {"error": 3, "warning": 2, "note": 1, "never": 99}
@@ -138,6 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FINDINGS
 
 
+def _say(message: str) -> None:
+    """A diagnostic on stderr, which CI logs show: every line starts with ``netlint:`` (so none
+    is a workflow command) and repo text in it is made visible, never acted on."""
+    for line in message.split("\n"):
+        print(f"netlint: {escape_text(line)}", file=sys.stderr)
+
+
 def _check(args: argparse.Namespace) -> int:
     from netlint.reporters import render
     from netlint.runner import CheckRequest, UsageError, check
@@ -170,11 +178,11 @@ def _check(args: argparse.Namespace) -> int:
         outcome = check(request)
     except UsageError as exc:
         for warning in request.warnings:
-            print(f"netlint: warning: {warning}", file=sys.stderr)
-        print(f"netlint: {exc}", file=sys.stderr)
+            _say(f"warning: {warning}")
+        _say(str(exc))
         return EXIT_USAGE
     for warning in request.warnings:
-        print(f"netlint: warning: {warning}", file=sys.stderr)
+        _say(f"warning: {warning}")
     report = outcome.report
     if args.write_baseline:
         from netlint.runner import write_baseline
@@ -187,12 +195,10 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.verbose:
         for note in request.notes:
-            print(f"netlint: {note}", file=sys.stderr)
+            _say(note)
         for skipped in report.skipped:
-            print(
-                f"netlint: skipped {report.display_path(skipped.path)}: {skipped.reason}",
-                file=sys.stderr,
-            )
+            # display_path is escaped already; the reason may quote the repo (an OS error).
+            _say(f"skipped {report.display_path(skipped.path)}: {escape_text(skipped.reason)}")
     to_file = args.output is not None
     color = (
         args.format == "text"
@@ -225,11 +231,11 @@ def _rules(args: argparse.Namespace) -> int:
 
     catalogue = load_catalogue()
     for error in catalogue.errors:
-        print(f"netlint: warning: {error}", file=sys.stderr)
+        _say(f"warning: {error}")
     if args.rule:
         rule = catalogue.find(args.rule)
         if rule is None:
-            print(f"netlint: no rule {args.rule!r} (see `netlint rules`)", file=sys.stderr)
+            _say(f"no rule {args.rule!r} (see `netlint rules`)")
             return EXIT_USAGE
         render = ruledocs.markdown if args.format == "markdown" else ruledocs.plain
         sys.stdout.write(render(rule.meta))

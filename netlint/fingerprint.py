@@ -14,6 +14,8 @@ from array import array
 from collections.abc import Iterable
 from typing import Final
 
+from netlint.source import LineIndex
+
 _BLOCK: Final = 100
 _MASK: Final = (1 << 64) - 1
 _POWERS: Final = [pow(37, _BLOCK - 1 - j, 1 << 64) for j in range(_BLOCK)]
@@ -31,14 +33,12 @@ def _units(text: str) -> str:
 
 def line_hashes(text: str, lines: Iterable[int] | None = None) -> dict[int, str]:
     """``{line: "hash:n"}`` for the given 1-based lines (all lines when None)."""
-    kept = text.replace("\r\n", "\n").replace("\r", "\n").translate(_DROP)
-    units = _units(kept) + _EOF + "\0" * _BLOCK
-    starts = [0]
-    position = units.find("\n")
-    limit = len(units) - _BLOCK - 1  # the EOF sentinel starts a line only after a final LF
-    while position != -1 and position < limit:
-        starts.append(position + 1)
-        position = units.find("\n", position + 1)
+    # CRLF and CR read as LF (codeql-action does that), spaces and tabs dropped: the line
+    # breaks left are the netlint.source.LineIndex ones every other format counts with.
+    kept = _units(text.replace("\r\n", "\n").replace("\r", "\n").translate(_DROP))
+    # The EOF sentinel starts a line only after a final line break, as the index's last line.
+    starts = LineIndex(kept).starts
+    units = kept + _EOF + "\0" * _BLOCK
     wanted = set(range(1, len(starts) + 1)) if lines is None else set(lines)
     last = max(wanted, default=0)
     counts: dict[str, int] = {}

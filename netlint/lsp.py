@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
-import re
 import sys
 import threading
 import time
@@ -26,10 +26,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TypeVar
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
-from pygls.uris import from_fs_path, to_fs_path
+from pygls.uris import to_fs_path
 
 from netlint import __version__
 from netlint.api import RuleMeta
@@ -38,9 +39,12 @@ from netlint.discover import CONFIG_NAMES, EXTENSIONS, discover
 from netlint.findings import Finding, Severity
 from netlint.load import digest
 from netlint.registry import Catalogue, load_catalogue
+from netlint.reporters.escape import text as safe
+from netlint.reporters.escape import valid_unicode
 from netlint.ruledocs import help_uri
 from netlint.runner import Session, UsageError, load_project_config, project_root
-from netlint.source import Span
+from netlint.source import LineIndex, Span, units
+from netlint.workspace import read_file
 
 log = logging.getLogger("netlint.lsp")
 
@@ -51,7 +55,6 @@ _SEVERITY = {
     Severity.WARNING: lsp.DiagnosticSeverity.Warning,
     Severity.NOTE: lsp.DiagnosticSeverity.Information,
 }
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 T = TypeVar("T")
 
 
@@ -79,7 +82,7 @@ class Outcome:
 
 def path_of(uri: str) -> Path | None:
     """The resolved file a ``file:`` URI names; None for other schemes (``untitled:``)."""
-    fs = to_fs_path(uri) if uri.startswith("file:") else None
+    fs = _fs_path(uri) if uri.startswith("file:") else None
     if not fs:
         return None
     try:
@@ -88,28 +91,33 @@ def path_of(uri: str) -> Path | None:
         return None
 
 
-def _units(text: str, encoding: str) -> int:
-    if encoding == lsp.PositionEncodingKind.Utf32:
-        return len(text)
-    if encoding == lsp.PositionEncodingKind.Utf8:
-        return len(text.encode("utf-8", errors="surrogatepass"))
-    return len(text.encode("utf-16-le", errors="surrogatepass")) // 2
+def _fs_path(uri: str) -> str | None:
+    """A ``file:`` URI's path. On POSIX its percent-escapes are bytes of the file name
+    (``file:///caf%E9.yaml``, as ``Path.as_uri`` writes a name that is not UTF-8): decoded with
+    surrogateescape, as Python names such files, instead of into U+FFFD."""
+    if os.name == "nt":
+        return to_fs_path(uri)
+    parsed = urlsplit(uri)
+    if parsed.netloc not in ("", "localhost"):
+        return to_fs_path(uri)
+    return os.fsdecode(unquote_to_bytes(parsed.path)) or None
 
 
 class Lines:
-    """A text split into lines the way YAML and LSP split them (CR, LF, CRLF), for turning
-    netlint's 1-based code-point columns into 0-based positions in the client's units."""
+    """A text's lines as LSP counts them (CRLF, CR, LF: netlint.source.LineIndex, the index
+    every format uses), for turning netlint's 1-based code-point columns into 0-based
+    positions in the client's units."""
 
     def __init__(self, text: str, encoding: str) -> None:
-        self.lines = _LINE_BREAK.split(text)
+        self.index = LineIndex(text)
         self.encoding = encoding
 
     def position(self, line: int, col: int) -> lsp.Position:
-        index = min(max(line - 1, 0), len(self.lines) - 1)
-        text = self.lines[index]
-        if line - 1 > index:  # past the end: the end of the last line
-            return lsp.Position(index, _units(text, self.encoding))
-        return lsp.Position(index, _units(text[: max(col - 1, 0)], self.encoding))
+        last = len(self.index)
+        if line > last:  # past the end: the end of the last line
+            return lsp.Position(last - 1, units(self.index.line(last), self.encoding))
+        line = max(line, 1)
+        return lsp.Position(line - 1, self.index.units(line, col, self.encoding))
 
     def range(self, span: Span) -> lsp.Range:
         start = self.position(span.line, span.col)
@@ -194,7 +202,8 @@ class Linter:
     @property
     def catalogue(self) -> Catalogue:
         if self._catalogue is None:
-            self._catalogue = load_catalogue()
+            # Plugins whose metadata lies in an opened folder are the repo's code, not installed.
+            self._catalogue = load_catalogue((*self.folders, Path.cwd()))
             self._metas = {r.meta.code: r.meta for r in self._catalogue.rules}
         return self._catalogue
 
@@ -338,9 +347,12 @@ class Linter:
     def _from_disk(self, at: Located) -> set[Path]:
         """Put the file on disk back in place of an editor buffer or an older version."""
         try:
-            data: bytes | None = at.path.read_bytes()
-        except OSError:
+            data: bytes | None = read_file(at.path, at.session.workspace.settings.limits)
+        except (FileNotFoundError, NotADirectoryError):
             data = None
+        except OSError as exc:  # there, but unreadable or too large: an NL001, as in the CLI
+            at.session.workspace.update_unreadable(at.rel, exc)
+            return {at.project.root}
         known = _digest_of(at.session, at.rel)
         if (data is None and known is None) or (data is not None and known == digest(data)):
             return set()
@@ -401,19 +413,22 @@ class Linter:
                 location=lsp.Location(
                     files.uri(r.span.path), files.lines(r.span.path).range(r.span)
                 ),
-                message=r.message,
+                message=safe(r.message),
             )
             for r in finding.related
         ]
+        # Editors show messages in terminals too (Vim, Emacs, Helix): the repo's names and
+        # annotations reach them escaped, as in the text format.
+        subject = valid_unicode(finding.subject) if finding.subject is not None else None
         return lsp.Diagnostic(
             range=files.lines(finding.span.path).range(finding.span),
-            message=finding.message,
+            message=safe(finding.message),
             severity=_SEVERITY[finding.severity],
             code=finding.code,
             code_description=lsp.CodeDescription(href=help_uri(meta)) if meta else None,
             source="netlint",
             related_information=related or None,
-            data={"name": finding.name, "subject": finding.subject},
+            data={"name": valid_unicode(finding.name), "subject": subject},
         )
 
 
@@ -434,7 +449,9 @@ class Files:
 
     def uri(self, rel: str) -> str:
         doc = self.open.get(rel)
-        return doc.uri if doc is not None else from_fs_path(str(self.root / rel)) or ""
+        # as_uri percent-encodes the name's bytes (pygls' from_fs_path raises on a file name
+        # that is not UTF-8), and path_of reads them back.
+        return doc.uri if doc is not None else (self.root / rel).as_uri()
 
     def lines(self, rel: str) -> Lines:
         if rel not in self._lines:
@@ -443,9 +460,11 @@ class Files:
                 text = doc.text
             else:
                 try:
-                    text = (self.root / rel).read_bytes().decode("utf-8", errors="surrogateescape")
+                    data = read_file(self.root / rel)
                 except OSError:
-                    text = ""
+                    data = b""
+                # As the parser reads it: past a UTF-8 BOM, which editors do not show either.
+                text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
             self._lines[rel] = Lines(text, self.encoding)
         return self._lines[rel]
 
@@ -506,9 +525,12 @@ class NetlintServer(LanguageServer):
         self.closed: list[Doc] = []
 
     def snapshot(self) -> dict[str, Doc]:
+        # By the URI the client sent: pygls keys its documents by the *unquoted* URI, which
+        # loses a file name's non-UTF-8 bytes (%E9 becomes U+FFFD) and is not what the client
+        # expects diagnostics for.
         return {
-            uri: Doc(uri, doc.source, doc.version)
-            for uri, doc in self.workspace.text_documents.items()
+            doc.uri: Doc(doc.uri, doc.source, doc.version)
+            for doc in self.workspace.text_documents.values()
         }
 
     async def flush(
@@ -545,7 +567,7 @@ class NetlintServer(LanguageServer):
     def deliver(self, outcome: Outcome) -> None:
         for kind, message in outcome.messages:
             self.tell(kind, message)
-        still_open = self.workspace.text_documents
+        still_open = {doc.uri for doc in self.workspace.text_documents.values()}
         for item in outcome.publish:
             if item.uri not in still_open:
                 continue  # closed while it was being linted: its diagnostics are cleared
@@ -555,6 +577,8 @@ class NetlintServer(LanguageServer):
 
     def tell(self, kind: lsp.MessageType, message: str) -> None:
         """Errors and warnings pop up; the rest goes to the client's log for this server."""
+        # Config errors and load warnings quote file names and config values from the repo.
+        message = safe(message)
         if kind in (lsp.MessageType.Error, lsp.MessageType.Warning):
             log.warning("%s", message)
             self.window_show_message(lsp.ShowMessageParams(kind, message))

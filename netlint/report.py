@@ -12,6 +12,7 @@ from pathlib import Path
 from netlint.api import RuleMeta
 from netlint.discover import Skipped
 from netlint.findings import Finding, Severity
+from netlint.reporters import escape
 
 
 @dataclass(slots=True)
@@ -34,8 +35,10 @@ class Report:
         return Counter(f.severity for f in self.findings)
 
     def display_path(self, path: str) -> str:
-        """A finding's path as the user should see it: relative to the current directory."""
-        return _relative(str(self.root / path), os.getcwd())
+        """A finding's path as the user should see it: relative to the current directory, and
+        escaped for a terminal or CI log (a file name is the repo's to choose: it may hold
+        newlines, ESC or bytes that are not UTF-8, or start with a workflow command's ``::``)."""
+        return escape.path_text(_relative(str(self.root / path), os.getcwd()))
 
     def repo_path(self, path: str) -> str:
         """A finding's path relative to the top of the git work tree (GitHub resolves SARIF and

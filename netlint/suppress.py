@@ -25,12 +25,14 @@ from typing import Final
 from netlint.build import IGNORE_ANNOTATION
 from netlint.findings import Finding, Severity
 from netlint.model import Namespace, NetworkPolicy, Workload
-from netlint.source import Span
+from netlint.source import LineIndex, Span
 
 ANNOTATION: Final = IGNORE_ANNOTATION
 UNUSED_CODE: Final = "NL901"
 _DIRECTIVE: Final = re.compile(
-    r"(?P<lead>^[ \t]*|[ \t])#[ \t]*netlint:[ \t]*(?P<kind>disable-file|disable)[ \t]*=[ \t]*"
+    # A comment starts a line (after LF, CR or CRLF: `^` alone knows only LF) or follows a blank.
+    r"(?P<lead>(?:^|(?<=\r))[ \t]*|[ \t])#[ \t]*netlint:[ \t]*"
+    r"(?P<kind>disable-file|disable)[ \t]*=[ \t]*"
     r"(?P<tokens>[A-Za-z0-9_\-]+(?:[ \t]*,[ \t]*[A-Za-z0-9_\-]+)*)",
     re.MULTILINE,
 )
@@ -48,29 +50,24 @@ class Directive:
 
 
 def scan(path: str, text: str) -> list[Directive]:
-    """The suppression comments of a file."""
+    """The suppression comments of a file, on the lines an editor shows (CRLF, CR, LF)."""
     if "netlint:" not in text:
         return []
+    index = LineIndex(text)
     found: list[Directive] = []
     for match in _DIRECTIVE.finditer(text):
         start = match.start() + len(match.group("lead"))
-        line = text.count("\n", 0, start) + 1
-        col = start - (text.rfind("\n", 0, start) + 1) + 1
+        line, col = index.point(start)
         tokens = tuple(t.strip() for t in match.group("tokens").split(",") if t.strip())
         found.append(
             Directive(
                 tokens=tokens,
                 file_level=match.group("kind") == "disable-file",
-                own_line=match.group("lead").strip() == ""
-                and match.start() == _line_start(text, match.start()),
+                own_line=text[index.start(line) : start].strip(" \t") == "",
                 span=Span(path, line, col, line, col + match.end() - start),
             )
         )
     return found
-
-
-def _line_start(text: str, index: int) -> int:
-    return text.rfind("\n", 0, index) + 1
 
 
 def _matches(token: str, finding: Finding) -> bool:
@@ -178,14 +175,12 @@ def fingerprints(findings: Sequence[Finding], text_of: Callable[[str], str | Non
     and the text of the finding's line (not its number), plus an occurrence count for repeats."""
     seen: Counter[str] = Counter()
     out: list[str] = []
-    lines: dict[str, list[str]] = {}
+    lines: dict[str, LineIndex] = {}
     for finding in findings:
         path = finding.span.path
         if path not in lines:
-            text = text_of(path)
-            lines[path] = text.splitlines() if text is not None else []
-        source = lines[path]
-        anchor = source[finding.span.line - 1] if finding.span.line <= len(source) else ""
+            lines[path] = LineIndex(text_of(path) or "")
+        anchor = lines[path].line(finding.span.line)
         key = "\0".join((finding.code, path, finding.subject or "", " ".join(anchor.split())))
         seen[key] += 1
         digest = hashlib.sha256(f"{key}\0{seen[key]}".encode()).hexdigest()[:32]

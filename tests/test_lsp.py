@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -631,4 +632,60 @@ def test_workspace_folders_can_be_added(
         {"event": {"added": [], "removed": [{"uri": uri(other), "name": "other"}]}},
     )
     assert client.diagnostics(stray, since) == []
+    assert client.close() == 0
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"], ids=["crlf", "cr"])
+def test_positions_count_lines_as_editors_do(
+    project: Path, client_factory: Callable[[Path], Client], ending: str
+) -> None:
+    # LS and NEL inside a line (YAML breaks there, LSP does not), CRLF or CR between lines.
+    text = ANNOTATED.replace("😀 team", "😀\u2028tea\x85").replace("\n", ending)
+    line = line_of(ANNOTATED, "reviewed: yes")
+    client = client_factory(project)
+    client.initialize(project)
+    since = client.mark()
+    doc = client.open(project / "policies/annotated.yaml", text)
+    (diagnostic,) = client.diagnostics(doc, since)
+    assert diagnostic["code"] == "NL002"
+    assert diagnostic["range"]["start"] == {"line": line, "character": 44}
+    assert diagnostic["range"]["end"] == {"line": line, "character": 47}
+    assert client.close() == 0
+
+
+def test_messages_are_escaped_and_uris_carry_the_file_names_bytes(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    token = "NL999\n::error::pwned\x1b[2J\u202e"
+    first = POLICIES.split("---\n")[0]
+    folder = os.fsencode(project / "policies")
+    with open(os.path.join(folder, b"caf\xe9.yaml"), "wb") as handle:
+        handle.write(first.replace("name: web", "name: dup").encode())
+    again = first.replace("name: web", "name: dup").replace("[Ingress]", "[Ingress, Egress]")
+    again = again.replace(
+        "  namespace: shop\n",
+        f"  namespace: shop\n  annotations: {{netlint.dev/ignore: {json.dumps(token)}}}\n",
+    )
+    (project / "policies/zz.yaml").write_text(again, encoding="utf-8")
+    client = client_factory(project)
+    client.initialize(project)
+    since = client.mark()
+    doc = client.open(project / "policies/zz.yaml")
+    diagnostics = client.diagnostics(doc, since)
+    by_code = {d["code"]: d for d in diagnostics}
+    unsafe = re.compile("[\x00-\x1f\x7f-\x9f\u202e\ud800-\udfff]")
+    for diagnostic in diagnostics:
+        assert unsafe.search(diagnostic["message"]) is None, diagnostic
+    assert "NL999\\n::error::pwned\\x1b[2J\\u202e" in by_code["NL901"]["message"]
+    assert "caf\\xe9.yaml:4" in by_code["NL206"]["message"]
+    (related,) = by_code["NL206"]["relatedInformation"]
+    latin1 = Path(os.fsdecode(os.path.join(folder, b"caf\xe9.yaml")))
+    assert related["location"]["uri"] == uri(latin1)
+    assert related["location"]["uri"].endswith("/policies/caf%E9.yaml")
+    assert related["location"]["range"]["start"] == {"line": 3, "character": 8}
+    # And that URI names the file: opening it lints the file (a lone NL103 on its egress).
+    since = client.mark()
+    other = client.open(latin1, first.replace("name: web", "name: dup"))
+    assert other == related["location"]["uri"]
+    assert client.diagnostics(other, since) == []
     assert client.close() == 0

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from netlint.report import Report
+if TYPE_CHECKING:  # netlint.report imports netlint.reporters.escape: no cycle at run time
+    from netlint.report import Report
 
 FORMATS = ("text", "json", "github", "sarif")
 

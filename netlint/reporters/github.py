@@ -1,19 +1,18 @@
-"""GitHub Actions workflow commands: one annotation per finding."""
+"""GitHub Actions workflow commands: one annotation per finding.
+
+Every value is escaped as ``@actions/core`` escapes it (``escapeData`` for the message,
+``escapeProperty`` for ``file`` and ``title``), after the repo's controls are made visible
+(netlint.reporters.escape): one finding is one command, whatever its names hold.
+"""
 
 from __future__ import annotations
 
 from netlint.findings import Severity
 from netlint.report import Report
+from netlint.reporters.escape import github_data as _data
+from netlint.reporters.escape import github_property as _property
 
 _COMMAND = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
-
-
-def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _property(text: str) -> str:
-    return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def render(report: Report) -> str:

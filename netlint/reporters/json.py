@@ -1,4 +1,8 @@
-"""JSON output, documented by ``schemas/findings.schema.json``."""
+"""JSON output, documented by ``schemas/findings.schema.json``.
+
+Strings hold what the repo wrote; the document is always valid UTF-8 (a file name that is not
+UTF-8 shows U+FFFD for its bad bytes) and safe to print (netlint.reporters.escape).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 from netlint import __version__
 from netlint.findings import Severity
 from netlint.report import Report
+from netlint.reporters.escape import json_document
 from netlint.source import Span
 
 
@@ -53,4 +58,4 @@ def render(report: Report) -> str:
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
         },
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_document(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"

@@ -1,10 +1,12 @@
 """SARIF 2.1.0 for GitHub code scanning, built with sarif-om.
 
 Checked against the OASIS schema and GitHub's rules (../shared/sarif/README.md): relative,
-percent-encoded URIs under ``%SRCROOT%``; a full region on every result, with columns in UTF-16
-units (``columnKind``); GitHub's ``primaryLocationLineHash``; rule help with examples; a string
+percent-encoded URIs under ``%SRCROOT%`` (from the file name's bytes: a name that is not UTF-8
+round-trips); a full region on every result, with columns in UTF-16 units (``columnKind``);
+GitHub's ``primaryLocationLineHash``; rule help with examples; a string
 ``security-severity``; at most 25,000 results, the most severe kept, with a notification when
-some are left out.
+some are left out. Messages escape ``[``/``]`` so that no repo text becomes a link, and the log is
+valid UTF-8 whatever the repo holds (netlint.reporters.escape).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from typing import Any
-from urllib.parse import quote
 
 import attr
 import sarif_om as om
@@ -22,7 +23,8 @@ from netlint.api import RuleMeta
 from netlint.findings import Finding, Severity
 from netlint.fingerprint import line_hashes
 from netlint.report import Report
-from netlint.source import Span
+from netlint.reporters.escape import json_document, sarif_message, uri_path
+from netlint.source import LineIndex, Span
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/netlint/netlint"
@@ -85,7 +87,7 @@ def render(report: Report, *, category: str | None = None) -> str:
             om.Invocation(execution_successful=True, tool_execution_notifications=notifications)
         ]
     log = om.SarifLog(schema_uri=SCHEMA_URI, version="2.1.0", runs=[run])
-    return json.dumps(to_json(log), indent=2, ensure_ascii=False) + "\n"
+    return json_document(json.dumps(to_json(log), indent=2, ensure_ascii=False)) + "\n"
 
 
 def to_json(obj: Any) -> Any:
@@ -163,18 +165,19 @@ class _Columns:
 
     def __init__(self, report: Report) -> None:
         self.report = report
-        self.lines: dict[str, list[str] | None] = {}
+        self.lines: dict[str, LineIndex | None] = {}
 
     def convert(self, path: str, line: int, col: int) -> int:
         if path not in self.lines:
             text = self.report.text_of(path)
             needs = text is not None and any(ord(c) > 0xFFFF for c in text)
-            self.lines[path] = text.splitlines() if needs and text is not None else None
+            # The parser reads past a UTF-8 BOM, so its columns do not count it.
+            index = LineIndex(text.removeprefix("\ufeff")) if needs and text is not None else None
+            self.lines[path] = index
         lines = self.lines[path]
         if lines is None or line > len(lines):
             return col
-        prefix = lines[line - 1][: col - 1]
-        return len(prefix.encode("utf-16-le", "surrogatepass")) // 2 + 1
+        return lines.units(line, col, "utf-16") + 1
 
 
 def _region(span: Span, columns: _Columns) -> om.Region:
@@ -193,9 +196,7 @@ def _location(span: Span, columns: _Columns, **extra: Any) -> om.Location:
     path = columns.report.repo_path(span.path)
     return om.Location(
         physical_location=om.PhysicalLocation(
-            artifact_location=om.ArtifactLocation(
-                uri=quote(path, safe="/"), uri_base_id="%SRCROOT%"
-            ),
+            artifact_location=om.ArtifactLocation(uri=uri_path(path), uri_base_id="%SRCROOT%"),
             region=_region(span, columns),
         ),
         **extra,
@@ -223,7 +224,7 @@ def _result(
         rule_id=finding.code,
         rule_index=rule_index,
         level=_LEVEL[finding.severity],
-        message=om.Message(text=finding.message),
+        message=om.Message(text=sarif_message(finding.message)),
         locations=[_location(finding.span, columns)],
     )
     value = hashes.get((finding.span.path, finding.span.line))
@@ -231,7 +232,7 @@ def _result(
         result.partial_fingerprints = {"primaryLocationLineHash": value}
     if finding.related:
         result.related_locations = [
-            _location(r.span, columns, id=i + 1, message=om.Message(text=r.message))
+            _location(r.span, columns, id=i + 1, message=om.Message(text=sarif_message(r.message)))
             for i, r in enumerate(finding.related)
         ]
     return result

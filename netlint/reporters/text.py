@@ -1,9 +1,15 @@
-"""``path:line:col: CODE severity: message [name]``, the shape editors' problem matchers read."""
+"""``path:line:col: CODE severity: message [name]``, the shape editors' problem matchers read.
+
+Everything the repo wrote (file names, messages quoting names, labels, annotations and parser
+excerpts) is escaped (netlint.reporters.escape): one finding is one line, and no byte of it is
+a terminal control or a CI workflow command.
+"""
 
 from __future__ import annotations
 
 from netlint.findings import Severity
 from netlint.report import Report
+from netlint.reporters.escape import text as safe
 
 _COLORS = {Severity.ERROR: "\033[31m", Severity.WARNING: "\033[33m", Severity.NOTE: "\033[36m"}
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
@@ -15,17 +21,17 @@ def render(report: Report, *, color: bool = False) -> str:
         span = finding.span
         where = f"{report.display_path(span.path)}:{span.line}:{span.col}:"
         severity = finding.severity.value
+        # Plugins choose codes and names: escaped like the rest, before any colour is added.
+        name = f"[{safe(finding.name)}]"
         if color:
             where = f"{_BOLD}{where}{_RESET}"
             severity = f"{_COLORS[finding.severity]}{severity}{_RESET}"
-            name = f"{_DIM}[{finding.name}]{_RESET}"
-        else:
-            name = f"[{finding.name}]"
-        lines.append(f"{where} {finding.code} {severity}: {finding.message} {name}")
+            name = f"{_DIM}{name}{_RESET}"
+        lines.append(f"{where} {safe(finding.code)} {severity}: {safe(finding.message)} {name}")
         for related in finding.related:
             rel = related.span
             lines.append(
-                f"    {report.display_path(rel.path)}:{rel.line}:{rel.col}: {related.message}"
+                f"    {report.display_path(rel.path)}:{rel.line}:{rel.col}: {safe(related.message)}"
             )
     lines.append(summary(report))
     return "\n".join(lines) + "\n"
