@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import re
 from collections import Counter
@@ -10,7 +11,8 @@ from typing import Final
 
 from netlint.build import BuildOptions, build_document
 from netlint.model import ForeignPolicy, Object
-from netlint.parse import Limits, Parsed, Problem, parse
+from netlint.parse import Limits, Parsed, Problem, parse, size_problem
+from netlint.source import point
 from netlint.suppress import Directive, scan
 
 #: A Go-template action where YAML would need a value: at the start of a line, after `- `, or as
@@ -40,6 +42,30 @@ class FileResult:
 def digest(data: bytes) -> str:
     """The content hash that identifies a file's bytes (cache keys, change detection)."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+class FileTooLarge(OSError):
+    """A file over ``limits.max_file_bytes``, found from its size before it was read."""
+
+    def __init__(self, size: int, limits: Limits) -> None:
+        super().__init__(errno.EFBIG, "file too large")
+        self.size = size
+        self.limits = limits
+
+
+def unreadable(path: str, error: OSError) -> FileResult:
+    """A file that could not be read: an NL001 finding at its first line, never a silent skip
+    (its objects are unknown, so the run must not pass as if it had none). It has no digest,
+    so it is never cached."""
+    if isinstance(error, FileTooLarge):
+        return FileResult(path, "", problems=[size_problem(path, error.size, error.limits)])
+    reason = error.strerror or type(error).__name__
+    # The reason comes from the OS or from netlint; escaped all the same, so that no byte of it
+    # can act on a terminal or a CI log.
+    shown = reason.encode("ascii", "backslashreplace").decode("ascii")
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in shown)
+    message = f"netlint cannot read this file: {shown}"
+    return FileResult(path, "", problems=[Problem("NL001", message, point(path, 0, 0))])
 
 
 def is_templated(text: str) -> bool:

@@ -243,19 +243,21 @@ class Parsed:
     problem: Problem | None = None
 
 
+def size_problem(path: str, size: int, limits: Limits) -> Problem:
+    """The NL001 of a file over ``limits.max_file_bytes`` (judged from its stat where it can be,
+    so that such a file is never read)."""
+    return Problem(
+        "NL001",
+        f"file is {size:,} bytes, over the {limits.max_file_bytes:,}-byte limit "
+        "(limits.max_file_bytes); not parsed",
+        point(path, 0, 0),
+    )
+
+
 def parse(path: str, data: bytes, limits: Limits) -> Parsed:
     """Compose every document of a file; a failure keeps the documents before it."""
     if len(data) > limits.max_file_bytes:
-        return Parsed(
-            "",
-            Positions(path),
-            problem=Problem(
-                "NL001",
-                f"file is {len(data):,} bytes, over the {limits.max_file_bytes:,}-byte limit "
-                "(limits.max_file_bytes); not parsed",
-                point(path, 0, 0),
-            ),
-        )
+        return Parsed("", Positions(path), problem=size_problem(path, len(data), limits))
     try:
         text = decode(path, data)
     except ParseFailure as failure:

@@ -3,24 +3,31 @@ files. The CLI, the pre-commit hook and the editor integration all come through 
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import functools
 import hashlib
+import os
+import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from netlint import suppress
 from netlint.build import BuildOptions
 from netlint.cache import Cache, code_salt
-from netlint.config import Config, ConfigError, find_config, load_config
-from netlint.discover import discover, find_git_root
+from netlint.config import Config, ConfigError, escape, find_config, load_config, read_project_file
+from netlint.discover import discover, find_git_root, real_path
 from netlint.engine import CRASH_CODE, ActiveRule, run_parallel
 from netlint.findings import Finding
 from netlint.load import digest
 from netlint.model import Object
-from netlint.registry import Catalogue, is_selected, load_catalogue, unknown_tokens
+from netlint.parse import Limits
+from netlint.registry import GROUP, Catalogue, is_selected, load_catalogue, unknown_tokens
 from netlint.report import Report
-from netlint.workspace import LoadSettings, Workspace, default_jobs
+from netlint.workspace import LoadSettings, Workspace, default_jobs, read_file
 
 
 class UsageError(Exception):
@@ -82,34 +89,66 @@ def load_project_config(
     """The configuration of the project that holds ``start``: the nearest config file (or
     ``config_file``), whose folder is the root unless ``root`` is given, else ``default_root``
     (else ``start``). Raises UsageError for a missing or invalid config."""
-    config_path = config_file.resolve() if config_file is not None else find_config(start)
-    if config_file is not None and (config_path is None or not config_path.is_file()):
-        raise UsageError(f"{config_file}: config file not found")
+    # The path as named, not resolved: whether it may be a link, and to where, is for
+    # load_config to judge (a config inside a work tree must not lead out of it).
+    config_path = Path(os.path.abspath(config_file)) if config_file else find_config(start)
+    if config_file is not None and (config_path is None or not os.path.lexists(config_path)):
+        raise UsageError(f"{escape(str(config_file))}: config file not found")
     if root is None:
-        root = config_path.parent if config_path is not None else (default_root or start)
+        if config_path is None:
+            root = default_root or start
+        else:  # a config the user names is where it leads; a found one, where it was found
+            root = (real_path(config_path) if config_file else config_path).parent
     try:
-        config = load_config(config_path, root, catalogue.rules)
+        config = load_config(config_path, root, catalogue.rules, explicit=config_file is not None)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     unknown = unknown_tokens(catalogue.rules, (*config.select, *config.ignore))
     if unknown:
-        raise UsageError(f"{config_path}: no rule matches {', '.join(map(repr, unknown))}")
+        named = escape(", ".join(map(repr, unknown)))
+        raise UsageError(f"{escape(str(config_path))}: no rule matches {named}")
     return config
 
 
+def _existing(name: str) -> Path:
+    """A path from the command line, absolute with its links resolved; UsageError when it
+    names nothing (or a link loop, which ``Path.resolve`` would raise RuntimeError on)."""
+    path = real_path(Path(name))
+    try:
+        os.stat(path)
+    except OSError as exc:
+        reason = "a symbolic link loop" if exc.errno == errno.ELOOP else "no such file or directory"
+        raise UsageError(f"{escape(name)}: {reason}") from None
+    return path
+
+
+def _checked_baseline(path: Path, root: Path) -> Path:
+    """The baseline's real path, once it is known to be a regular file of a sane size that,
+    when it lies in the project, does not link out of it (a baseline named by the user outside
+    the project is read where it leads: the user chose it)."""
+    absolute = Path(os.path.abspath(path))
+    inside = absolute == root or root in absolute.parents
+    try:
+        read_project_file(absolute, root if inside else None, "baseline")
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return real_path(absolute)
+
+
 def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
-    cwd = Path.cwd().resolve()
-    targets = [Path(p).resolve() for p in request.paths] or [(request.root or cwd).resolve()]
+    cwd = real_path(Path.cwd())
     if request.stdin_filename is not None:
-        targets = [Path(request.stdin_filename).resolve()]
-    for target in targets:
-        if not target.exists() and request.stdin_filename is None:
-            raise UsageError(f"{target}: no such file or directory")
+        targets = [real_path(Path(request.stdin_filename))]
+    else:
+        targets = [_existing(p) for p in request.paths] or [_existing(str(request.root or cwd))]
     first = targets[0]
     start = first if first.is_dir() else first.parent
     if catalogue is None:
         git = find_git_root(start)
-        untrusted = () if request.allow_repo_plugins else (cwd, start, *([git] if git else []))
+        # The repo, however its top is found: the work tree, the config file's folder.
+        found = find_config(start)
+        tops = [p for p in (git, found.parent if found else None) if p is not None]
+        untrusted = () if request.allow_repo_plugins else (cwd, start, *tops)
         catalogue = load_catalogue(untrusted)
     request.warnings.extend(catalogue.errors)
     # A buffer from an editor belongs to the project the editor runs netlint in.
@@ -124,7 +163,12 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     )
     for target in targets:
         if target != config.root and config.root not in target.parents:
-            raise UsageError(f"{target} is outside the project root {config.root}")
+            shown = escape(str(target))
+            raise UsageError(f"{shown} is outside the project root {escape(str(config.root))}")
+    if request.baseline is not None:
+        # Checked before anything reads it (the cache key digests it too); from here on the
+        # request names the real file, so nothing follows a link to it again.
+        request.baseline = _checked_baseline(request.baseline, config.root)
     select = tuple(request.select) if request.select is not None else config.select
     ignore = tuple(request.ignore) if request.ignore is not None else config.ignore
     unknown = unknown_tokens(catalogue.rules, (*select, *ignore))
@@ -145,8 +189,9 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     cache = session.open_cache() if request.use_cache else None
     key = _outcome_key(request, session, targets, files, overrides, cache)
     if cache is not None and key is not None:
-        cached = cache.outcome(key)
-        if isinstance(cached, Report):  # nothing changed since a run with the same settings
+        # Nothing changed since a run with the same settings: its report, with this run's rules.
+        cached = cache.outcome(key, config.root, [a.meta for a in session.active])
+        if cached is not None:
             return Outcome(cached, config)
     session.workspace.load(files, overrides=overrides, cache=cache, jobs=request.jobs)
     report = _report(request, session, targets, override_rel, overrides)
@@ -178,7 +223,9 @@ def _report(
             known = suppress.read_baseline(request.baseline)
         except suppress.BaselineError as exc:
             raise UsageError(str(exc)) from None
-        prints = suppress.fingerprints(findings, _text_reader(config.root, overrides))
+        prints = suppress.fingerprints(
+            findings, _text_reader(config.root, overrides, config.limits)
+        )
         kept = [f for f, fp in zip(findings, prints, strict=True) if fp not in known]
         baselined = len(findings) - len(kept)
         findings = kept
@@ -227,6 +274,7 @@ def _outcome_key(
         repr(
             [(a.meta.code, a.severity, sorted(a.options.items(), key=str)) for a in session.active]
         ),
+        _plugins_stamp(frozenset(type(r).__module__ for r in session.catalogue.rules)),
         repr(sorted(str(t) for t in targets)),
         repr(list(request.paths)),
         repr(request.stdin_filename),
@@ -252,6 +300,29 @@ def _outcome_key(
             return None
         parts.append(f"{rel}\0{known}")
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=20).hexdigest()
+
+
+@functools.cache
+def _plugins_stamp(modules: frozenset[str]) -> str:
+    """Every installed rule plugin's distribution, version and entry point, and the content of
+    the modules the loaded rules come from (a plugin edited in a development checkout keeps its
+    version; netlint's own modules are in the cache's salt). Once per process and catalogue: a
+    running language server runs the code it imported."""
+    parts = sorted(
+        f"{ep.name}={ep.value}:{ep.dist.name if ep.dist else '?'}=="
+        f"{ep.dist.version if ep.dist else '?'}"
+        for ep in entry_points(group=GROUP)
+    )
+    hasher = hashlib.blake2b("\n".join(parts).encode(errors="surrogateescape"), digest_size=16)
+    for module in sorted(modules):
+        if module == "netlint" or module.startswith("netlint."):
+            continue
+        name = getattr(sys.modules.get(module), "__file__", None)
+        hasher.update(f"{module}\0{name}\0".encode(errors="surrogateescape"))
+        if isinstance(name, str):
+            with contextlib.suppress(OSError):
+                hasher.update(Path(name).read_bytes())
+    return hasher.hexdigest()
 
 
 @dataclass(slots=True)
@@ -403,12 +474,15 @@ def _suppress(
     return outcome.kept + outcome.unused, outcome.suppressed
 
 
-def _text_reader(root: Path, overrides: Mapping[str, bytes]) -> Callable[[str], str | None]:
+def _text_reader(
+    root: Path, overrides: Mapping[str, bytes], limits: Limits
+) -> Callable[[str], str | None]:
     def read(path: str) -> str | None:
         if path in overrides:
             return overrides[path].decode("utf-8", errors="replace")
         try:
-            return (root / path).read_bytes().decode("utf-8", errors="replace")
+            # The linted files' one reader: no links followed, no FIFO waited on, size bounded.
+            return read_file(root / path, limits).decode("utf-8", errors="replace")
         except OSError:
             return None
 
