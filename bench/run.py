@@ -245,6 +245,55 @@ def bench(root: Path, runs: int, *, smoke: bool) -> dict[str, Any]:
     return row
 
 
+def cache_format(root: Path, runs: int) -> dict[str, float]:
+    """The cache's format against the pickle it replaced, over the same parsed results of the
+    whole corpus: encode plus decode, medians of ``runs`` (in this process, the cyclic GC off as
+    netlint has it while loading). The warm run (``warm_s``) is the end-to-end number."""
+    import gc
+    import pickle
+
+    from netlint.cache import decode_results, encode_results
+    from netlint.config import Config
+    from netlint.registry import load_catalogue
+    from netlint.runner import Session
+
+    session = Session.create(Config(root=root, roots=(root,)), load_catalogue())
+    session.load(use_cache=False, jobs=1)
+    results = list(session.workspace.results.values())
+    timings: dict[str, list[float]] = {k: [] for k in ("pe", "pd", "me", "md")}
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(max(runs, 3)):
+            start = time.perf_counter()
+            pickled = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+            timings["pe"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            pickle.loads(pickled)
+            timings["pd"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            packed = encode_results(results)
+            timings["me"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            decoded = decode_results(packed)
+            timings["md"].append(time.perf_counter() - start)
+            assert decoded is not None and len(decoded) == len(results)
+    finally:
+        if enabled:
+            gc.enable()
+    pickle_s = median(timings["pe"]) + median(timings["pd"])
+    msgpack_s = median(timings["me"]) + median(timings["md"])
+    return {
+        "pickle_encode_s": median(timings["pe"]),
+        "pickle_decode_s": median(timings["pd"]),
+        "msgpack_encode_s": median(timings["me"]),
+        "msgpack_decode_s": median(timings["md"]),
+        "pickle_mb": len(pickled) / 1e6,
+        "msgpack_mb": len(packed) / 1e6,
+        "msgpack_over_pickle": msgpack_s / pickle_s,
+    }
+
+
 def peers(root: Path, *, yamllint: str | None, nca: str | None) -> dict[str, float]:
     """Wall time of yamllint and of network-config-analyzer's sanity query, when asked for."""
     out: dict[str, float] = {}
@@ -262,6 +311,74 @@ def peers(root: Path, *, yamllint: str | None, nca: str | None) -> dict[str, flo
         except subprocess.TimeoutExpired:
             out["nca_sanity_s"] = float("inf")
     return out
+
+
+#: "Policies in one namespace": sizes timed (the issue-11 target is 30,000 in seconds).
+NAMESPACE_SIZES = (1_000, 3_000, 10_000, 30_000)
+NAMESPACE_SIZES_SMOKE = (100, 300)
+
+
+def _namespace_policy(i: int) -> str:
+    """Policy ``i`` of the one-namespace corpus, cycling through the shapes that made NL103
+    and NL105 quadratic: one shared podSelector with identical rules, a podSelector per policy
+    (selecting no declared pod), port ranges nested inside each other, and DNS egress rules."""
+    shape = i % 4
+    if shape == 0:
+        selector, ports = "{matchLabels: {app: web}}", f"[{{port: {8000 + i % 5}}}]"
+    elif shape == 1:
+        selector, ports = f"{{matchLabels: {{app: app-{i}}}}}", "[{port: 80}]"
+    elif shape == 2:
+        selector, ports = "{matchLabels: {app: web}}", f"[{{port: 1, endPort: {i % 60000 + 1}}}]"
+    else:
+        selector, ports = "{matchLabels: {app: web}}", f"[{{port: 80}}, {{port: {1000 + i}}}]"
+    egress = (
+        "  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}},"
+        " podSelector: {matchLabels: {k8s-app: kube-dns}}}]\n"
+        "    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]\n"
+        if i % 3
+        else "  - to: [{podSelector: {}}]\n    ports: [{port: 5432}]\n"
+    )
+    return (
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        f"metadata: {{name: p{i}, namespace: big}}\n"
+        f"spec:\n  podSelector: {selector}\n  policyTypes: [Ingress, Egress]\n"
+        "  ingress:\n  - from: [{podSelector: {matchLabels: {app: client}}}]\n"
+        f"    ports: {ports}\n  egress:\n{egress}---\n"
+    )
+
+
+def one_namespace(work: Path, runs: int, *, smoke: bool) -> dict[str, Any]:
+    """Cold ``netlint check --no-cache`` over N policies in one namespace (plus a few
+    workloads), per N, and time(largest)/time(previous): about the ratio of the sizes when the
+    rules are linear per namespace (3 for 10k -> 30k), its square when quadratic."""
+    row: dict[str, Any] = {"corpus": "one-namespace"}
+    sizes = NAMESPACE_SIZES_SMOKE if smoke else NAMESPACE_SIZES
+    times: list[float] = []
+    for size in sizes:
+        root = work / f"one-namespace-{size}"
+        if not (root / "workloads.yaml").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+            for start in range(0, size, 500):
+                text = "".join(_namespace_policy(i) for i in range(start, min(size, start + 500)))
+                (root / f"policies-{start:06d}.yaml").write_text(text)
+            (root / "workloads.yaml").write_text(
+                "".join(
+                    f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {app}, "
+                    f"namespace: big}}\nspec:\n  selector: {{matchLabels: {{app: {app}}}}}\n"
+                    f"  template:\n    metadata: {{labels: {{app: {app}}}}}\n"
+                    "    spec: {containers: [{name: c, image: nginx}]}\n---\n"
+                    for app in ("web", "client", "app-1")
+                )
+            )
+        elapsed = median(
+            [timed(["check", "--no-cache"], root)[0] for _ in range(1 if smoke else runs)]
+        )
+        times.append(elapsed)
+        row[f"policies_{size}_s"] = elapsed
+    row["ratio_last_over_previous"] = times[-1] / times[-2]
+    row["size_ratio"] = sizes[-1] / sizes[-2]
+    return row
 
 
 def main() -> int:
@@ -288,6 +405,7 @@ def main() -> int:
     for preset in args.presets:
         root = corpus(preset, args.work)
         row = bench(root, args.runs, smoke=args.smoke)
+        row.update(cache_format(root, args.runs))
         row.update(
             peers(
                 root,
@@ -326,6 +444,14 @@ def main() -> int:
             f"{last['cold_s'] / first['cold_s']:.1f}x the cold time, "
             f"{last['floor_s'] / first['floor_s']:.1f}x the floor"
         )
+    namespace = one_namespace(args.work, args.runs, smoke=args.smoke)
+    print(
+        "\npolicies in one namespace: "
+        + ", ".join(f"{k[9:-2]}: {v:.2f}s" for k, v in namespace.items() if k.endswith("_s"))
+        + f"; time ratio {namespace['ratio_last_over_previous']:.2f} for "
+        f"{namespace['size_ratio']:.0f}x the policies"
+    )
+    rows.append(namespace)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0

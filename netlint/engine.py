@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import traceback
 import zlib
@@ -16,6 +17,7 @@ from netlint.findings import Finding, Severity
 from netlint.index import Index
 from netlint.model import Namespace, NetworkPolicy, Workload
 from netlint.source import Span
+from netlint.workers import exit_with_parent
 
 #: Raised-exception findings use this code; its metadata lives in rules/nl900_rule_crashed.py.
 CRASH_CODE = "NL900"
@@ -44,11 +46,14 @@ def run(
     crash_meta: RuleMeta | None = None,
     debug: bool = False,
     share: tuple[int, int] | None = None,
+    notes: list[str] | None = None,
 ) -> list[Finding]:
     """Findings of every rule for the objects in files that ``reported`` accepts.
 
     ``share`` ``(k, n)`` keeps the k-th of n parts of the work: files by path, objects by
-    namespace, so that a rule's per-namespace caches serve one process only.
+    namespace, so that a rule's per-namespace caches serve one process only. ``notes`` receives
+    what rules tell ``--verbose`` (a rule with a ``notes(index)`` method: e.g. questions it left
+    undecided because an input was too big to decide them in bounded time).
     """
     findings: list[Finding] = []
     mine = _share_filter(share)
@@ -78,6 +83,9 @@ def run(
                     findings.append(_crash(rule.meta, subject, exc, crash_meta))
                     if debug:
                         traceback.print_exc(file=sys.stderr)
+        told = getattr(rule, "notes", None)
+        if notes is not None and callable(told):
+            notes.extend(str(note) for note in told(index))
     return findings
 
 
@@ -102,6 +110,7 @@ def run_parallel(
     jobs: int,
     crash_meta: RuleMeta | None = None,
     debug: bool = False,
+    notes: list[str] | None = None,
 ) -> list[Finding]:
     """``run`` split across forked processes, which share the index copy-on-write.
 
@@ -110,29 +119,42 @@ def run_parallel(
     """
     size = len(index.policies) + len(index.workloads)
     if jobs < 2 or size < PARALLEL_MIN_OBJECTS or sys.platform != "linux":
-        return run(index, rules, reported, crash_meta=crash_meta, debug=debug)
+        return run(index, rules, reported, crash_meta=crash_meta, debug=debug, notes=notes)
     _FORKED.update(index=index, rules=rules, reported=reported, crash_meta=crash_meta, debug=debug)
     try:
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=jobs - 1,
+            mp_context=context,
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             futures = [pool.submit(_run_share, (part, jobs)) for part in range(1, jobs)]
-            findings = _run_share((0, jobs))
+            findings, told = _run_share((0, jobs))
+            told_all = [told]
             for future in futures:
-                findings.extend(future.result())
+                more, told = future.result()
+                findings.extend(more)
+                told_all.append(told)
+            if notes is not None:
+                notes.extend(note for told in told_all for note in told)
     finally:
         _FORKED.clear()
     return findings
 
 
-def _run_share(share: tuple[int, int]) -> list[Finding]:
-    return run(
+def _run_share(share: tuple[int, int]) -> tuple[list[Finding], list[str]]:
+    notes: list[str] = []
+    findings = run(
         _FORKED["index"],
         _FORKED["rules"],
         _FORKED["reported"],
         crash_meta=_FORKED["crash_meta"],
         debug=_FORKED["debug"],
         share=share,
+        notes=notes,
     )
+    return findings, notes
 
 
 def _crash(meta: RuleMeta, subject: Any, exc: Exception, crash_meta: RuleMeta | None) -> Finding:

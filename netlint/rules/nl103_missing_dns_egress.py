@@ -449,6 +449,67 @@ def _requirement_on(req: Requirement, key: KeyConstraint | None) -> Tri:
     return None if inside is None else not inside
 
 
+class _Judges:
+    """The policies of a namespace that may change a hypothetical pod's verdict, indexed by a
+    label they require, so that each pod is judged against the few that may select it.
+
+    Policies that neither may allow DNS nor explain anything cannot change a verdict and are
+    left out. A policy with an ``In`` or ``Exists`` requirement selects no pod that lacks its
+    key (nor, for ``In``, one whose value is fixed outside its values): it is listed under that
+    key. The rest (only ``NotIn`` and ``DoesNotExist``) may select any pod. ``of`` yields a
+    superset of the policies that may select the pod, in namespace order, so the verdict is the
+    same as judging every policy.
+    """
+
+    def __init__(self, policies: Sequence[NetworkPolicy], reach: Reach) -> None:
+        self.order: dict[NetworkPolicy, int] = {}
+        self.anywhere: list[NetworkPolicy] = []
+        self.by_value: dict[tuple[str, str], list[NetworkPolicy]] = {}
+        self.by_key: dict[str, list[NetworkPolicy]] = {}
+        self.exists: dict[str, list[NetworkPolicy]] = {}
+        for policy in policies:
+            if Direction.EGRESS not in policy.policy_types or not reach.policy(policy).matters:
+                continue
+            self.order[policy] = len(self.order)
+            anchor = _anchor_requirement(policy.pod_selector)
+            if anchor is None:
+                self.anywhere.append(policy)
+                continue
+            self.by_key.setdefault(anchor.key, []).append(policy)
+            if anchor.operator is Operator.EXISTS:
+                self.exists.setdefault(anchor.key, []).append(policy)
+            else:
+                for value in anchor.values:
+                    self.by_value.setdefault((anchor.key, value), []).append(policy)
+
+    def of(self, pod: Mapping[str, KeyConstraint]) -> list[NetworkPolicy]:
+        found: set[NetworkPolicy] = set(self.anywhere)
+        for key, constraint in pod.items():
+            if constraint.allowed is None:
+                found.update(self.by_key.get(key, ()))
+                continue
+            found.update(self.exists.get(key, ()))
+            for value in constraint.allowed:
+                found.update(self.by_value.get((key, value), ()))
+        return sorted(found, key=self.order.__getitem__)
+
+
+def _anchor_requirement(selector: LabelSelector) -> Requirement | None:
+    """A requirement that no pod lacking its key meets: ``In`` (fewest values) or ``Exists``."""
+    best: Requirement | None = None
+    for req in selector.requirements:
+        if req.operator is Operator.IN:
+            if (
+                best is None
+                or best.operator is not Operator.IN
+                or len(req.values) < len(best.values)
+            ):
+                best = req
+        elif req.operator is Operator.EXISTS and best is None:
+            best = req
+    return best
+
+
 # -- the rule ---------------------------------------------------------------------------------
 
 
@@ -544,6 +605,8 @@ class MissingDnsEgress(Rule):
         self._options: dict[str, Any] = {}
         self._reach: Reach | None = None
         self._verdicts: dict[Workload, Verdict] = {}
+        self._judges: dict[str, _Judges] = {}
+        self._hypothetical: dict[tuple[str, frozenset[tuple[str, KeyConstraint]]], Verdict] = {}
 
     def _reach_for(self, ctx: Context) -> Reach:
         # One Reach and one verdict per workload per index: a default-deny policy and an
@@ -555,6 +618,8 @@ class MissingDnsEgress(Rule):
             self._options = dict(ctx.options)
             reach = self._reach = Reach(ctx.index, Target.from_options(ctx.options))
             self._verdicts = {}
+            self._judges = {}
+            self._hypothetical = {}
         return reach
 
     def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
@@ -582,17 +647,24 @@ class MissingDnsEgress(Rule):
         pod = hypothetical_pod(policy.pod_selector)
         if pod is None or _may_be_dns_pod(reach.target, policy, pod):
             return []
-        # Policies that neither may allow DNS nor explain anything cannot change the verdict.
-        judged = (
-            (other, selects_hypothetical(other.pod_selector, pod))
-            for other in ctx.index.policies_in(policy.namespace)
-            if Direction.EGRESS in other.policy_types and reach.policy(other).matters
-        )
+        # Policies with the same required labels judge the same hypothetical pod.
+        key = (policy.namespace, frozenset(pod.items()))
+        verdict = self._hypothetical.get(key)
+        if verdict is None:
+            judges = self._judges.get(policy.namespace)
+            if judges is None:
+                judges = self._judges[policy.namespace] = _Judges(
+                    ctx.index.policies_in(policy.namespace), reach
+                )
+            judged = (
+                (other, selects_hypothetical(other.pod_selector, pod)) for other in judges.of(pod)
+            )
+            verdict = self._hypothetical[key] = _verdict(reach, judged)
         if policy.pod_selector.is_empty:
             text = f"every pod in namespace {policy.namespace} (the repo declares none)"
         else:
             text = f"pods matching {policy.pod_selector} in {policy.namespace} (none declared)"
-        return [Subject(text, _verdict(reach, judged))]
+        return [Subject(text, verdict)]
 
     def _workload_verdict(self, ctx: Context, reach: Reach, workload: Workload) -> Verdict:
         verdict = self._verdicts.get(workload)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Hashable, Iterator
+import weakref
+from collections.abc import Hashable, Iterator, Sequence
 
 from netlint.api import (
     Context,
     Finding,
+    Index,
     LabelSelector,
     NetworkPolicy,
     PolicyRule,
@@ -54,6 +56,21 @@ class DuplicatePolicyName(Rule):
         security_severity=5.0,
     )
 
+    def __init__(self) -> None:
+        self._by_name: weakref.WeakKeyDictionary[Index, dict[tuple[str, str], list[NetworkPolicy]]]
+        self._by_name = weakref.WeakKeyDictionary()
+
+    def _named(self, index: Index, policy: NetworkPolicy) -> Sequence[NetworkPolicy]:
+        """The valid policies of the index with this policy's namespace and name, built once
+        per index (scanning the namespace for each policy is quadratic in its size)."""
+        by_name = self._by_name.get(index)
+        if by_name is None:
+            by_name = self._by_name[index] = {}
+            for other in index.policies:
+                if other.valid:
+                    by_name.setdefault((other.namespace, other.name), []).append(other)
+        return by_name.get((policy.namespace, policy.name), ())
+
     def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
         if not policy.valid:
             return
@@ -64,10 +81,8 @@ class DuplicatePolicyName(Rule):
         earlier = sorted(
             (
                 other
-                for other in ctx.index.policies_in(policy.namespace)
+                for other in self._named(ctx.index, policy)
                 if other is not policy
-                and other.valid
-                and other.name == policy.name
                 and _file_order(other) < key
                 and _applied_together(policy, other, kustomized, mine)
             ),
