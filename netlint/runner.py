@@ -216,7 +216,7 @@ def _report(
     workspace = session.workspace
     results = list(workspace.index().files.values())
     reported = _reported_filter(config.root, targets, override_rel, request.paths)
-    findings, suppressed = session.lint(reported, request.jobs)
+    findings, suppressed = session.lint(reported, request.jobs, request.notes)
     baselined = 0
     if request.baseline is not None:
         try:
@@ -395,9 +395,12 @@ class Session:
         settings = self.workspace.settings
         return Cache.open(self.config.root, f"{code_salt()}|{settings.options}|{settings.limits}")
 
-    def lint(self, reported: Callable[[str], bool], jobs: int = 1) -> tuple[list[Finding], int]:
+    def lint(
+        self, reported: Callable[[str], bool], jobs: int = 1, notes: list[str] | None = None
+    ) -> tuple[list[Finding], int]:
         """Findings for the files ``reported`` accepts (suppressions applied), and how many
-        were suppressed. ``jobs`` 0 means one process per CPU when the repo is big enough."""
+        were suppressed. ``jobs`` 0 means one process per CPU when the repo is big enough;
+        ``notes`` collects what rules say for ``--verbose`` (e.g. work left undecided)."""
         index = self.workspace.index()
         crash = self.catalogue.by_code().get(CRASH_CODE)
         findings = run_parallel(
@@ -407,6 +410,7 @@ class Session:
             jobs=jobs if jobs > 0 else default_jobs(),
             crash_meta=crash.meta if crash else None,
             debug=self.debug,
+            notes=notes,
         )
         return _suppress(self.catalogue, self.active, self.workspace, reported, findings)
 
