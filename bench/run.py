@@ -77,7 +77,7 @@ def floor(root: Path) -> float:
 
 _WRAPPER = (
     "import json, resource, sys\n"
-    "from netlint.cli import main\n"
+    "from netlint.integrations.cli import main\n"
     "try:\n"
     "    status = main(sys.argv[1:])\n"
     "finally:\n"
@@ -252,10 +252,10 @@ def cache_format(root: Path, runs: int) -> dict[str, float]:
     import gc
     import pickle
 
-    from netlint.cache import decode_results, encode_results
-    from netlint.config import Config
-    from netlint.registry import load_catalogue
-    from netlint.runner import Session
+    from netlint.run.cache import decode_results, encode_results
+    from netlint.run.config import Config
+    from netlint.run.registry import load_catalogue
+    from netlint.run.runner import Session
 
     session = Session.create(Config(root=root, roots=(root,)), load_catalogue())
     session.load(use_cache=False, jobs=1)

@@ -6,6 +6,6 @@ import netlint
 
 netlint.harden_sys_path()
 
-from netlint.cli import main  # noqa: E402
+from netlint.integrations.cli import main  # noqa: E402
 
 raise SystemExit(main())

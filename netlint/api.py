@@ -11,7 +11,7 @@ hooks the engine calls for each object of the files being reported:
             yield ctx.finding(block.cidr_span, "...", subject=policy)
 
 The traffic algebra (``Traffic``, ``rule_traffic``...: sets of connections with exact union,
-subtraction and coverage, see :mod:`netlint.algebra`) is part of this API.
+subtraction and coverage, see :mod:`netlint.analysis.algebra`) is part of this API.
 
 Register it in the ``netlint.rules`` entry-point group (``NLxxx = "pkg.module:BroadCidr"``).
 A hook that raises becomes an NL900 finding at that object and the run goes on.
@@ -23,8 +23,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from netlint.algebra import (
+from netlint.analysis.algebra import (
+    IP,
+    KINDS,
+    PORT,
+    Box,
+    Dim,
+    Element,
+    LabelValues,
     Namespaces,
+    PortSet,
     TooComplex,
     Traffic,
     UnsupportedTraffic,
@@ -32,10 +40,9 @@ from netlint.algebra import (
     rule_traffic,
     subject_traffic,
 )
-from netlint.findings import Finding, Related, Severity
-from netlint.index import Index, NamespaceMatch, PeerMatch
-from netlint.load import FileResult
-from netlint.model import (
+from netlint.analysis.index import Index, NamespaceMatch, PeerMatch
+from netlint.core.findings import Finding, Related, Severity
+from netlint.core.model import (
     BUILTIN_NAMESPACES,
     NAME_LABEL,
     ContainerPort,
@@ -53,19 +60,26 @@ from netlint.model import (
     Requirement,
     Workload,
 )
-from netlint.model import (
+from netlint.core.model import (
     Rule as PolicyRule,
 )
-from netlint.parse import Problem
-from netlint.selectors import Operator, describe, describe_all, requirement_matches
-from netlint.source import Span
+from netlint.core.selectors import Operator, describe, describe_all, requirement_matches
+from netlint.core.source import Span
+from netlint.read.load import FileResult
+from netlint.read.parse import Problem
 
 __all__ = [
     "BUILTIN_NAMESPACES",
+    "IP",
+    "KINDS",
     "NAME_LABEL",
+    "PORT",
+    "Box",
     "ContainerPort",
     "Context",
+    "Dim",
     "Direction",
+    "Element",
     "Except",
     "FileResult",
     "Finding",
@@ -73,6 +87,7 @@ __all__ = [
     "IPBlock",
     "Index",
     "LabelSelector",
+    "LabelValues",
     "Namespace",
     "NamespaceMatch",
     "Namespaces",
@@ -83,6 +98,7 @@ __all__ = [
     "Peer",
     "PeerMatch",
     "PolicyRule",
+    "PortSet",
     "PortSpec",
     "Problem",
     "Related",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from netlint.findings import Finding
-from netlint.report import Report
-from netlint.runner import CheckRequest, check
+from netlint.core.findings import Finding
+from netlint.output.report import Report
+from netlint.run.runner import CheckRequest, check
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

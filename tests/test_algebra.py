@@ -1,12 +1,12 @@
-"""Property tests of netlint.algebra against brute force evaluation of Kubernetes semantics.
+"""Property tests of netlint.analysis.algebra against brute force evaluation of Kubernetes
+semantics.
 
-The brute force never uses the algebra: it evaluates selectors with ``netlint.selectors``, CIDRs
-with ``ipaddress`` and ports by hand, over a finite universe that holds a representative of every
-cell the generated policies can tell apart: each label key with every value the generators use,
-one value they never use, and "absent"; every port number they use plus one beyond; named ports
-they use plus one they never use; every address at or next to a CIDR boundary. Exactness of the
-algebra means agreement in both directions on that universe.
-"""
+The brute force never uses the algebra: it evaluates selectors with ``netlint.core.selectors``,
+CIDRs with ``ipaddress`` and ports by hand, over a finite universe that holds a representative
+of every cell the generated policies can tell apart: each label key with every value the
+generators use, one value they never use, and "absent"; every port number they use plus one
+beyond; named ports they use plus one they never use; every address at or next to a CIDR
+boundary. Exactness of the algebra means agreement in both directions on that universe."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from netlint.algebra import (
+from netlint.analysis.algebra import (
     PORT_MAX,
     PROTOCOLS,
     Box,
@@ -34,7 +34,7 @@ from netlint.algebra import (
     rule_traffic,
     selector_box,
 )
-from netlint.model import (
+from netlint.core.model import (
     NAME_LABEL,
     Direction,
     Except,
@@ -47,8 +47,8 @@ from netlint.model import (
     Requirement,
     Rule,
 )
-from netlint.selectors import Operator
-from netlint.source import Span
+from netlint.core.selectors import Operator
+from netlint.core.source import Span
 
 SPAN = Span("t.yaml", 1, 1, 1, 2)
 NAMESPACE = "own"

@@ -17,18 +17,18 @@ from typing import Any
 import pytest
 from conftest import REPO, SHARED
 
-from netlint import cache as cache_module
-from netlint import runner as runner_module
-from netlint import workspace as workspace_module
-from netlint.build import BuildOptions
-from netlint.cache import CACHE_DIR, Cache, decode_results, encode_results, tree_digest
-from netlint.config import Config
-from netlint.load import FileResult, load
-from netlint.parse import Limits, Problem
-from netlint.registry import load_catalogue
-from netlint.runner import CheckRequest, Session, check
-from netlint.source import Span
-from netlint.workspace import LoadSettings, Workspace
+from netlint.core.source import Span
+from netlint.read.build import BuildOptions
+from netlint.read.load import FileResult, load
+from netlint.read.parse import Limits, Problem
+from netlint.run import cache as cache_module
+from netlint.run import runner as runner_module
+from netlint.run import workspace as workspace_module
+from netlint.run.cache import CACHE_DIR, Cache, decode_results, encode_results, tree_digest
+from netlint.run.config import Config
+from netlint.run.registry import load_catalogue
+from netlint.run.runner import CheckRequest, Session, check
+from netlint.run.workspace import LoadSettings, Workspace
 
 POLICY = """\
 apiVersion: networking.k8s.io/v1
@@ -378,7 +378,7 @@ def test_parallel_loading_equals_serial(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_parallel_rules_give_the_same_findings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from netlint import engine
+    from netlint.run import engine
 
     examples = REPO / "examples"
     session = Session.create(Config(root=examples, roots=(examples,)), load_catalogue())

@@ -13,14 +13,14 @@ from pathlib import Path
 import msgpack  # type: ignore[import-untyped]
 import pytest
 
-from netlint import cache as cache_module
-from netlint.build import BuildOptions
-from netlint.cache import CACHE_DIR, FORMAT, Cache, decode_results, encode_results
-from netlint.config import Config
-from netlint.load import FileResult, digest, load
-from netlint.parse import Limits
-from netlint.registry import load_catalogue
-from netlint.runner import CheckRequest, Session, check
+from netlint.read.build import BuildOptions
+from netlint.read.load import FileResult, digest, load
+from netlint.read.parse import Limits
+from netlint.run import cache as cache_module
+from netlint.run.cache import CACHE_DIR, FORMAT, Cache, decode_results, encode_results
+from netlint.run.config import Config
+from netlint.run.registry import load_catalogue
+from netlint.run.runner import CheckRequest, Session, check
 
 BAD = """\
 apiVersion: networking.k8s.io/v1

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from netlint.discover import Glob, GlobError, discover
-from netlint.lsp import Linter
+from netlint.integrations.lsp import Linter
+from netlint.read.discover import Glob, GlobError, discover
 
 POLICY = """\
 apiVersion: networking.k8s.io/v1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import REPO, describe, expected_markers, found, lint
 
-from netlint.registry import load_catalogue
+from netlint.run.registry import load_catalogue
 
 EXAMPLES = REPO / "examples"
 

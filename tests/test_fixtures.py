@@ -55,7 +55,7 @@ def test_fixture(folder: Path, case: Path) -> None:
 
 
 def test_every_rule_has_bad_and_good_examples() -> None:
-    from netlint.registry import load_catalogue
+    from netlint.run.registry import load_catalogue
 
     for rule in load_catalogue().rules:
         if rule.meta.code == "NL900":

@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from netlint.config import Config
-from netlint.findings import Finding
-from netlint.registry import load_catalogue
-from netlint.runner import Session
+from netlint.core.findings import Finding
+from netlint.run.config import Config
+from netlint.run.registry import load_catalogue
+from netlint.run.runner import Session
 
 EXAMPLES = int(os.environ.get("NETLINT_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(

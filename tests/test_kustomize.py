@@ -17,8 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
-from netlint.kustomize import FileSource, Rendered, SourceFile, render, top_level_kustomizations
-from netlint.parse import ALL, Limits, parse, to_tree
+from netlint.read.kustomize import (
+    FileSource,
+    Rendered,
+    SourceFile,
+    render,
+    top_level_kustomizations,
+)
+from netlint.read.parse import ALL, Limits, parse, to_tree
 
 ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles" / "kustomize"
 CASES = (

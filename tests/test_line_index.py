@@ -1,6 +1,6 @@
-"""One line index (netlint.source.LineIndex) for suppressions, baselines, SARIF and GitHub's line
-hashes: lines break at CRLF, CR and LF, as editors and GitHub break them, and nowhere else (not at
-NEL, LS or PS, where YAML 1.1 and ``str.splitlines`` break, nor at VT, FF or FS, where
+"""One line index (netlint.core.source.LineIndex) for suppressions, baselines, SARIF and GitHub's
+line hashes: lines break at CRLF, CR and LF, as editors and GitHub break them, and nowhere else (not
+at NEL, LS or PS, where YAML 1.1 and ``str.splitlines`` break, nor at VT, FF or FS, where
 ``str.splitlines`` does)."""
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from conftest import lint
 
-from netlint.findings import Finding, Severity
-from netlint.fingerprint import line_hashes
-from netlint.reporters import render
-from netlint.runner import CheckRequest, check, write_baseline
-from netlint.source import LineIndex, Positions, Span, text_point, units
-from netlint.suppress import fingerprints, scan
+from netlint.core.findings import Finding, Severity
+from netlint.core.source import LineIndex, Positions, Span, text_point, units
+from netlint.output.fingerprint import line_hashes
+from netlint.output.reporters import render
+from netlint.read.directives import scan
+from netlint.run.runner import CheckRequest, check, write_baseline
+from netlint.run.suppress import fingerprints
 
 ENDINGS = {"lf": "\n", "crlf": "\r\n", "cr": "\r"}
 #: Breaks for YAML 1.1 (NEL, LS, PS) but not for editors: they sit inside an editor line.

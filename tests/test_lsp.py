@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from conftest import NAMESPACE, WEB, WORKER, lint
 
-from netlint.ruledocs import DOCS_URL
+from netlint.output.ruledocs import DOCS_URL
 
 POLICIES = """\
 apiVersion: networking.k8s.io/v1

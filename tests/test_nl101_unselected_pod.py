@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import describe, lint
 
-from netlint.findings import Finding
-from netlint.runner import UsageError
+from netlint.core.findings import Finding
+from netlint.run.runner import UsageError
 
 Write = Callable[[str, str], Path]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import describe, lint
 
-from netlint.findings import Finding
+from netlint.core.findings import Finding
 
 Write = Callable[[str, str], Path]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import found, lint
 
-from netlint.findings import Finding
-from netlint.runner import UsageError
+from netlint.core.findings import Finding
+from netlint.run.runner import UsageError
 
 CODE = "NL103"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import found, lint
 
-from netlint.findings import Finding
+from netlint.core.findings import Finding
 
 Write = Callable[[str, str], Path]
 

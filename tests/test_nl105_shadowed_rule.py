@@ -21,11 +21,11 @@ from test_algebra import (
 )
 
 from netlint.api import Context, Index, NetworkPolicy, PolicyRule, Severity
-from netlint.load import FileResult
-from netlint.model import Namespace, ObjectRef
-from netlint.reporters import render
+from netlint.core.model import Namespace, ObjectRef
+from netlint.core.source import Span
+from netlint.output.reporters import render
+from netlint.read.load import FileResult
 from netlint.rules.nl105_shadowed_rule import RULE as ShadowedRule
-from netlint.source import Span
 
 POLICY = """\
 apiVersion: networking.k8s.io/v1
@@ -134,7 +134,7 @@ def test_another_namespace_never_covers(write, tmp_path: Path) -> None:  # type:
 
 
 def test_undecided_coverage_stays_silent(write, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from netlint import algebra
+    from netlint.analysis import algebra
 
     def too_complex(self: algebra.Traffic, other: algebra.Traffic, **_: object) -> None:
         raise algebra.TooComplex("budget")

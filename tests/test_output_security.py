@@ -1,4 +1,4 @@
-"""Every format escapes what the scanned repo wrote (netlint.reporters.escape): object names,
+"""Every format escapes what the scanned repo wrote (netlint.core.escape): object names,
 annotations, file names, parser excerpts. Run as CI runs netlint, in a subprocess over a hostile
 repo, and read as a terminal, GitHub's runner or a JSON parser reads the output."""
 
@@ -15,10 +15,7 @@ from urllib.parse import unquote_to_bytes
 import pytest
 from test_sarif import validate_github
 
-from netlint.findings import Finding, Related, Severity
-from netlint.report import Report
-from netlint.reporters import FORMATS, render
-from netlint.reporters.escape import (
+from netlint.core.escape import (
     github_data,
     github_property,
     json_document,
@@ -27,7 +24,10 @@ from netlint.reporters.escape import (
     text,
     valid_unicode,
 )
-from netlint.source import Span
+from netlint.core.findings import Finding, Related, Severity
+from netlint.core.source import Span
+from netlint.output.report import Report
+from netlint.output.reporters import FORMATS, render
 
 #: A suppression token that tries everything: a workflow command on a line of its own, a
 #: legacy `##[` command, an ESC sequence (clear screen), a C1 CSI, a bidi override.

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from netlint.build import BuildOptions
-from netlint.load import is_templated, load
-from netlint.model import NetworkPolicy, Workload
-from netlint.parse import ALL, Limits, parse, resolve_plain, to_tree
-from netlint.source import Span
+from netlint.core.model import NetworkPolicy, Workload
+from netlint.core.source import Span
+from netlint.read.build import BuildOptions
+from netlint.read.load import is_templated, load
+from netlint.read.parse import ALL, Limits, parse, resolve_plain, to_tree
 
 POLICY = """\
 apiVersion: networking.k8s.io/v1
@@ -154,8 +154,8 @@ def test_deep_nesting_is_refused_without_crashing(depth: int) -> None:
 
 _DEPTH_PROBE = """
 import json, sys
-from netlint.parse import Limits, parse
-from netlint.composer import BACKEND
+from netlint.read.parse import Limits, parse
+from netlint.read.composer import BACKEND
 out = []
 for text, limit in json.loads(sys.argv[1]):
     p = parse("deep.yaml", text.encode(), Limits(max_depth=limit)).problem
@@ -307,7 +307,7 @@ def test_policy_model_from_yaml() -> None:
 
 
 def test_a_reader_bug_becomes_nl900_at_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
-    import netlint.load as load_module
+    import netlint.read.load as load_module
 
     real = load_module.build_document
 

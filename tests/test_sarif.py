@@ -11,12 +11,12 @@ import jsonschema
 import pytest
 from conftest import SHARED, lint
 
-from netlint.findings import Finding, Severity
-from netlint.fingerprint import line_hashes
-from netlint.report import Report
-from netlint.reporters import render
-from netlint.reporters.sarif import MAX_RESULTS
-from netlint.source import Span
+from netlint.core.findings import Finding, Severity
+from netlint.core.source import Span
+from netlint.output.fingerprint import line_hashes
+from netlint.output.report import Report
+from netlint.output.reporters import render
+from netlint.output.reporters.sarif import MAX_RESULTS
 
 SCHEMA = json.loads((SHARED / "schemas" / "sarif-schema-2.1.0.json").read_text())
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from conftest import REPO, lint
 
-from netlint import algebra
+from netlint.analysis import algebra
 from netlint.rules import nl103_missing_dns_egress
 
 DNS_EGRESS = """\
@@ -199,8 +199,8 @@ def test_workers_exit_when_the_main_process_is_killed(tmp_path: Path) -> None:
 def test_nl105_past_its_work_bound_is_silent_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from netlint import engine
     from netlint.rules import nl105_shadowed_rule
+    from netlint.run import engine
 
     root = write_namespace(tmp_path, 40, "same")
     assert [f.code for f in lint(root, [root], select=["NL105"]).findings].count("NL105") >= 20

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from netlint.build import BuildOptions
-from netlint.index import Index
-from netlint.load import FileResult, load
-from netlint.model import NAME_LABEL, Direction, NetworkPolicy, Workload
-from netlint.parse import Limits
-from netlint.selectors import Operator, matches
+from netlint.analysis.index import Index
+from netlint.core.model import NAME_LABEL, Direction, NetworkPolicy, Workload
+from netlint.core.selectors import Operator, matches
+from netlint.read.build import BuildOptions
+from netlint.read.load import FileResult, load
+from netlint.read.parse import Limits
 
 
 class Req:

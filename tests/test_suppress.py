@@ -9,7 +9,7 @@ from pathlib import Path
 
 from conftest import lint
 
-from netlint.runner import CheckRequest, check, write_baseline
+from netlint.run.runner import CheckRequest, check, write_baseline
 
 # Two NL002 findings: line 8 (`ingress`) and line 11 (port 0).
 POLICY = """\

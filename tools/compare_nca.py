@@ -38,12 +38,12 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from netlint.algebra import Namespaces, Traffic, mentioned_names, rule_traffic
-from netlint.build import BuildOptions
-from netlint.index import Index
-from netlint.load import FileResult, load
-from netlint.model import Direction, NetworkPolicy
-from netlint.parse import Limits
+from netlint.analysis.algebra import Namespaces, Traffic, mentioned_names, rule_traffic
+from netlint.analysis.index import Index
+from netlint.core.model import Direction, NetworkPolicy
+from netlint.read.build import BuildOptions
+from netlint.read.load import FileResult, load
+from netlint.read.parse import Limits
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "np-guard__network-config-analyzer"

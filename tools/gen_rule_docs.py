@@ -13,8 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from netlint import ruledocs
-from netlint.registry import load_catalogue
+from netlint.output import ruledocs
+from netlint.run.registry import load_catalogue
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "rules"
 

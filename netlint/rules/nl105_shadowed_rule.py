@@ -1,6 +1,6 @@
 """NL105 shadowed-rule: a rule whose every connection other rules already allow.
 
-Coverage is decided exactly by :mod:`netlint.algebra` over symbolic traffic (selected pod x
+Coverage is decided exactly by :mod:`netlint.analysis.algebra` over symbolic traffic (selected pod x
 remote end x port), so it holds for pods the repo does not declare. A rule of another policy of
 the namespace counts for the selected pods its own podSelector matches: the selected pod is a
 dimension of the traffic, so a policy for ``app=a`` and one for ``app=b`` together can cover a
@@ -22,15 +22,22 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from netlint.algebra import IP, KINDS, PORT, Box, Dim, Element, LabelValues, PortSet
 from netlint.api import (
+    IP,
+    KINDS,
+    PORT,
+    Box,
     Context,
+    Dim,
     Direction,
+    Element,
     Finding,
     Index,
+    LabelValues,
     Namespaces,
     NetworkPolicy,
     PolicyRule,
+    PortSet,
     Related,
     Rule,
     RuleMeta,

@@ -1,0 +1,307 @@
+"""The objects rules reason about: frozen, small, and each with the spans a finding may point at.
+
+They are built from parsed documents by :mod:`netlint.read.build`; rules never see YAML nodes.
+Objects compare by identity (``eq=False``), so they can key dicts and sets cheaply.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from netlint.core import selectors
+from netlint.core.selectors import Operator
+from netlint.core.source import Span
+
+PathKey = tuple[str | int, ...]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: The label every namespace carries (Kubernetes >= 1.21).
+NAME_LABEL = "kubernetes.io/metadata.name"
+#: Namespaces every cluster has, whether or not the repo declares them.
+BUILTIN_NAMESPACES = frozenset(("default", "kube-system", "kube-public", "kube-node-lease"))
+
+
+class Direction(StrEnum):
+    INGRESS = "Ingress"
+    EGRESS = "Egress"
+
+    @property
+    def rules_key(self) -> str:
+        return "ingress" if self is Direction.INGRESS else "egress"
+
+    @property
+    def peers_key(self) -> str:
+        return "from" if self is Direction.INGRESS else "to"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ObjectRef:
+    """Where an object lives: file, document (0-based) and the object's path in it."""
+
+    kind: str
+    name: str
+    namespace: str
+    path: str
+    document: int
+    prefix: PathKey
+    #: The span of the whole object (its first line to its last).
+    span: Span
+
+    @property
+    def subject(self) -> str:
+        """A stable identity for messages and fingerprints: ``Kind/namespace/name``."""
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Requirement:
+    key: str
+    operator: Operator
+    values: frozenset[str]
+    #: ``matchLabels`` or ``matchExpressions``
+    source: str
+    #: The matchLabels entry's key, or the matchExpressions item.
+    span: Span
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LabelSelector:
+    requirements: tuple[Requirement, ...]
+    #: The ``podSelector:`` / ``namespaceSelector:`` key (the value's span when there is no key).
+    key_span: Span
+    span: Span
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.requirements
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return selectors.matches(self.requirements, labels)
+
+    def __str__(self) -> str:
+        return selectors.describe_all(self.requirements)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Except:
+    cidr: str
+    network: Network
+    span: Span
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class IPBlock:
+    cidr: str
+    network: Network
+    excepts: tuple[Except, ...]
+    key_span: Span
+    cidr_span: Span
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Peer:
+    """One item of ``from``/``to``. Selectors in one peer are ANDed; items are ORed."""
+
+    pod_selector: LabelSelector | None
+    namespace_selector: LabelSelector | None
+    ip_block: IPBlock | None
+    index: int
+    span: Span
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PortSpec:
+    """One item of ``ports``. ``port`` None means every port of the protocol."""
+
+    protocol: str
+    port: int | str | None
+    end_port: int | None
+    #: Whether ``protocol`` was written (it defaults to TCP).
+    protocol_declared: bool
+    index: int
+    span: Span
+    port_span: Span | None
+    protocol_span: Span | None
+    end_port_span: Span | None
+
+    @property
+    def is_named(self) -> bool:
+        return isinstance(self.port, str)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Rule:
+    """One ingress or egress rule. Empty ``peers`` allows every peer, empty ``ports`` every port."""
+
+    direction: Direction
+    index: int
+    peers: tuple[Peer, ...]
+    ports: tuple[PortSpec, ...]
+    #: The list item's first line (``- from:``, ``- ports:``, ``- {}``).
+    span: Span
+    #: The ``from:``/``to:`` key and the ``ports:`` key, when written.
+    peers_key_span: Span | None
+    ports_key_span: Span | None
+    path: PathKey
+
+    @property
+    def allows_all_peers(self) -> bool:
+        return not self.peers
+
+    @property
+    def allows_all_ports(self) -> bool:
+        return not self.ports
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class NetworkPolicy:
+    ref: ObjectRef
+    name: str
+    namespace: str
+    #: Whether ``metadata.namespace`` is written (else the configured default namespace applies).
+    namespace_declared: bool
+    pod_selector: LabelSelector
+    #: Effective policyTypes: as written; when absent or empty, Ingress, plus Egress when
+    #: ``spec.egress`` is non-empty (the API server's defaulting).
+    policy_types: frozenset[Direction]
+    #: ``spec.policyTypes`` items as written, with their spans; None when the field is absent.
+    declared_policy_types: tuple[tuple[str, Span], ...] | None
+    ingress: tuple[Rule, ...]
+    egress: tuple[Rule, ...]
+    name_span: Span
+    namespace_span: Span | None
+    spec_span: Span | None
+    policy_types_key_span: Span | None
+    ingress_key_span: Span | None
+    egress_key_span: Span | None
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    #: False when NL002 found something the API server rejects; rules that reason about the
+    #: rules' contents skip such policies rather than guess what was meant.
+    valid: bool
+    #: The ``netlint.dev/ignore`` annotation's value, when the object has one.
+    annotation_span: Span | None = None
+
+    def rules(self, direction: Direction) -> tuple[Rule, ...]:
+        """The rules of a direction as written, whether or not Kubernetes enforces them."""
+        return self.ingress if direction is Direction.INGRESS else self.egress
+
+    def effective_rules(self, direction: Direction) -> tuple[Rule, ...]:
+        """The rules Kubernetes enforces: none for a direction policyTypes does not list."""
+        return self.rules(direction) if direction in self.policy_types else ()
+
+    def isolates(self, direction: Direction) -> bool:
+        return direction in self.policy_types
+
+    def rules_key_span(self, direction: Direction) -> Span | None:
+        return self.ingress_key_span if direction is Direction.INGRESS else self.egress_key_span
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ContainerPort:
+    port: int
+    protocol: str
+    name: str | None
+    container: str
+
+
+#: Kinds whose objects run pods, and where their pod template sits.
+POD_TEMPLATE_PATH: Mapping[str, PathKey] = {
+    "Pod": (),
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "ReplicationController": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    # OpenShift's DeploymentConfig runs pods from a template just like a Deployment.
+    "DeploymentConfig": ("spec", "template"),
+}
+
+
+#: Kinds the API server accepts only with a selector that matches the pod template's labels.
+_NEEDS_LABELS = frozenset(
+    ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController")
+)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Workload:
+    ref: ObjectRef
+    kind: str
+    name: str
+    namespace: str
+    namespace_declared: bool
+    #: The labels its pods carry (the pod template's labels; a Pod's own labels).
+    pod_labels: Mapping[str, str]
+    ports: tuple[ContainerPort, ...]
+    #: Pods on the host network are outside every NetworkPolicy's reach.
+    host_network: bool
+    #: ``spec.dnsPolicy`` as written (None: ClusterFirst); Default and None do not use
+    #: cluster DNS.
+    dns_policy: str | None
+    name_span: Span
+    labels_span: Span | None
+    annotations: Mapping[str, str]
+    annotation_span: Span | None = None
+
+    def named_port(self, name: str) -> tuple[ContainerPort, ...]:
+        return tuple(p for p in self.ports if p.name == name)
+
+    @property
+    def is_fragment(self) -> bool:
+        """A workload that could not be applied as written: a kustomize patch, or a base whose
+        labels a generator adds (the API server requires a controller's selector to match pod
+        labels). The object the cluster runs is assembled elsewhere; its labels are unknown."""
+        return self.kind in _NEEDS_LABELS and not self.pod_labels
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Namespace:
+    ref: ObjectRef
+    name: str
+    #: Declared labels plus ``kubernetes.io/metadata.name``.
+    labels: Mapping[str, str]
+    name_span: Span
+    annotations: Mapping[str, str]
+    annotation_span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ForeignPolicy:
+    """A network policy of another engine (Calico, Cilium, AdminNetworkPolicy). netlint does
+    not read its rules, but it may isolate pods: checks that would claim a pod is open stay
+    silent where one applies."""
+
+    ref: ObjectRef
+    kind: str
+    api_version: str
+    #: None for cluster-scoped kinds, which may apply in any namespace.
+    namespace: str | None
+
+
+#: Kinds of other engines' network policies, by API group: (namespaced kinds, cluster kinds).
+FOREIGN_POLICY_KINDS: Mapping[str, tuple[frozenset[str], frozenset[str]]] = {
+    "projectcalico.org": (
+        frozenset(("NetworkPolicy", "StagedNetworkPolicy")),
+        frozenset(("GlobalNetworkPolicy", "StagedGlobalNetworkPolicy")),
+    ),
+    "crd.projectcalico.org": (
+        frozenset(("NetworkPolicy",)),
+        frozenset(("GlobalNetworkPolicy",)),
+    ),
+    "cilium.io": (
+        frozenset(("CiliumNetworkPolicy",)),
+        frozenset(("CiliumClusterwideNetworkPolicy",)),
+    ),
+    "policy.networking.k8s.io": (
+        frozenset(),
+        frozenset(("AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy")),
+    ),
+}
+
+Object = NetworkPolicy | Workload | Namespace

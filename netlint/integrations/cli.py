@@ -1,0 +1,253 @@
+"""``netlint check`` and ``netlint rules``. Exit status: 0 clean, 1 findings, 2 usage errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from netlint import __version__
+from netlint.core.escape import text as escape_text
+from netlint.output.reporters import FORMATS
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+_FAIL_ON = {"error": 3, "warning": 2, "note": 1, "never": 99}
+
+
+def _split(values: Sequence[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [token.strip() for value in values for token in value.split(",") if token.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netlint",
+        description="Static analysis of Kubernetes NetworkPolicies, with line-accurate findings.",
+    )
+    parser.add_argument("--version", action="version", version=f"netlint {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check",
+        help="lint manifests (the default command)",
+        description="Lint the manifests under PATH (default: the project). The whole project "
+        "is always read, so checks across files stay right; PATH chooses what is reported.",
+    )
+    check.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to report")
+    check.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="output format",
+    )
+    check.add_argument("--output", "-o", metavar="FILE", help="write findings to FILE")
+    check.add_argument(
+        "--select",
+        action="append",
+        metavar="RULES",
+        help="only these rules: codes, code prefixes (NL1) or names; comma-separated",
+    )
+    check.add_argument("--ignore", action="append", metavar="RULES", help="skip these rules")
+    check.add_argument(
+        "--fail-on",
+        choices=tuple(_FAIL_ON),
+        default=None,
+        help="lowest severity that makes the exit status 1 (default: warning)",
+    )
+    check.add_argument("--config", metavar="FILE", help=".netlint.yaml or pyproject.toml to use")
+    check.add_argument("--no-color", action="store_true", help="no colour, even on a terminal")
+    check.add_argument(
+        "--stdin-filename",
+        metavar="PATH",
+        help="lint standard input (give - as PATH) as if it were the file PATH",
+    )
+    check.add_argument(
+        "--sarif-category",
+        metavar="ID",
+        help="SARIF automationDetails.id, to keep several netlint uploads apart",
+    )
+    check.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="do not report findings recorded in FILE (see --write-baseline)",
+    )
+    check.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="record the current findings in FILE as accepted, and exit 0",
+    )
+    check.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write .netlint_cache/"
+    )
+    check.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=0,
+        metavar="N",
+        help="processes for parsing (default: one per CPU, when the repo is big enough)",
+    )
+    check.add_argument(
+        "--allow-repo-plugins",
+        action="store_true",
+        help="load rule plugins defined inside the linted repository (they run its code)",
+    )
+    check.add_argument("--verbose", "-v", action="store_true", help="list skipped files")
+    check.add_argument("--debug", action="store_true", help="print tracebacks of crashed rules")
+
+    rules = commands.add_parser(
+        "rules", help="list the rules, or explain one", description="The rule catalogue."
+    )
+    rules.add_argument("rule", nargs="?", metavar="RULE", help="a code or name to explain")
+    rules.add_argument(
+        "--format", choices=("text", "markdown"), default="text", help="output format"
+    )
+
+    commands.add_parser(
+        "lsp",
+        help="run the language server (stdio), for editors",
+        description="A Language Server over stdin/stdout: diagnostics as you edit and save.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # `netlint PATH` and `netlint --format ...` mean `netlint check ...`.
+    if not args_list or args_list[0] not in ("check", "rules", "lsp", "-h", "--help", "--version"):
+        args_list.insert(0, "check")
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    try:
+        if args.command == "rules":
+            return _rules(args)
+        if args.command == "lsp":
+            from netlint.integrations.lsp import main as serve
+
+            return serve()
+        return _check(args)
+    except KeyboardInterrupt:
+        print("netlint: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`netlint check | head`): nothing left to say to it.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FINDINGS
+
+
+def _say(message: str) -> None:
+    """A diagnostic on stderr, which CI logs show: every line starts with ``netlint:`` (so none
+    is a workflow command) and repo text in it is made visible, never acted on."""
+    for line in message.split("\n"):
+        print(f"netlint: {escape_text(line)}", file=sys.stderr)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from netlint.output.reporters import render
+    from netlint.run.runner import CheckRequest, UsageError, check
+
+    paths = list(args.paths)
+    stdin_text = None
+    if args.stdin_filename is not None:
+        if paths not in ([], ["-"]):
+            print("netlint: with --stdin-filename, give - (or nothing) as PATH", file=sys.stderr)
+            return EXIT_USAGE
+        stdin_text = sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape")
+        paths = []
+    elif "-" in paths:
+        print("netlint: reading stdin (-) needs --stdin-filename PATH", file=sys.stderr)
+        return EXIT_USAGE
+    request = CheckRequest(
+        paths=paths,
+        config=args.config,
+        select=_split(args.select),
+        ignore=_split(args.ignore),
+        stdin_filename=args.stdin_filename,
+        stdin_text=stdin_text,
+        debug=args.debug,
+        use_cache=not args.no_cache,
+        jobs=args.jobs,
+        baseline=Path(args.baseline) if args.baseline and not args.write_baseline else None,
+        allow_repo_plugins=args.allow_repo_plugins,
+    )
+    try:
+        outcome = check(request)
+    except UsageError as exc:
+        for warning in request.warnings:
+            _say(f"warning: {warning}")
+        _say(str(exc))
+        return EXIT_USAGE
+    for warning in request.warnings:
+        _say(f"warning: {warning}")
+    report = outcome.report
+    if args.write_baseline:
+        from netlint.run.runner import write_baseline
+
+        count = write_baseline(outcome, Path(args.write_baseline))
+        print(
+            f"netlint: wrote {count} findings to the baseline {args.write_baseline}",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+    if args.verbose:
+        for note in request.notes:
+            _say(note)
+        for skipped in report.skipped:
+            # display_path is escaped already; the reason may quote the repo (an OS error).
+            _say(f"skipped {report.display_path(skipped.path)}: {escape_text(skipped.reason)}")
+    to_file = args.output is not None
+    color = (
+        args.format == "text"
+        and not to_file
+        and not args.no_color
+        and "NO_COLOR" not in os.environ
+        and sys.stdout.isatty()
+    )
+    options = {"category": args.sarif_category} if args.format == "sarif" else {}
+    text = render(args.format, report, color=color, **options)
+    if to_file:
+        with open(args.output, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        if args.format != "text":
+            from netlint.output.reporters.text import summary
+
+            print(summary(report), file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    fail_on = args.fail_on or outcome.config.fail_on
+    threshold = _FAIL_ON[fail_on]
+    failed = any(f.severity.rank >= threshold for f in report.findings)
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from netlint.output import ruledocs
+    from netlint.run.registry import load_catalogue
+
+    catalogue = load_catalogue()
+    for error in catalogue.errors:
+        _say(f"warning: {error}")
+    if args.rule:
+        rule = catalogue.find(args.rule)
+        if rule is None:
+            _say(f"no rule {args.rule!r} (see `netlint rules`)")
+            return EXIT_USAGE
+        render = ruledocs.markdown if args.format == "markdown" else ruledocs.plain
+        sys.stdout.write(render(rule.meta))
+        return EXIT_OK
+    if args.format == "markdown":
+        sys.stdout.write("| code | name | severity | summary |\n|---|---|---|---|\n")
+        for rule in catalogue.rules:
+            m = rule.meta
+            sys.stdout.write(f"| {m.code} | {m.name} | {m.severity.value} | {m.summary} |\n")
+        return EXIT_OK
+    width = max((len(r.meta.name) for r in catalogue.rules), default=10)
+    for rule in catalogue.rules:
+        m = rule.meta
+        sys.stdout.write(f"{m.code}  {m.name:<{width}}  {m.severity.value:<7}  {m.summary}\n")
+    return EXIT_OK

@@ -1,0 +1,599 @@
+"""Parsed documents to model objects, validating what the API server would reject on the way.
+
+Builders never trust a type: a field of the wrong type has already become an NL002 problem, and
+the builder leaves it out (and marks a policy invalid) instead of failing.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from netlint.core.model import (
+    FOREIGN_POLICY_KINDS,
+    NAME_LABEL,
+    POD_TEMPLATE_PATH,
+    ContainerPort,
+    Direction,
+    Except,
+    ForeignPolicy,
+    IPBlock,
+    LabelSelector,
+    Namespace,
+    NetworkPolicy,
+    Object,
+    ObjectRef,
+    Peer,
+    PortSpec,
+    Requirement,
+    Rule,
+    Workload,
+)
+from netlint.core.selectors import Operator
+from netlint.core.source import Positions, Span
+from netlint.read import schema, validate
+from netlint.read.parse import ALL, Node, PathKey, Problem, Shape, Tree, to_tree, top_level_scalars
+
+#: Findings about an object with this annotation are suppressed (see netlint.run.suppress).
+IGNORE_ANNOTATION: Final = "netlint.dev/ignore"
+POLICY_GROUPS: Final = ("networking.k8s.io/", "extensions/")
+_WORKLOAD_GROUPS: Final = {
+    "Pod": ("v1",),
+    "ReplicationController": ("v1",),
+    "Deployment": ("apps/", "extensions/"),
+    "StatefulSet": ("apps/",),
+    "DaemonSet": ("apps/", "extensions/"),
+    "ReplicaSet": ("apps/", "extensions/"),
+    "Job": ("batch/",),
+    "CronJob": ("batch/",),
+    "DeploymentConfig": ("apps.openshift.io/", "v1"),
+}
+_CONTAINER_SHAPE: Final = [{"name": ALL, "ports": ALL}]
+_POD_SPEC_SHAPE: Final = {
+    "hostNetwork": ALL,
+    "dnsPolicy": ALL,
+    "containers": _CONTAINER_SHAPE,
+    "initContainers": _CONTAINER_SHAPE,
+}
+
+
+def _workload_shape(template: PathKey) -> Shape:
+    """Convert only what rules read: metadata, the pod template's labels and container ports."""
+    inner: Shape = {"metadata": ALL, "spec": _POD_SPEC_SHAPE}
+    for key in reversed(template):
+        inner = {key: inner}
+    return {"apiVersion": ALL, "kind": ALL, "metadata": ALL, **inner}
+
+
+_WORKLOAD_SHAPES: Final = {kind: _workload_shape(t) for kind, t in POD_TEMPLATE_PATH.items()}
+_NAMESPACE_SHAPE: Final = {"apiVersion": ALL, "kind": ALL, "metadata": ALL}
+
+
+@dataclass(frozen=True, slots=True)
+class BuildOptions:
+    default_namespace: str = "default"
+    max_depth: int = 256
+
+
+@dataclass(slots=True)
+class Built:
+    objects: list[Object | ForeignPolicy]
+    problems: list[Problem]
+    #: Kinds of the documents seen (for the summary and `--verbose`).
+    kinds: list[str]
+    #: Files a Kustomization applies as patches (paths relative to the project root): their
+    #: objects are partial and are not linted as objects.
+    patches: list[str] = field(default_factory=list)
+
+
+def build_document(positions: Positions, index: int, node: Node, options: BuildOptions) -> Built:
+    """The model objects of one YAML document (several for a ``kind: List``)."""
+    path = positions.path
+    built = Built([], [], [])
+    if node.id != "mapping":
+        return built
+    top = top_level_scalars(node, ("kind", "apiVersion", "$patch"))
+    kind = top.get("kind", "")
+    if "$patch" in top:  # a strategic-merge patch directive (`$patch: delete`), not an object
+        built.kinds.append(f"{kind or 'object'} patch")
+        return built
+    if kind in ("Kustomization", "Component") and top.get("apiVersion", "").startswith(
+        "kustomize.config.k8s.io/"
+    ):
+        built.kinds.append(kind)
+        built.patches = kustomize_patches(
+            path, to_tree(path, node, _KUSTOMIZE_SHAPE, 16, positions).data
+        )
+        return built
+    items = _list_items(node) if kind.endswith("List") else None
+    if items is None:
+        _build_object(positions, index, node, (), kind, top.get("apiVersion", ""), options, built)
+        return built
+    built.kinds.append(kind)
+    item_kind = kind[: -len("List")] if kind != "List" else ""
+    for i, item in enumerate(items):
+        if item.id == "mapping":
+            item_top = top_level_scalars(item, ("kind", "apiVersion"))
+            _build_object(
+                positions,
+                index,
+                item,
+                ("items", i),
+                item_top.get("kind", item_kind),
+                item_top.get("apiVersion", top.get("apiVersion", "")),
+                options,
+                built,
+            )
+    return built
+
+
+_KUSTOMIZE_SHAPE: Final = {"patchesStrategicMerge": ALL, "patches": ALL, "patchesJson6902": ALL}
+
+
+def kustomize_patches(path: str, data: Any) -> list[str]:
+    """The patch files a kustomization names, relative to the project root."""
+    if not isinstance(data, dict):
+        return []
+    base = posixpath.dirname(path)
+    named: list[str] = []
+    for entry in data.get("patchesStrategicMerge") or ():
+        if isinstance(entry, str) and "\n" not in entry:  # else an inline patch
+            named.append(entry)
+    for key in ("patches", "patchesJson6902"):
+        for entry in data.get(key) or ():
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                named.append(entry["path"])
+    out = []
+    for name in named:
+        joined = posixpath.normpath(posixpath.join(base, name))
+        if not joined.startswith("../") and joined != "..":
+            out.append(joined)
+    return out
+
+
+def _foreign_scope(kind: str, api_version: str) -> str | None:
+    """ "namespaced" or "cluster" for another engine's network policy, else None."""
+    kinds = FOREIGN_POLICY_KINDS.get(api_version.partition("/")[0])
+    if kinds is None:
+        return None
+    namespaced, cluster = kinds
+    if kind in namespaced:
+        return "namespaced"
+    return "cluster" if kind in cluster else None
+
+
+def _list_items(node: Node) -> list[Node] | None:
+    for key_node, value_node in node.value:
+        if key_node.id == "scalar" and key_node.value == "items":
+            return list(value_node.value) if value_node.id == "sequence" else []
+    return None
+
+
+def _build_object(
+    positions: Positions,
+    index: int,
+    node: Node,
+    prefix: PathKey,
+    kind: str,
+    api_version: str,
+    options: BuildOptions,
+    built: Built,
+) -> None:
+    built.kinds.append(kind or "(no kind)")
+    path = positions.path
+    span = positions.span(node.start_mark, node.end_mark)
+    if kind == "NetworkPolicy" and api_version.startswith(POLICY_GROUPS):
+        tree = to_tree(path, node, ALL, options.max_depth, positions)
+        built.objects.append(_policy(tree, index, prefix, span, options, built.problems))
+    elif kind in _WORKLOAD_SHAPES and api_version.startswith(_WORKLOAD_GROUPS[kind]):
+        tree = to_tree(path, node, _WORKLOAD_SHAPES[kind], options.max_depth, positions)
+        workload = _workload(tree, kind, index, prefix, span, options, built.problems)
+        if workload is not None:
+            built.objects.append(workload)
+    elif (scope := _foreign_scope(kind, api_version)) is not None:
+        tree = to_tree(path, node, _NAMESPACE_SHAPE, options.max_depth, positions)
+        name = _str_or_none(tree.get(("metadata", "name"))) or "(unnamed)"
+        home = _namespace_of(tree, options)[0] if scope == "namespaced" else None
+        ref = _ref(tree, kind, name, home or "", index, prefix, span)
+        built.objects.append(ForeignPolicy(ref, kind, api_version, home))
+    elif kind == "Namespace" and api_version == "v1":
+        tree = to_tree(path, node, _NAMESPACE_SHAPE, options.max_depth, positions)
+        namespace = _namespace(tree, index, prefix, span, built.problems)
+        if namespace is not None:
+            built.objects.append(namespace)
+
+
+# ---------------------------------------------------------------------------------------------
+# Common pieces
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): _text(v) for k, v in value.items() if v is not None}
+
+
+def _text(value: Any) -> str:
+    """A scalar as the string an API server would have insisted on (for best-effort models)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _annotation_span(tree: Tree) -> Span | None:
+    return tree.spans.get(("metadata", "annotations", IGNORE_ANNOTATION))
+
+
+def _name(tree: Tree, problems: list[Problem], kind: str) -> str | None:
+    name = tree.get(("metadata", "name"))
+    if isinstance(name, str) and name:
+        return name
+    metadata = tree.get(("metadata",))
+    where: PathKey = (
+        ("metadata", "name") if isinstance(metadata, dict) and "name" in metadata else ()
+    )
+    if where:
+        problems.append(
+            Problem(
+                "NL002",
+                f"metadata.name of this {kind} must be a non-empty string",
+                tree.span(where),
+            )
+        )
+    else:
+        problems.append(
+            Problem("NL002", f"this {kind} has no metadata.name", tree.span(()).first_line)
+        )
+    return None
+
+
+def _namespace_of(tree: Tree, options: BuildOptions) -> tuple[str, bool, Span | None]:
+    namespace = tree.get(("metadata", "namespace"))
+    if isinstance(namespace, str) and namespace:
+        return namespace, True, tree.span(("metadata", "namespace"))
+    return options.default_namespace, False, None
+
+
+def _ref(
+    tree: Tree, kind: str, name: str, namespace: str, index: int, prefix: PathKey, span: Span
+) -> ObjectRef:
+    return ObjectRef(kind, name, namespace, tree.path, index, prefix, span)
+
+
+# ---------------------------------------------------------------------------------------------
+# Label selectors
+
+
+def _entry_span(tree: Tree, where: PathKey) -> Span:
+    """From a key to the end of its value: ``app: web``."""
+    key = tree.key_span(where)
+    value = tree.span(where)
+    return Span(key.path, key.line, key.col, value.end_line, value.end_col)
+
+
+def selector(tree: Tree, where: PathKey) -> LabelSelector:
+    """A LabelSelector; entries of the wrong type are left out (NL002 reported them)."""
+    data = tree.get(where)
+    requirements: list[Requirement] = []
+    if isinstance(data, dict):
+        labels = data.get("matchLabels")
+        if isinstance(labels, dict):
+            for key, value in labels.items():
+                if value is None or isinstance(value, (dict, list)):
+                    continue
+                requirements.append(
+                    Requirement(
+                        str(key),
+                        Operator.IN,
+                        frozenset((_text(value),)),
+                        "matchLabels",
+                        _entry_span(tree, (*where, "matchLabels", key)),
+                    )
+                )
+        expressions = data.get("matchExpressions")
+        if isinstance(expressions, list):
+            for i, expression in enumerate(expressions):
+                requirement = _expression(tree, (*where, "matchExpressions", i), expression)
+                if requirement is not None:
+                    requirements.append(requirement)
+    return LabelSelector(tuple(requirements), tree.key_span(where), tree.span(where))
+
+
+def _expression(tree: Tree, where: PathKey, data: Any) -> Requirement | None:
+    if not isinstance(data, dict) or not isinstance(data.get("key"), str):
+        return None
+    try:
+        operator = Operator(str(data.get("operator")))
+    except ValueError:
+        return None
+    values = data.get("values")
+    texts = (
+        frozenset(_text(v) for v in values if v is not None)
+        if isinstance(values, list)
+        else frozenset()
+    )
+    return Requirement(data["key"], operator, texts, "matchExpressions", tree.head_span(where))
+
+
+# ---------------------------------------------------------------------------------------------
+# NetworkPolicy
+
+
+def _policy(
+    tree: Tree,
+    index: int,
+    prefix: PathKey,
+    span: Span,
+    options: BuildOptions,
+    problems: list[Problem],
+) -> NetworkPolicy:
+    found: list[Problem] = list(tree.problems)
+    found += schema.validate("networkpolicy", tree, prefix)
+    found += validate.network_policy_problems(tree)
+    api_version = tree.get(("apiVersion",))
+    if isinstance(api_version, str) and api_version != "networking.k8s.io/v1":
+        found.append(
+            Problem(
+                "NL002",
+                f"apiVersion {api_version} is not served for NetworkPolicy "
+                "(extensions/v1beta1 was removed in Kubernetes 1.16); use networking.k8s.io/v1",
+                tree.span(("apiVersion",)),
+            )
+        )
+    name = _name(tree, found, "NetworkPolicy") or "(unnamed)"
+    namespace, declared, namespace_span = _namespace_of(tree, options)
+    problems.extend(_about(_unique(found), f"NetworkPolicy/{namespace}/{name}"))
+    spec = tree.get(("spec",))
+    spec = spec if isinstance(spec, dict) else {}
+    ingress = _rules(tree, Direction.INGRESS, spec)
+    egress = _rules(tree, Direction.EGRESS, spec)
+    declared_types = _declared_types(tree, spec)
+    if declared_types:
+        effective = frozenset(Direction(t) for t, _ in declared_types if t in ("Ingress", "Egress"))
+    else:
+        # The API server's SetDefaults_NetworkPolicy: an absent or empty policyTypes is Ingress,
+        # plus Egress when spec.egress is non-empty.
+        effective = frozenset(
+            (Direction.INGRESS, Direction.EGRESS) if spec.get("egress") else (Direction.INGRESS,)
+        )
+    metadata = tree.get(("metadata",))
+    metadata = metadata if isinstance(metadata, dict) else {}
+    return NetworkPolicy(
+        ref=_ref(tree, "NetworkPolicy", name, namespace, index, prefix, span),
+        name=name,
+        namespace=namespace,
+        namespace_declared=declared,
+        pod_selector=selector(tree, ("spec", "podSelector")),
+        policy_types=effective,
+        declared_policy_types=declared_types,
+        ingress=ingress,
+        egress=egress,
+        name_span=tree.span(("metadata", "name")),
+        namespace_span=namespace_span,
+        spec_span=tree.key_spans.get(("spec",)),
+        policy_types_key_span=tree.key_spans.get(("spec", "policyTypes")),
+        ingress_key_span=tree.key_spans.get(("spec", "ingress")),
+        egress_key_span=tree.key_spans.get(("spec", "egress")),
+        labels=_string_map(metadata.get("labels")),
+        annotations=_string_map(metadata.get("annotations")),
+        valid=not any(p.code in ("NL001", "NL002") for p in found),
+        annotation_span=_annotation_span(tree),
+    )
+
+
+def _about(problems: list[Problem], subject: str) -> list[Problem]:
+    return [replace(p, subject=subject) for p in problems]
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """One problem per node: the schema and the value checks may both object to a value."""
+    seen: set[tuple[str, Span]] = set()
+    out: list[Problem] = []
+    for problem in problems:
+        if (problem.code, problem.span) not in seen:
+            seen.add((problem.code, problem.span))
+            out.append(problem)
+    return out
+
+
+def _declared_types(tree: Tree, spec: Mapping[str, Any]) -> tuple[tuple[str, Span], ...] | None:
+    types = spec.get("policyTypes")
+    if not isinstance(types, list):
+        return None
+    return tuple(
+        (value, tree.span(("spec", "policyTypes", i)))
+        for i, value in enumerate(types)
+        if isinstance(value, str)
+    )
+
+
+def _rules(tree: Tree, direction: Direction, spec: Mapping[str, Any]) -> tuple[Rule, ...]:
+    items = spec.get(direction.rules_key)
+    if not isinstance(items, list):
+        return ()
+    return tuple(
+        _rule(tree, direction, i, item) for i, item in enumerate(items) if isinstance(item, dict)
+    )
+
+
+def _rule(tree: Tree, direction: Direction, i: int, data: Mapping[str, Any]) -> Rule:
+    where: PathKey = ("spec", direction.rules_key, i)
+    peers_key = direction.peers_key
+    peers = data.get(peers_key)
+    ports = data.get("ports")
+    return Rule(
+        direction=direction,
+        index=i,
+        peers=tuple(_peers(tree, (*where, peers_key), peers)),
+        ports=tuple(_ports(tree, (*where, "ports"), ports)),
+        span=tree.head_span(where),
+        peers_key_span=tree.key_spans.get((*where, peers_key)),
+        ports_key_span=tree.key_spans.get((*where, "ports")),
+        path=where,
+    )
+
+
+def _peers(tree: Tree, where: PathKey, data: Any) -> Iterator[Peer]:
+    if not isinstance(data, list):
+        return
+    for j, item in enumerate(data):
+        if not isinstance(item, dict):
+            continue
+        at = (*where, j)
+        block = _ip_block(tree, (*at, "ipBlock"), item.get("ipBlock"))
+        yield Peer(
+            pod_selector=selector(tree, (*at, "podSelector")) if "podSelector" in item else None,
+            namespace_selector=(
+                selector(tree, (*at, "namespaceSelector")) if "namespaceSelector" in item else None
+            ),
+            ip_block=block,
+            index=j,
+            span=tree.head_span(at),
+        )
+
+
+def _ip_block(tree: Tree, where: PathKey, data: Any) -> IPBlock | None:
+    if not isinstance(data, dict) or not isinstance(data.get("cidr"), str):
+        return None
+    network = validate.parse_cidr(data["cidr"])
+    if network is None:
+        return None
+    excepts: list[Except] = []
+    raw = data.get("except")
+    if isinstance(raw, list):
+        for k, text in enumerate(raw):
+            excluded = validate.parse_cidr(text) if isinstance(text, str) else None
+            if excluded is not None and excluded.version == network.version:
+                excepts.append(Except(text, excluded, tree.span((*where, "except", k))))
+    return IPBlock(
+        data["cidr"], network, tuple(excepts), tree.key_span(where), tree.span((*where, "cidr"))
+    )
+
+
+def _ports(tree: Tree, where: PathKey, data: Any) -> Iterator[PortSpec]:
+    if not isinstance(data, list):
+        return
+    for j, item in enumerate(data):
+        if not isinstance(item, dict):
+            continue
+        at = (*where, j)
+        protocol = item.get("protocol")
+        port = item.get("port")
+        end_port = item.get("endPort")
+        yield PortSpec(
+            protocol=protocol if isinstance(protocol, str) else "TCP",
+            port=port if isinstance(port, (int, str)) and not isinstance(port, bool) else None,
+            end_port=(
+                end_port
+                if isinstance(end_port, int)
+                and not isinstance(end_port, bool)
+                and isinstance(port, int)
+                else None
+            ),
+            protocol_declared=isinstance(protocol, str),
+            index=j,
+            span=tree.head_span(at),
+            port_span=tree.spans.get((*at, "port")),
+            protocol_span=tree.spans.get((*at, "protocol")),
+            end_port_span=tree.spans.get((*at, "endPort")),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads and namespaces
+
+
+def _workload(
+    tree: Tree,
+    kind: str,
+    index: int,
+    prefix: PathKey,
+    span: Span,
+    options: BuildOptions,
+    problems: list[Problem],
+) -> Workload | None:
+    found: list[Problem] = list(tree.problems)
+    template = POD_TEMPLATE_PATH[kind]
+    found += validate.metadata_problems(tree)
+    labels_at: PathKey = (*template, "metadata", "labels")
+    if template:
+        found += validate.label_map_problems(tree, labels_at, "pod template label")
+    name = _name(tree, found, kind)
+    namespace, declared, _ = _namespace_of(tree, options)
+    problems.extend(_about(found, f"{kind}/{namespace}/{name}") if name else found)
+    if name is None:
+        return None
+    pod_spec: PathKey = (*template, "spec")
+    metadata = tree.get(("metadata",))
+    metadata = metadata if isinstance(metadata, dict) else {}
+    return Workload(
+        ref=_ref(tree, kind, name, namespace, index, prefix, span),
+        kind=kind,
+        name=name,
+        namespace=namespace,
+        namespace_declared=declared,
+        pod_labels=_string_map(tree.get(labels_at)),
+        ports=tuple(_container_ports(tree, pod_spec)),
+        host_network=tree.get((*pod_spec, "hostNetwork")) is True,
+        dns_policy=_str_or_none(tree.get((*pod_spec, "dnsPolicy"))),
+        name_span=tree.span(("metadata", "name")),
+        labels_span=tree.key_spans.get(labels_at),
+        annotations=_string_map(metadata.get("annotations")),
+        annotation_span=_annotation_span(tree),
+    )
+
+
+def _container_ports(tree: Tree, pod_spec: PathKey) -> Iterator[ContainerPort]:
+    for group in ("containers", "initContainers"):
+        containers = tree.get((*pod_spec, group))
+        if not isinstance(containers, list):
+            continue
+        for container in containers:
+            if not isinstance(container, dict):
+                continue
+            ports = container.get("ports")
+            if not isinstance(ports, list):
+                continue
+            for port in ports:
+                if not isinstance(port, dict):
+                    continue
+                number = port.get("containerPort")
+                if not isinstance(number, int) or isinstance(number, bool):
+                    continue
+                protocol = port.get("protocol")
+                name = port.get("name")
+                yield ContainerPort(
+                    number,
+                    protocol if isinstance(protocol, str) else "TCP",
+                    name if isinstance(name, str) else None,
+                    str(container.get("name", "")),
+                )
+
+
+def _namespace(
+    tree: Tree, index: int, prefix: PathKey, span: Span, problems: list[Problem]
+) -> Namespace | None:
+    found: list[Problem] = list(tree.problems)
+    found += validate.metadata_problems(tree, namespaced=False)
+    name = _name(tree, found, "Namespace")
+    problems.extend(_about(found, f"Namespace/{name}/{name}") if name else found)
+    if name is None:
+        return None
+    metadata = tree.get(("metadata",))
+    metadata = metadata if isinstance(metadata, dict) else {}
+    labels = _string_map(metadata.get("labels"))
+    labels[NAME_LABEL] = name
+    return Namespace(
+        ref=_ref(tree, "Namespace", name, name, index, prefix, span),
+        name=name,
+        labels=labels,
+        name_span=tree.span(("metadata", "name")),
+        annotations=_string_map(metadata.get("annotations")),
+        annotation_span=_annotation_span(tree),
+    )

@@ -1,0 +1,42 @@
+"""kustomize applied in-process to documents netlint has already parsed, keeping positions.
+
+:func:`render` builds one kustomization directory: every rendered object is a
+:class:`~netlint.read.parse.Tree` whose spans point at the line a person wrote (the base file, or
+the patch or kustomization line that set the value), with the file it came from and the
+builtin transformers that ran over it; the :class:`Unit` also says what the engine could not
+apply (``incomplete``) and what kustomize itself would refuse (``errors``).
+:func:`top_level_kustomizations` finds the kustomizations no other one includes: kustomize's
+deploy units. Nothing is executed and nothing outside the project root is read; the engine
+reads no files itself (a loader does, see :class:`FileSource`).
+
+Each module's docstring names the kustomize v5.5.0 source it follows: :mod:`.build` (the build
+flow), :mod:`.transforms`, :mod:`.fieldspecs`, :mod:`.patch`, :mod:`.generators`.
+"""
+
+from __future__ import annotations
+
+from netlint.read.kustomize.build import (
+    KUSTOMIZATION_FILES,
+    Loader,
+    Reason,
+    Rendered,
+    SourceFile,
+    Unit,
+    render,
+    top_level_kustomizations,
+)
+from netlint.read.kustomize.files import FileSource
+from netlint.read.kustomize.transforms import Transformation
+
+__all__ = [
+    "KUSTOMIZATION_FILES",
+    "FileSource",
+    "Loader",
+    "Reason",
+    "Rendered",
+    "SourceFile",
+    "Transformation",
+    "Unit",
+    "render",
+    "top_level_kustomizations",
+]

@@ -1,0 +1,112 @@
+"""One file in, its model objects and input problems out: the unit of caching and parallelism."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Final
+
+from netlint.core.model import ForeignPolicy, Object
+from netlint.core.source import point
+from netlint.read.build import BuildOptions, build_document
+from netlint.read.directives import Directive, scan
+from netlint.read.parse import Limits, Parsed, Problem, parse, size_problem
+
+#: A Go-template action where YAML would need a value: at the start of a line, after `- `, or as
+#: the unquoted value of a key. Inside quotes or a block scalar (Prometheus rules, Grafana
+#: dashboards) `{{` is ordinary text and the file is linted.
+_TEMPLATE_LINE: Final = re.compile(
+    r"^[ \t]*(?:-[ \t]+)*(?:[^\s#'\"{][^#'\"]*?:[ \t]+)?\{\{", re.MULTILINE
+)
+
+
+@dataclass(slots=True)
+class FileResult:
+    path: str
+    digest: str
+    objects: list[Object | ForeignPolicy] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    kinds: Counter[str] = field(default_factory=Counter)
+    #: Why the file was not linted (``templated``), or None.
+    skipped: str | None = None
+    documents: int = 0
+    #: ``# netlint: disable...`` comments.
+    directives: list[Directive] = field(default_factory=list)
+    #: Files that a Kustomization in this file applies as patches.
+    patches: list[str] = field(default_factory=list)
+
+
+def digest(data: bytes) -> str:
+    """The content hash that identifies a file's bytes (cache keys, change detection)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+class FileTooLarge(OSError):
+    """A file over ``limits.max_file_bytes``, found from its size before it was read."""
+
+    def __init__(self, size: int, limits: Limits) -> None:
+        super().__init__(errno.EFBIG, "file too large")
+        self.size = size
+        self.limits = limits
+
+
+def unreadable(path: str, error: OSError) -> FileResult:
+    """A file that could not be read: an NL001 finding at its first line, never a silent skip
+    (its objects are unknown, so the run must not pass as if it had none). It has no digest,
+    so it is never cached."""
+    if isinstance(error, FileTooLarge):
+        return FileResult(path, "", problems=[size_problem(path, error.size, error.limits)])
+    reason = error.strerror or type(error).__name__
+    # The reason comes from the OS or from netlint; escaped all the same, so that no byte of it
+    # can act on a terminal or a CI log.
+    shown = reason.encode("ascii", "backslashreplace").decode("ascii")
+    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in shown)
+    message = f"netlint cannot read this file: {shown}"
+    return FileResult(path, "", problems=[Problem("NL001", message, point(path, 0, 0))])
+
+
+def is_templated(text: str) -> bool:
+    return "{{" in text and _TEMPLATE_LINE.search(text) is not None
+
+
+def _broken_by_template(parsed: Parsed) -> bool:
+    """A syntax error on (or just after) a line with a template action is the template's."""
+    if parsed.problem is None or "{{" not in parsed.text:
+        return False
+    line = parsed.problem.span.line
+    lines = parsed.text.split("\n")[max(0, line - 2) : line]
+    return any("{{" in text for text in lines)
+
+
+def load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> FileResult:
+    """Parse and model one file. Never raises for anything the file contains."""
+    result = FileResult(path, digest(data))
+    parsed = parse(path, data, limits)
+    if (parsed.text and is_templated(parsed.text)) or _broken_by_template(parsed):
+        result.skipped = "templated"
+        return result
+    if parsed.problem is not None:
+        result.problems.append(parsed.problem)
+    result.directives = scan(path, parsed.text)
+    result.documents = len(parsed.documents)
+    for index, node in enumerate(parsed.documents):
+        try:
+            built = build_document(parsed.positions, index, node, options)
+        except Exception as exc:  # a netlint bug: report it at the document, keep the others
+            result.problems.append(
+                Problem(
+                    "NL900",
+                    f"netlint failed to read this document: {type(exc).__name__}: {exc} "
+                    "(a netlint bug: please report it; the other documents were still linted)",
+                    parsed.positions.point(node.start_mark),
+                )
+            )
+            continue
+        result.objects.extend(built.objects)
+        result.problems.extend(built.problems)
+        result.kinds.update(built.kinds)
+        result.patches.extend(built.patches)
+    return result

@@ -1,0 +1,289 @@
+"""What the API server rejects beyond the schema's structure (the value rules of NL002).
+
+Each check mirrors a rule of Kubernetes' ``ValidateNetworkPolicy`` and points at the node it
+rejects. Checks skip values of the wrong type: the schema has already reported those.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterator
+from typing import Any, Final
+
+from netlint.core.model import Network
+from netlint.read.parse import PathKey, Problem, Tree
+
+_DNS_LABEL: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN: Final = re.compile(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+)
+_LABEL_NAME: Final = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_SVC_NAME: Final = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+PROTOCOLS: Final = ("TCP", "UDP", "SCTP")
+
+
+def label_key_error(key: str) -> str | None:
+    """Why ``key`` is not a valid label key, or None."""
+    prefix, slash, name = key.rpartition("/")
+    if slash and not prefix:
+        return "the prefix before '/' is empty"
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return f"prefix {prefix!r} must be a DNS subdomain (lower case, '-', '.', at most 253)"
+    if not name:
+        return "the name part is empty"
+    if len(name) > 63:
+        return f"name part is {len(name)} characters, over 63"
+    if not _LABEL_NAME.fullmatch(name):
+        return "name part must be alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+    return None
+
+
+def label_value_error(value: str) -> str | None:
+    """Why ``value`` is not a valid label value, or None (the empty value is valid)."""
+    if not value:
+        return None
+    if len(value) > 63:
+        return f"it is {len(value)} characters, over 63"
+    if not _LABEL_NAME.fullmatch(value):
+        return "it must be alphanumerics, '-', '_' or '.', starting and ending alphanumeric"
+    return None
+
+
+def dns_label_error(value: str) -> str | None:
+    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
+        return "it must be a DNS label: lower-case alphanumerics and '-', at most 63 characters"
+    return None
+
+
+def dns_subdomain_error(value: str) -> str | None:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
+        return (
+            "it must be a DNS subdomain: lower-case alphanumerics, '-' and '.', "
+            "at most 253 characters"
+        )
+    return None
+
+
+def port_name_error(name: str) -> str | None:
+    """Why ``name`` is not a valid named port (IANA service name), or None."""
+    if len(name) > 15:
+        return f"a port name has at most 15 characters, not {len(name)}"
+    if not _SVC_NAME.fullmatch(name) or "--" in name:
+        return "a port name is lower-case alphanumerics and single '-', not at either end"
+    if not re.search("[a-z]", name):
+        return "a port name needs at least one letter (a number here must not be quoted)"
+    return None
+
+
+def parse_cidr(text: str) -> Network | None:
+    """The network of a CIDR as the API server parses it (host bits allowed), or None."""
+    if "/" not in text:
+        return None
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def _problem(tree: Tree, where: PathKey, message: str, *, key: bool = False) -> Problem:
+    return Problem("NL002", message, tree.key_span(where) if key else tree.span(where))
+
+
+def label_map_problems(tree: Tree, where: PathKey, what: str = "label") -> Iterator[Problem]:
+    """Type and syntax of a map of labels (``metadata.labels``, ``matchLabels``)."""
+    labels = tree.get(where)
+    if labels is None:
+        return
+    if not isinstance(labels, dict):
+        yield _problem(tree, where, f"{what}s must be a mapping of strings")
+        return
+    for key, value in labels.items():
+        error = label_key_error(str(key))
+        if error:
+            yield _problem(tree, (*where, key), f"{what} key {key!r} is invalid: {error}", key=True)
+        if isinstance(value, str):
+            error = label_value_error(value)
+            if error:
+                yield _problem(tree, (*where, key), f"{what} value {value!r} is invalid: {error}")
+        elif not isinstance(value, (dict, list)) and value is not None:
+            yield _problem(
+                tree,
+                (*where, key),
+                f"{what} {key!r} must have a string value, not {value!r}; "
+                "quote it so YAML reads it as a string",
+            )
+
+
+def metadata_problems(tree: Tree, namespaced: bool = True) -> Iterator[Problem]:
+    """Name, namespace and label syntax of ``metadata``, as for every Kubernetes object."""
+    name = tree.get(("metadata", "name"))
+    if isinstance(name, str):
+        error = dns_subdomain_error(name)
+        if error:
+            yield _problem(
+                tree, ("metadata", "name"), f"metadata.name {name!r} is invalid: {error}"
+            )
+    namespace = tree.get(("metadata", "namespace"))
+    if namespaced and isinstance(namespace, str):
+        error = dns_label_error(namespace)
+        if error:
+            yield _problem(
+                tree,
+                ("metadata", "namespace"),
+                f"metadata.namespace {namespace!r} is invalid: {error}",
+            )
+    yield from label_map_problems(tree, ("metadata", "labels"))
+
+
+def selector_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
+    """Label syntax and operator/values rules of a LabelSelector."""
+    selector = tree.get(where)
+    if not isinstance(selector, dict):
+        return
+    yield from label_map_problems(tree, (*where, "matchLabels"), "matchLabels")
+    expressions = selector.get("matchExpressions")
+    if not isinstance(expressions, list):
+        return
+    for i, expression in enumerate(expressions):
+        if not isinstance(expression, dict):
+            continue
+        at: PathKey = (*where, "matchExpressions", i)
+        key = expression.get("key")
+        if isinstance(key, str):
+            error = label_key_error(key)
+            if error:
+                yield _problem(
+                    tree, (*at, "key"), f"matchExpressions key {key!r} is invalid: {error}"
+                )
+        operator = expression.get("operator")
+        values = expression.get("values")
+        count = len(values) if isinstance(values, list) else 0
+        if operator in ("In", "NotIn") and count == 0:
+            yield _problem(
+                tree,
+                (*at, "values") if "values" in expression else (*at, "operator"),
+                f"operator {operator} needs at least one value",
+            )
+        elif operator in ("Exists", "DoesNotExist") and count:
+            yield _problem(
+                tree, (*at, "values"), f"operator {operator} takes no values; remove 'values'"
+            )
+        if isinstance(values, list):
+            for j, value in enumerate(values):
+                if isinstance(value, str):
+                    error = label_value_error(value)
+                    if error:
+                        yield _problem(
+                            tree, (*at, "values", j), f"label value {value!r} is invalid: {error}"
+                        )
+
+
+def _peer_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
+    peer = tree.get(where)
+    if not isinstance(peer, dict):
+        return
+    fields = [k for k in ("podSelector", "namespaceSelector", "ipBlock") if k in peer]
+    if not fields:
+        yield Problem(
+            "NL002",
+            "a peer must set podSelector, namespaceSelector or ipBlock "
+            "(to allow every peer, leave out from/to instead)",
+            tree.span(where).first_line,
+        )
+    if "ipBlock" in fields and len(fields) > 1:
+        yield _problem(
+            tree,
+            (*where, "ipBlock"),
+            "ipBlock cannot be combined with podSelector or namespaceSelector in one peer "
+            "(make it a separate list item)",
+            key=True,
+        )
+    for selector in ("podSelector", "namespaceSelector"):
+        if selector in peer:
+            yield from selector_problems(tree, (*where, selector))
+    block = peer.get("ipBlock")
+    if isinstance(block, dict):
+        yield from _ip_block_problems(tree, (*where, "ipBlock"), block)
+
+
+def _ip_block_problems(tree: Tree, where: PathKey, block: dict[str, Any]) -> Iterator[Problem]:
+    cidr = block.get("cidr")
+    network = parse_cidr(cidr) if isinstance(cidr, str) else None
+    if isinstance(cidr, str) and network is None:
+        yield _problem(
+            tree, (*where, "cidr"), f"cidr {cidr!r} is not a valid CIDR (e.g. 10.0.0.0/16)"
+        )
+    excepts = block.get("except")
+    if not isinstance(excepts, list):
+        return
+    for i, item in enumerate(excepts):
+        if not isinstance(item, str):
+            continue
+        excluded = parse_cidr(item)
+        at = (*where, "except", i)
+        if excluded is None:
+            yield _problem(tree, at, f"except {item!r} is not a valid CIDR")
+        elif network is not None and (
+            excluded.version != network.version
+            or not excluded.subnet_of(network)  # type: ignore[arg-type]
+            or excluded.prefixlen <= network.prefixlen
+        ):
+            yield _problem(tree, at, f"except {item!r} must be a strict subset of cidr {cidr!r}")
+
+
+def _port_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
+    spec = tree.get(where)
+    if not isinstance(spec, dict):
+        return
+    port = spec.get("port")
+    end_port = spec.get("endPort")
+    if isinstance(port, bool):
+        return
+    if isinstance(port, int) and not 1 <= port <= 65535:
+        yield _problem(tree, (*where, "port"), f"port {port} is outside 1-65535")
+    elif isinstance(port, str):
+        error = port_name_error(port)
+        if error:
+            yield _problem(tree, (*where, "port"), f"port {port!r} is invalid: {error}")
+    if isinstance(end_port, int) and not isinstance(end_port, bool):
+        at = (*where, "endPort")
+        if port is None:
+            yield _problem(tree, at, "endPort needs a numeric port to start the range", key=True)
+        elif isinstance(port, str):
+            yield _problem(tree, at, "endPort cannot be used with a named port", key=True)
+        elif isinstance(port, int) and end_port < port:
+            yield _problem(tree, at, f"endPort {end_port} is below port {port}")
+        elif not 1 <= end_port <= 65535:
+            yield _problem(tree, at, f"endPort {end_port} is outside 1-65535")
+
+
+def network_policy_problems(tree: Tree) -> Iterator[Problem]:
+    """Value rules of a NetworkPolicy the schema cannot express."""
+    yield from metadata_problems(tree)
+    spec = tree.get(("spec",))
+    if not isinstance(spec, dict):
+        return
+    yield from selector_problems(tree, ("spec", "podSelector"))
+    types = spec.get("policyTypes")
+    if isinstance(types, list):
+        seen: set[Any] = set()
+        for i, value in enumerate(types):
+            if isinstance(value, str) and value in seen:
+                yield _problem(tree, ("spec", "policyTypes", i), f"policyTypes lists {value} twice")
+            seen.add(value if isinstance(value, str) else None)
+    for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+        rules = spec.get(direction)
+        if not isinstance(rules, list):
+            continue
+        for i, rule in enumerate(rules):
+            if not isinstance(rule, dict):
+                continue
+            peers = rule.get(peers_key)
+            if isinstance(peers, list):
+                for j in range(len(peers)):
+                    yield from _peer_problems(tree, ("spec", direction, i, peers_key, j))
+            ports = rule.get("ports")
+            if isinstance(ports, list):
+                for j in range(len(ports)):
+                    yield from _port_problems(tree, ("spec", direction, i, "ports", j))

@@ -1,0 +1,1208 @@
+"""A cache of parsed files, so a second run reads only what changed.
+
+The cache lives in ``.netlint_cache/`` at the project root, keyed by netlint's code and the
+settings that change parsing. It holds every file's stamp (ctime, inode, size and mtime, as git's
+index does, plus its content hash), parsed results in *shards*, and the outcomes of recent runs.
+A file whose stamp is unchanged (and not modified close to the cache's writing: racily clean) is
+served without being read; otherwise its content hash decides. ``touch -r``, ``cp -p`` or
+``tar x`` can keep a file's mtime and size, never its ctime: an edit is always noticed.
+
+The directory lies inside the repository being linted, which netlint does not trust:
+
+- **Data only.** Every file is msgpack with a format version, decoded by an explicit whitelist of
+  netlint's own classes (a small integer tag or the position of a field says which); decoding
+  calls only those constructors, with plain, type-checked data. Anything unexpected rejects the
+  whole file and the run goes on without it. Nothing in it can run code, so no key is needed.
+- **Only what this machine wrote is read.** The state records, for each shard, the stat (inode,
+  ctime, mtime, size) the file got when netlint wrote it, and a small ``head`` file records the
+  state's: a file committed to the repository gets a new inode and ctime at checkout, which
+  nobody can set in advance, so planted files are never even read. Only files of this user
+  are read, only when their size matches the record, and never more than a bound.
+- **No link is followed.** The directory is checked with ``lstat`` (a symlink, a non-directory,
+  a directory of another user or one every user may write to disables the cache, with a note
+  for ``--verbose``); every file in it is opened relative to a descriptor of the directory with
+  ``O_NOFOLLOW``, new files with ``O_EXCL`` under fresh random names, and only files that match
+  netlint's own naming exactly, are regular and belong to the user are ever deleted.
+- **Never corrupt, never racing.** Shards and states are written under new names and never
+  rewritten; the head is replaced atomically. Another run's files are deleted only after a
+  grace period, so two racing runs never delete each other's fresh entries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import hashlib
+import ipaddress
+import os
+import re
+import secrets
+import stat as stat_module
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, NamedTuple
+
+import msgpack  # type: ignore[import-untyped]
+
+from netlint.api import RuleMeta
+from netlint.core.findings import Finding, Related, Severity
+from netlint.core.model import (
+    ContainerPort,
+    Direction,
+    Except,
+    ForeignPolicy,
+    IPBlock,
+    LabelSelector,
+    Namespace,
+    NetworkPolicy,
+    ObjectRef,
+    Peer,
+    PortSpec,
+    Requirement,
+    Rule,
+    Workload,
+)
+from netlint.core.selectors import Operator
+from netlint.core.source import Span
+from netlint.output.report import Report
+from netlint.read.directives import Directive
+from netlint.read.discover import Skipped
+from netlint.read.load import FileResult, digest
+from netlint.read.parse import Problem
+
+CACHE_DIR: Final = ".netlint_cache"
+#: Bumped whenever the layout of any encoded object changes: older files are then rejected.
+FORMAT: Final = 2
+_MAGIC: Final = b"netlint-cache\n"
+#: Files modified this close to the state's writing may have changed within one timestamp tick.
+_RACY_NS: Final = 2_000_000_000
+#: How long another run's unreferenced files are kept: a racing run writes its shards while it
+#: parses and its state only after the rules ran; a reader opens a state right after its head.
+_SHARD_GRACE_NS: Final = 600 * 1_000_000_000
+_STATE_GRACE_NS: Final = 60 * 1_000_000_000
+#: What other settings, other versions of netlint, or killed runs left behind.
+_STALE_NS: Final = 86_400 * 1_000_000_000
+#: Bounds on what is read: a head is tiny; states and shards are checked against the recorded
+#: size first, these only bound what a recorded size may claim.
+_MAX_HEAD_BYTES: Final = 4096
+_MAX_STATE_BYTES: Final = 256 * 1024 * 1024
+_MAX_SHARD_BYTES: Final = 1024 * 1024 * 1024
+#: How many run outcomes (findings of a whole run) to keep per project and settings.
+_OUTCOMES: Final = 4
+_TOKEN_BYTES: Final = 8
+#: Every name netlint creates in the cache directory (and the pickle names of format 1, which
+#: it also created): nothing else there is ever deleted.
+_OURS: Final = re.compile(
+    r"(?:head-(?P<head>[0-9a-f]{16})|(?P<kind>state|shard)-(?P<prefix>[0-9a-f]{16})-[0-9a-f]{16})"
+    r"\.msgpack"
+    r"|(?P<tmp>\.tmp-[0-9a-f]{16})"
+    r"|(?P<legacy>(?:state-[0-9a-f]{16}|shard-[0-9a-f]{16}-[0-9a-f]{16})\.pickle)"
+)
+_GITIGNORE: Final = b"# Created by netlint: the cache is not for version control.\n*\n"
+_O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+_O_DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
+_O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+_O_NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
+
+#: (st_ino, st_ctime_ns, st_mtime_ns, st_size) of a file netlint wrote.
+Anchor = tuple[int, int, int, int]
+
+
+def _anchor(st: os.stat_result) -> Anchor:
+    return (st.st_ino, st.st_ctime_ns, st.st_mtime_ns, st.st_size)
+
+
+@functools.cache
+def code_salt() -> str:
+    """What parsing depends on in netlint itself: its version and the content of every module
+    and schema of the package (a development checkout changes without a version bump). Read
+    once per process: a long-running language server runs the code it imported."""
+    from netlint import __version__
+
+    package = Path(__file__).resolve().parent.parent  # netlint/, from netlint/run/cache.py
+    return f"{__version__}|{tree_digest(package, extra=('data/schemas',))}"
+
+
+def tree_digest(package: Path, extra: Sequence[str] = ()) -> str:
+    """A hash of the names and contents of every ``*.py`` under ``package``, at any depth (links
+    are not followed), and of the ``*.json`` files directly in each ``extra`` folder."""
+    found: list[Path] = []
+    for directory, dirs, names in os.walk(package, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        found += [Path(directory) / n for n in sorted(names) if n.endswith(".py")]
+    for folder in extra:
+        found += sorted((package / folder).glob("*.json"))
+    hasher = hashlib.blake2b(digest_size=16)
+    for path in found:
+        hasher.update(path.relative_to(package).as_posix().encode(errors="surrogateescape"))
+        hasher.update(b"\0")
+        with contextlib.suppress(OSError):
+            hasher.update(path.read_bytes())
+        hasher.update(b"\0")
+    return hasher.hexdigest()
+
+
+# --- The format: an explicit encoder and decoder over netlint's own classes -----------------
+#
+# Each object is a msgpack array of its fields in order; which class it is follows from where it
+# sits, except for a file's objects, which start with a tag. Spans of a file's own path are
+# written without it. Decoding checks the exact type of every value before it reaches a
+# constructor and raises _Reject for anything else.
+
+
+class _Reject(Exception):
+    """Cache data that this netlint did not write: the whole file is ignored."""
+
+
+_BIG_INT: Final = 1
+_OBJ_POLICY: Final = 1
+_OBJ_WORKLOAD: Final = 2
+_OBJ_NAMESPACE: Final = 3
+_OBJ_FOREIGN: Final = 4
+_OPERATORS: Final = {m.value: m for m in Operator}
+_DIRECTIONS: Final = {m.value: m for m in Direction}
+_SEVERITIES: Final = {m.value: m for m in Severity}
+
+
+def _default(value: object) -> object:
+    """Integers beyond 64 bits (a YAML port may be any integer) as decimal text."""
+    if type(value) is int:
+        return msgpack.ExtType(_BIG_INT, str(value).encode())
+    raise TypeError(f"cannot cache a {type(value).__name__}")
+
+
+def _ext(code: int, data: bytes) -> int:
+    if code == _BIG_INT and 0 < len(data) <= 4300 and re.fullmatch(rb"-?[0-9]+", data):
+        return int(data)
+    raise _Reject
+
+
+def _pack(kind: str, body: object) -> bytes:
+    packed: bytes = msgpack.packb(
+        (FORMAT, kind, body), default=_default, unicode_errors="surrogatepass"
+    )
+    return _MAGIC + packed
+
+
+def _unpack(kind: str, blob: bytes) -> Any:
+    """The body of a file of ``kind``; raises _Reject (or another error: the caller rejects on
+    any exception) when it is anything else."""
+    if not blob.startswith(_MAGIC):
+        raise _Reject
+    top = msgpack.unpackb(
+        memoryview(blob)[len(_MAGIC) :],
+        use_list=False,
+        raw=False,
+        unicode_errors="surrogatepass",
+        strict_map_key=True,
+        ext_hook=_ext,
+    )
+    if type(top) is not tuple or len(top) != 3 or top[0] != FORMAT or top[1] != kind:
+        raise _Reject
+    return top[2]
+
+
+def _s(v: object) -> str:
+    if type(v) is str:
+        return v
+    raise _Reject
+
+
+def _os(v: object) -> str | None:
+    return None if v is None else _s(v)
+
+
+def _i(v: object) -> int:
+    if type(v) is int:
+        return v
+    raise _Reject
+
+
+def _oi(v: object) -> int | None:
+    return None if v is None else _i(v)
+
+
+def _b(v: object) -> bool:
+    if isinstance(v, bool):
+        return v
+    raise _Reject
+
+
+def _t(v: object, size: int = -1) -> tuple[Any, ...]:
+    if type(v) is tuple and (size < 0 or len(v) == size):
+        return v
+    raise _Reject
+
+
+def _strs(v: object) -> tuple[str, ...]:
+    items = _t(v)
+    for x in items:
+        if type(x) is not str:
+            raise _Reject
+    return items
+
+
+def _str_map(v: object) -> dict[str, str]:
+    if type(v) is not dict:
+        raise _Reject
+    for value in v.values():  # keys are str: strict_map_key allows str or bytes only
+        if type(value) is not str:
+            raise _Reject
+    for key in v:
+        if type(key) is not str:
+            raise _Reject
+    return v
+
+
+def _counter(v: object) -> Counter[str]:
+    if type(v) is not dict:
+        raise _Reject
+    for key, value in v.items():
+        if type(key) is not str or type(value) is not int:
+            raise _Reject
+    return Counter(v)
+
+
+def _path_key(v: object) -> tuple[str | int, ...]:
+    items = _t(v)
+    for x in items:
+        if type(x) is not str and type(x) is not int:
+            raise _Reject
+    return items
+
+
+def _network(v: object) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(_s(v))
+
+
+def _es(span: Span, path: str) -> tuple[Any, ...]:
+    return span[1:] if span[0] == path else span
+
+
+def _eos(span: Span | None, path: str) -> tuple[Any, ...] | None:
+    return None if span is None else (span[1:] if span[0] == path else span)
+
+
+#: Builds a Span without the Python-level ``__new__`` of a NamedTuple: spans are most of what
+#: a shard holds, and this is the hot path of decoding.
+_new_tuple: Final = tuple.__new__
+
+
+def _ds(v: object, path: str) -> Span:
+    if type(v) is tuple:
+        if len(v) == 4:
+            line, col, end_line, end_col = v
+            if type(line) is type(col) is type(end_line) is type(end_col) is int:
+                span: Span = _new_tuple(Span, (path, *v))
+                return span
+        elif len(v) == 5:
+            path, line, col, end_line, end_col = v
+            if (
+                type(path) is str
+                and type(line) is type(col) is type(end_line) is type(end_col) is int
+            ):
+                span = _new_tuple(Span, v)
+                return span
+    raise _Reject
+
+
+def _dos(v: object, path: str) -> Span | None:
+    return None if v is None else _ds(v, path)
+
+
+def _e_ref(r: ObjectRef, p: str) -> tuple[Any, ...]:
+    return (r.kind, r.name, r.namespace, r.path, r.document, r.prefix, _es(r.span, p))
+
+
+def _d_ref(v: object, p: str) -> ObjectRef:
+    kind, name, namespace, path, document, prefix, span = _t(v, 7)
+    return ObjectRef(
+        _s(kind), _s(name), _s(namespace), _s(path), _i(document), _path_key(prefix), _ds(span, p)
+    )
+
+
+def _e_selector(s: LabelSelector, p: str) -> tuple[Any, ...]:
+    reqs = tuple(
+        (r.key, r.operator.value, tuple(r.values), r.source, _es(r.span, p)) for r in s.requirements
+    )
+    return (reqs, _es(s.key_span, p), _es(s.span, p))
+
+
+def _d_selector(v: object, p: str) -> LabelSelector:
+    reqs, key_span, span = _t(v, 3)
+    requirements = []
+    for item in _t(reqs):
+        key, operator, values, source, req_span = _t(item, 5)
+        requirements.append(
+            Requirement(
+                _s(key),
+                _OPERATORS[_s(operator)],
+                frozenset(_strs(values)),
+                _s(source),
+                _ds(req_span, p),
+            )
+        )
+    return LabelSelector(tuple(requirements), _ds(key_span, p), _ds(span, p))
+
+
+def _e_oselector(s: LabelSelector | None, p: str) -> tuple[Any, ...] | None:
+    return None if s is None else _e_selector(s, p)
+
+
+def _d_oselector(v: object, p: str) -> LabelSelector | None:
+    return None if v is None else _d_selector(v, p)
+
+
+def _e_block(b: IPBlock, p: str) -> tuple[Any, ...]:
+    excepts = tuple((e.cidr, str(e.network), _es(e.span, p)) for e in b.excepts)
+    return (b.cidr, str(b.network), excepts, _es(b.key_span, p), _es(b.cidr_span, p))
+
+
+def _d_block(v: object, p: str) -> IPBlock:
+    cidr, network, excepts, key_span, cidr_span = _t(v, 5)
+    decoded = []
+    for item in _t(excepts):
+        e_cidr, e_network, e_span = _t(item, 3)
+        decoded.append(Except(_s(e_cidr), _network(e_network), _ds(e_span, p)))
+    return IPBlock(_s(cidr), _network(network), tuple(decoded), _ds(key_span, p), _ds(cidr_span, p))
+
+
+def _e_rule(r: Rule, p: str) -> tuple[Any, ...]:
+    peers = tuple(
+        (
+            _e_oselector(x.pod_selector, p),
+            _e_oselector(x.namespace_selector, p),
+            None if x.ip_block is None else _e_block(x.ip_block, p),
+            x.index,
+            _es(x.span, p),
+        )
+        for x in r.peers
+    )
+    ports = tuple(
+        (
+            x.protocol,
+            x.port,
+            x.end_port,
+            x.protocol_declared,
+            x.index,
+            _es(x.span, p),
+            _eos(x.port_span, p),
+            _eos(x.protocol_span, p),
+            _eos(x.end_port_span, p),
+        )
+        for x in r.ports
+    )
+    return (
+        r.direction.value,
+        r.index,
+        peers,
+        ports,
+        _es(r.span, p),
+        _eos(r.peers_key_span, p),
+        _eos(r.ports_key_span, p),
+        r.path,
+    )
+
+
+def _d_port(v: object, p: str) -> PortSpec:
+    protocol, port, end_port, declared, index, span, port_span, protocol_span, end_span = _t(v, 9)
+    if port is not None and type(port) is not int and type(port) is not str:
+        raise _Reject
+    return PortSpec(
+        _s(protocol),
+        port,
+        _oi(end_port),
+        _b(declared),
+        _i(index),
+        _ds(span, p),
+        _dos(port_span, p),
+        _dos(protocol_span, p),
+        _dos(end_span, p),
+    )
+
+
+def _d_peer(v: object, p: str) -> Peer:
+    pod, namespace, block, index, span = _t(v, 5)
+    return Peer(
+        _d_oselector(pod, p),
+        _d_oselector(namespace, p),
+        None if block is None else _d_block(block, p),
+        _i(index),
+        _ds(span, p),
+    )
+
+
+def _d_rule(v: object, p: str) -> Rule:
+    direction, index, peers, ports, span, peers_key, ports_key, path = _t(v, 8)
+    return Rule(
+        _DIRECTIONS[_s(direction)],
+        _i(index),
+        tuple(_d_peer(x, p) for x in _t(peers)),
+        tuple(_d_port(x, p) for x in _t(ports)),
+        _ds(span, p),
+        _dos(peers_key, p),
+        _dos(ports_key, p),
+        _path_key(path),
+    )
+
+
+def _e_policy(o: NetworkPolicy, p: str) -> tuple[Any, ...]:
+    declared = o.declared_policy_types
+    return (
+        _OBJ_POLICY,
+        _e_ref(o.ref, p),
+        o.name,
+        o.namespace,
+        o.namespace_declared,
+        _e_selector(o.pod_selector, p),
+        tuple(d.value for d in o.policy_types),
+        None if declared is None else tuple((t, _es(s, p)) for t, s in declared),
+        tuple(_e_rule(r, p) for r in o.ingress),
+        tuple(_e_rule(r, p) for r in o.egress),
+        _es(o.name_span, p),
+        _eos(o.namespace_span, p),
+        _eos(o.spec_span, p),
+        _eos(o.policy_types_key_span, p),
+        _eos(o.ingress_key_span, p),
+        _eos(o.egress_key_span, p),
+        o.labels,
+        o.annotations,
+        o.valid,
+        _eos(o.annotation_span, p),
+    )
+
+
+def _d_policy(v: tuple[Any, ...], p: str) -> NetworkPolicy:
+    (
+        _,
+        ref,
+        name,
+        namespace,
+        declared_ns,
+        selector,
+        types,
+        declared,
+        ingress,
+        egress,
+        name_span,
+        ns_span,
+        spec_span,
+        types_key,
+        ingress_key,
+        egress_key,
+        labels,
+        annotations,
+        valid,
+        annotation_span,
+    ) = _t(v, 20)
+    declared_types = None
+    if declared is not None:
+        declared_types = tuple(
+            (_s(item[0]), _ds(item[1], p)) for item in (_t(x, 2) for x in _t(declared))
+        )
+    return NetworkPolicy(
+        _d_ref(ref, p),
+        _s(name),
+        _s(namespace),
+        _b(declared_ns),
+        _d_selector(selector, p),
+        frozenset(_DIRECTIONS[_s(d)] for d in _t(types)),
+        declared_types,
+        tuple(_d_rule(r, p) for r in _t(ingress)),
+        tuple(_d_rule(r, p) for r in _t(egress)),
+        _ds(name_span, p),
+        _dos(ns_span, p),
+        _dos(spec_span, p),
+        _dos(types_key, p),
+        _dos(ingress_key, p),
+        _dos(egress_key, p),
+        _str_map(labels),
+        _str_map(annotations),
+        _b(valid),
+        _dos(annotation_span, p),
+    )
+
+
+def _e_workload(o: Workload, p: str) -> tuple[Any, ...]:
+    return (
+        _OBJ_WORKLOAD,
+        _e_ref(o.ref, p),
+        o.kind,
+        o.name,
+        o.namespace,
+        o.namespace_declared,
+        o.pod_labels,
+        tuple((c.port, c.protocol, c.name, c.container) for c in o.ports),
+        o.host_network,
+        o.dns_policy,
+        _es(o.name_span, p),
+        _eos(o.labels_span, p),
+        o.annotations,
+        _eos(o.annotation_span, p),
+    )
+
+
+def _d_workload(v: tuple[Any, ...], p: str) -> Workload:
+    (
+        _,
+        ref,
+        kind,
+        name,
+        namespace,
+        declared_ns,
+        pod_labels,
+        ports,
+        host_network,
+        dns_policy,
+        name_span,
+        labels_span,
+        annotations,
+        annotation_span,
+    ) = _t(v, 14)
+    decoded = []
+    for item in _t(ports):
+        port, protocol, port_name, container = _t(item, 4)
+        decoded.append(ContainerPort(_i(port), _s(protocol), _os(port_name), _s(container)))
+    return Workload(
+        _d_ref(ref, p),
+        _s(kind),
+        _s(name),
+        _s(namespace),
+        _b(declared_ns),
+        _str_map(pod_labels),
+        tuple(decoded),
+        _b(host_network),
+        _os(dns_policy),
+        _ds(name_span, p),
+        _dos(labels_span, p),
+        _str_map(annotations),
+        _dos(annotation_span, p),
+    )
+
+
+def _e_namespace(o: Namespace, p: str) -> tuple[Any, ...]:
+    return (
+        _OBJ_NAMESPACE,
+        _e_ref(o.ref, p),
+        o.name,
+        o.labels,
+        _es(o.name_span, p),
+        o.annotations,
+        _eos(o.annotation_span, p),
+    )
+
+
+def _d_namespace(v: tuple[Any, ...], p: str) -> Namespace:
+    _, ref, name, labels, name_span, annotations, annotation_span = _t(v, 7)
+    return Namespace(
+        _d_ref(ref, p),
+        _s(name),
+        _str_map(labels),
+        _ds(name_span, p),
+        _str_map(annotations),
+        _dos(annotation_span, p),
+    )
+
+
+def _e_foreign(o: ForeignPolicy, p: str) -> tuple[Any, ...]:
+    return (_OBJ_FOREIGN, _e_ref(o.ref, p), o.kind, o.api_version, o.namespace)
+
+
+def _d_foreign(v: tuple[Any, ...], p: str) -> ForeignPolicy:
+    _, ref, kind, api_version, namespace = _t(v, 5)
+    return ForeignPolicy(_d_ref(ref, p), _s(kind), _s(api_version), _os(namespace))
+
+
+_ENCODERS: Final[dict[type, Callable[[Any, str], tuple[Any, ...]]]] = {
+    NetworkPolicy: _e_policy,
+    Workload: _e_workload,
+    Namespace: _e_namespace,
+    ForeignPolicy: _e_foreign,
+}
+_DECODERS: Final[dict[int, Callable[[tuple[Any, ...], str], Any]]] = {
+    _OBJ_POLICY: _d_policy,
+    _OBJ_WORKLOAD: _d_workload,
+    _OBJ_NAMESPACE: _d_namespace,
+    _OBJ_FOREIGN: _d_foreign,
+}
+
+
+def _e_result(r: FileResult) -> tuple[Any, ...]:
+    p = r.path
+    return (
+        p,
+        r.digest,
+        tuple(_ENCODERS[type(o)](o, p) for o in r.objects),
+        tuple((x.code, x.message, _es(x.span, p), x.subject) for x in r.problems),
+        dict(r.kinds),
+        r.skipped,
+        r.documents,
+        tuple((d.tokens, d.file_level, d.own_line, _es(d.span, p)) for d in r.directives),
+        tuple(r.patches),
+    )
+
+
+def _d_result(v: object) -> FileResult:
+    path, file_digest, objects, problems, kinds, skipped, documents, directives, patches = _t(v, 9)
+    p = _s(path)
+    decoded_objects = []
+    for item in _t(objects):
+        decoded_objects.append(_DECODERS[_t(item)[0]](item, p))
+    decoded_problems = []
+    for item in _t(problems):
+        code, message, span, subject = _t(item, 4)
+        decoded_problems.append(Problem(_s(code), _s(message), _ds(span, p), _os(subject)))
+    decoded_directives = []
+    for item in _t(directives):
+        tokens, file_level, own_line, span = _t(item, 4)
+        decoded_directives.append(
+            Directive(_strs(tokens), _b(file_level), _b(own_line), _ds(span, p))
+        )
+    return FileResult(
+        p,
+        _s(file_digest),
+        decoded_objects,
+        decoded_problems,
+        _counter(kinds),
+        _os(skipped),
+        _i(documents),
+        decoded_directives,
+        list(_strs(patches)),
+    )
+
+
+def encode_results(results: Iterable[FileResult]) -> bytes:
+    """Parsed results as a shard. Raises TypeError or ValueError for a value the format does
+    not know (a netlint bug: the round-trip tests cover every model class)."""
+    return _pack("shard", tuple(_e_result(r) for r in results))
+
+
+def decode_results(blob: bytes) -> list[FileResult] | None:
+    """The results of a shard, exactly as encoded; None for anything netlint did not write."""
+    try:
+        return [_d_result(item) for item in _t(_unpack("shard", blob))]
+    except Exception:  # malformed in any way: reject the whole file, never crash
+        return None
+
+
+def _e_finding(f: Finding) -> tuple[Any, ...]:
+    related = tuple((r.span, r.message) for r in f.related)
+    return (f.code, f.name, f.severity.value, f.message, f.span, related, f.subject)
+
+
+def _d_finding(v: object) -> Finding:
+    code, name, severity, message, span, related, subject = _t(v, 7)
+    decoded = []
+    for item in _t(related):
+        r_span, r_message = _t(item, 2)
+        decoded.append(Related(_ds(_t(r_span, 5), ""), _s(r_message)))
+    return Finding(
+        _s(code),
+        _s(name),
+        _SEVERITIES[_s(severity)],
+        _s(message),
+        _ds(_t(span, 5), ""),
+        tuple(decoded),
+        _os(subject),
+    )
+
+
+def _e_report(r: Report) -> tuple[Any, ...]:
+    """A run's report, less what the run that reuses it knows: its root and rules."""
+    return (
+        tuple(_e_finding(f) for f in r.findings),
+        r.files_linted,
+        r.files_reported,
+        dict(r.objects),
+        tuple((s.path, s.reason) for s in r.skipped),
+        r.overrides,
+        r.suppressed,
+        r.baselined,
+    )
+
+
+def _d_report(v: object, root: Path, rules: Sequence[RuleMeta]) -> Report:
+    findings, linted, reported, objects, skipped, overrides, suppressed, baselined = _t(v, 8)
+    decoded_skipped = []
+    for item in _t(skipped):
+        path, reason = _t(item, 2)
+        decoded_skipped.append(Skipped(_s(path), _s(reason)))
+    return Report(
+        findings=[_d_finding(f) for f in _t(findings)],
+        root=root,
+        rules=rules,
+        files_linted=_i(linted),
+        files_reported=_i(reported),
+        objects=_counter(objects),
+        skipped=decoded_skipped,
+        overrides=_str_map(overrides),
+        suppressed=_i(suppressed),
+        baselined=_i(baselined),
+    )
+
+
+# --- The directory and its files ------------------------------------------------------------
+
+
+class Refused(Exception):
+    """The cache directory cannot be used safely; the message says why (for --verbose)."""
+
+
+def _supported() -> bool:
+    needed = {os.open, os.stat, os.unlink, os.mkdir, os.rename}  # os.replace goes with rename
+    return bool(_O_NOFOLLOW and _O_DIRECTORY) and needed <= os.supports_dir_fd
+
+
+@contextlib.contextmanager
+def _directory(
+    root: Path, *, create: bool, identity: tuple[int, int] | None = None
+) -> Iterator[tuple[int, tuple[int, int]] | None]:
+    """A descriptor of ``root/.netlint_cache`` and its (st_dev, st_ino), or None when it does
+    not exist (and ``create`` is false). Raises Refused for a symlink, a non-directory, a
+    directory of another user or one writable by everyone, or one that is not ``identity``
+    (swapped since it was first opened); OSError when the root cannot be opened."""
+    if not _supported():
+        raise Refused("cache disabled: this platform cannot open files without following links")
+    # Named relative to the project root: the root's own path may hold any character, and
+    # notes are printed as they are.
+    shown = CACHE_DIR
+    root_fd = os.open(root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    try:
+        if create:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(CACHE_DIR, dir_fd=root_fd)
+        try:
+            seen = os.stat(CACHE_DIR, dir_fd=root_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            yield None
+            return
+        if stat_module.S_ISLNK(seen.st_mode):
+            raise Refused(
+                f"cache disabled: {shown} is a symbolic link (netlint does not follow it)"
+            )
+        if not stat_module.S_ISDIR(seen.st_mode):
+            raise Refused(f"cache disabled: {shown} is not a directory")
+        if hasattr(os, "geteuid") and seen.st_uid != os.geteuid():
+            raise Refused(f"cache disabled: {shown} belongs to another user")
+        if seen.st_mode & stat_module.S_IWOTH:
+            raise Refused(f"cache disabled: {shown} is writable by every user")
+        try:
+            fd = os.open(
+                CACHE_DIR, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=root_fd
+            )
+        except OSError as exc:
+            raise Refused(f"cache disabled: cannot open {shown}: {exc.strerror}") from None
+    finally:
+        os.close(root_fd)
+    try:
+        opened = os.fstat(fd)
+        found = (opened.st_dev, opened.st_ino)
+        if found != (seen.st_dev, seen.st_ino) or (identity is not None and found != identity):
+            raise Refused(f"cache disabled: {shown} was replaced while netlint used it")
+        yield fd, found
+    finally:
+        os.close(fd)
+
+
+def _read(dir_fd: int, name: str, limit: int, anchor: Anchor | None = None) -> bytes | None:
+    """A regular file of the cache directory, never through a link, when it belongs to this
+    user (in a directory others may write to, theirs could name anchors of their own files), is
+    at most ``limit`` bytes and (with ``anchor``) is still the very file netlint wrote."""
+    try:
+        fd = os.open(name, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat_module.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+            return None
+        if anchor is not None and _anchor(st) != anchor:
+            return None
+        chunks = []
+        left = st.st_size + 1  # one more byte tells a file that grew
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        return data if len(data) == st.st_size else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _write_new(dir_fd: int, name: str, blob: bytes) -> Anchor:
+    """Create ``name`` (which must not exist: no link or planted file is written through) with
+    ``blob``; the stat it ends with. Raises OSError, leaving nothing behind."""
+    fd = os.open(
+        name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o600, dir_fd=dir_fd
+    )
+    try:
+        try:
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        return _anchor(os.stat(name, dir_fd=dir_fd, follow_symlinks=False))
+    except BaseException:  # Ctrl-C or a full disk: never leave a partial file behind
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=dir_fd)
+        raise
+
+
+def _token() -> str:
+    return secrets.token_hex(_TOKEN_BYTES)
+
+
+def _prepare(dir_fd: int) -> None:
+    """The cache's own .gitignore, created only where nothing (not even a link) has the name."""
+    with contextlib.suppress(FileExistsError):
+        _write_new(dir_fd, ".gitignore", _GITIGNORE)
+
+
+@dataclass(frozen=True, slots=True)
+class ShardRef:
+    """A shard as the state records it: its name's token and the stat netlint left it with."""
+
+    token: str
+    anchor: Anchor
+
+
+@dataclass(frozen=True, slots=True)
+class ShardWriter:
+    """Writes shards of parsed results; picklable, so parse workers write their own shards and
+    the main process never encodes the results a second time."""
+
+    root: Path
+    #: The cache directory's (st_dev, st_ino): a worker writes only into that very directory.
+    identity: tuple[int, int]
+    prefix: str
+
+    def write(self, payload: bytes) -> ShardRef:
+        """Store an encoded list of FileResults (``encode_results``). Raises OSError."""
+        with _directory(self.root, create=False, identity=self.identity) as opened:
+            if opened is None:
+                raise OSError(errno.ENOENT, "the cache directory is gone")
+            token = _token()
+            anchor = _write_new(opened[0], f"shard-{self.prefix}-{token}.msgpack", payload)
+        return ShardRef(token, anchor)
+
+
+class _Stamp(NamedTuple):
+    """What the cache remembers of a file on disk, and which shard holds its parsed result.
+    A NamedTuple: a state holds one per file of the repository, built on every run."""
+
+    ctime_ns: int
+    ino: int
+    size: int
+    mtime_ns: int
+    digest: str
+    shard: str
+
+    def matches(self, st: os.stat_result) -> bool:
+        return (
+            st.st_ctime_ns == self.ctime_ns
+            and st.st_ino == self.ino
+            and st.st_size == self.size
+            and st.st_mtime_ns == self.mtime_ns
+        )
+
+
+def _stamp(st: os.stat_result, file_digest: str, shard: str) -> _Stamp:
+    return _Stamp(st.st_ctime_ns, st.st_ino, st.st_size, st.st_mtime_ns, file_digest, shard)
+
+
+@dataclass(slots=True)
+class Cache:
+    """Per project and settings: a ``head`` naming the current ``state`` (every file's stamp,
+    the shards' anchors and the outcomes of recent runs), and shards of parsed results. A run
+    where nothing changed needs only the state; shards are read when a file's parsed result is
+    needed."""
+
+    root: Path
+    #: What the parsed results depend on besides the file: netlint's code, parse settings.
+    salt: str
+    written_ns: int = 0
+    stamps: dict[str, _Stamp] = field(default_factory=dict)
+    shards: dict[str, Anchor] = field(default_factory=dict)
+    #: Outcomes as stored (decoded only when one is reused), oldest first.
+    outcomes: dict[str, Any] = field(default_factory=dict)
+    #: Stamps of this run (what the next one will find), and results parsed in this process.
+    fresh: dict[str, _Stamp] = field(default_factory=dict)
+    fresh_shards: dict[str, Anchor] = field(default_factory=dict)
+    unsaved: dict[str, FileResult] = field(default_factory=dict)
+    hits: int = 0
+    #: Why the cache is not used or not saved, for --verbose.
+    note: str | None = None
+    #: False when the directory was refused: the run goes on without a cache.
+    enabled: bool = True
+    _identity: tuple[int, int] | None = None
+    _loaded: dict[str, dict[str, FileResult]] = field(default_factory=dict)
+    _dirty: bool = False
+
+    @property
+    def directory(self) -> Path:
+        return self.root / CACHE_DIR
+
+    @classmethod
+    def open(cls, root: Path, salt: str) -> Cache:
+        cache = cls(root, salt)
+        try:
+            with _directory(root, create=False) as opened:
+                if opened is not None:
+                    cache._identity = opened[1]
+                    cache._load_state(opened[0])
+        except Refused as exc:
+            cache.enabled, cache.note = False, str(exc)
+        except OSError as exc:
+            cache.enabled, cache.note = False, f"cache disabled: {exc.strerror or exc}"
+        return cache
+
+    @property
+    def _prefix(self) -> str:
+        return hashlib.blake2b(self.salt.encode(), digest_size=8).hexdigest()
+
+    @property
+    def _head(self) -> str:
+        return f"head-{self._prefix}.msgpack"
+
+    def _load_state(self, dir_fd: int) -> None:
+        blob = _read(dir_fd, self._head, _MAX_HEAD_BYTES)
+        if blob is None:
+            return
+        try:
+            token, *anchor = _t(_unpack("head", blob), 5)
+            name = f"state-{self._prefix}-{_s(token)}.msgpack"
+            state_anchor = (_i(anchor[0]), _i(anchor[1]), _i(anchor[2]), _i(anchor[3]))
+        except Exception:  # not ours: start cold
+            self.note = f"ignored {CACHE_DIR}/{self._head}: not written by netlint"
+            return
+        blob = _read(dir_fd, name, min(state_anchor[3], _MAX_STATE_BYTES), state_anchor)
+        if blob is None:  # replaced, copied or planted: not the state this machine wrote
+            return
+        try:
+            written_ns, stamps, shards, outcomes = _t(_unpack("state", blob), 4)
+            anchors: dict[str, Anchor] = {}
+            for item in _t(shards):
+                shard, (ino, ctime_ns, mtime_ns, size) = _t(item, 2)
+                anchors[_s(shard)] = (_i(ino), _i(ctime_ns), _i(mtime_ns), _i(size))
+            decoded: dict[str, _Stamp] = {}
+            for item in _t(stamps):
+                rel, ctime_ns, ino, size, mtime_ns, file_digest, shard = _t(item, 7)
+                if not (
+                    type(rel) is type(file_digest) is type(shard) is str
+                    and type(ctime_ns) is type(ino) is type(size) is type(mtime_ns) is int
+                    and shard in anchors
+                ):
+                    raise _Reject
+                decoded[rel] = _new_tuple(_Stamp, item[1:])
+            kept = {_s(key): value for key, value in (_t(item, 2) for item in _t(outcomes))}
+        except Exception:  # malformed in any way: start cold
+            self.note = f"ignored {CACHE_DIR}/{name}: not a state this netlint wrote"
+            return
+        self.written_ns, self.stamps, self.shards, self.outcomes = (
+            _i(written_ns),
+            decoded,
+            anchors,
+            kept,
+        )
+
+    def knows(self, rel: str) -> bool:
+        return rel in self.stamps
+
+    def shard_writer(self) -> ShardWriter | None:
+        """A writer for parse workers; creates the cache directory. None when it cannot."""
+        if not self.enabled:
+            return None
+        try:
+            with _directory(self.root, create=True, identity=self._identity) as opened:
+                assert opened is not None  # just created
+                _prepare(opened[0])
+                self._identity = opened[1]
+        except Refused as exc:
+            self.enabled, self.note = False, str(exc)
+            return None
+        except OSError as exc:
+            self.note = f"cache not saved: {exc.strerror or exc}"
+            return None
+        return ShardWriter(self.root, self._identity, self._prefix)
+
+    def fresh_digest(self, rel: str, st: os.stat_result) -> str | None:
+        """The content hash of an unchanged file, judged by its stat alone (no read): the same
+        ctime, inode, size and mtime, neither time close to when the state was written."""
+        stamp = self.stamps.get(rel)
+        if (
+            stamp is None
+            or not stamp.matches(st)
+            or max(st.st_mtime_ns, st.st_ctime_ns) > self.written_ns - _RACY_NS
+        ):
+            return None
+        return stamp.digest
+
+    def get(self, rel: str, st: os.stat_result, data: bytes | None = None) -> FileResult | None:
+        """The cached result for a file, if it is still valid. With ``data`` None only the
+        file's stat is checked (no read); pass the bytes to decide by content."""
+        stamp = self.stamps.get(rel)
+        if stamp is None or not self.enabled:
+            return None
+        if data is None:
+            if self.fresh_digest(rel, st) is None:
+                return None
+        elif digest(data) != stamp.digest:
+            return None
+        elif not stamp.matches(st):  # same content, new stat (a checkout touched it)
+            stamp = _stamp(st, stamp.digest, stamp.shard)
+            self._dirty = True
+        result = self._shard(stamp.shard).get(rel)
+        if result is None or result.digest != stamp.digest:
+            return None
+        self.fresh[rel] = stamp
+        self.fresh_shards[stamp.shard] = self.shards[stamp.shard]
+        self.hits += 1
+        return result
+
+    def _shard(self, token: str) -> dict[str, FileResult]:
+        found = self._loaded.get(token)
+        if found is None:
+            found = {}
+            anchor = self.shards.get(token)
+            with (
+                contextlib.suppress(Refused, OSError),
+                _directory(self.root, create=False, identity=self._identity) as opened,
+            ):
+                if opened is not None and anchor is not None:
+                    name = f"shard-{self._prefix}-{token}.msgpack"
+                    blob = _read(opened[0], name, min(anchor[3], _MAX_SHARD_BYTES), anchor)
+                    items = decode_results(blob) if blob is not None else None
+                    found = {r.path: r for r in items or ()}
+            self._loaded[token] = found
+        return found
+
+    def put(self, result: FileResult, st: os.stat_result, shard: ShardRef | None = None) -> None:
+        """Remember a file's result, with the stat taken *before* its bytes were read; ``shard``
+        is where a parse worker already wrote it."""
+        self.fresh[result.path] = _stamp(st, result.digest, shard.token if shard else "")
+        if shard is None:
+            self.unsaved[result.path] = result
+        else:
+            self.fresh_shards[shard.token] = shard.anchor
+        self._dirty = True
+
+    def outcome(self, key: str, root: Path, rules: Sequence[RuleMeta]) -> Report | None:
+        """The report of an earlier run with this key, given this run's root and rules."""
+        stored = self.outcomes.get(key)
+        if stored is None:
+            return None
+        try:
+            return _d_report(stored, root, rules)
+        except Exception:  # malformed: run as if it were not there
+            return None
+
+    def put_outcome(self, key: str, report: Report) -> None:
+        self.outcomes.pop(key, None)
+        self.outcomes[key] = _e_report(report)
+        while len(self.outcomes) > _OUTCOMES:
+            del self.outcomes[next(iter(self.outcomes))]
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write what this run saw (files that are gone drop out) under new names, point the
+        head at it, and remove what nobody needs any more."""
+        if not self.enabled or not (self._dirty or self.fresh.keys() != self.stamps.keys()):
+            return
+        writer = self.shard_writer()
+        if writer is None:
+            return
+        try:
+            if self.unsaved:
+                ref = writer.write(encode_results(self.unsaved.values()))
+                for rel in self.unsaved:
+                    self.fresh[rel] = self.fresh[rel]._replace(shard=ref.token)
+                self.fresh_shards[ref.token] = ref.anchor
+                self.unsaved.clear()
+            live = {s.shard for s in self.fresh.values()}
+            body = (
+                time.time_ns(),
+                tuple(
+                    (rel, s.ctime_ns, s.ino, s.size, s.mtime_ns, s.digest, s.shard)
+                    for rel, s in self.fresh.items()
+                ),
+                tuple((t, a) for t, a in self.fresh_shards.items() if t in live),
+                tuple(self.outcomes.items()),
+            )
+            state_blob = _pack("state", body)
+        except (TypeError, ValueError, OverflowError) as exc:  # a value the format lacks
+            self.note = f"cache not saved: {exc}"
+            return
+        except OSError as exc:  # full disk, read-only checkout: lint without a cache
+            self.note = f"cache not saved: {exc.strerror or exc}"
+            return
+        try:
+            with _directory(self.root, create=False, identity=self._identity) as opened:
+                if opened is None:
+                    raise OSError(errno.ENOENT, "the cache directory is gone")
+                self._commit(opened[0], state_blob, live)
+        except Refused as exc:
+            self.enabled, self.note = False, str(exc)
+        except OSError as exc:
+            self.note = f"cache not saved: {exc.strerror or exc}"
+
+    def _commit(self, dir_fd: int, state_blob: bytes, live: set[str]) -> None:
+        token = _token()
+        state = f"state-{self._prefix}-{token}.msgpack"
+        anchor = _write_new(dir_fd, state, state_blob)
+        tmp = f".tmp-{_token()}"
+        try:
+            _write_new(dir_fd, tmp, _pack("head", (token, *anchor)))
+            os.replace(tmp, self._head, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:  # the old head still names the old state: leave nothing new
+            for name in (tmp, state):
+                with contextlib.suppress(OSError):
+                    os.unlink(name, dir_fd=dir_fd)
+            raise
+        keep = {self._head, state, *(f"shard-{self._prefix}-{t}.msgpack" for t in live)}
+        _prune(dir_fd, self._prefix, keep)
+
+
+def _prune(dir_fd: int, prefix: str, keep: set[str]) -> None:
+    """Delete files netlint created that nothing needs: this settings' states and shards that
+    ``keep`` does not name, once older than a grace period (a racing run's fresh files are
+    younger), and whatever other settings, versions of netlint or killed runs left a day ago or
+    more. Only exact netlint names, only regular files of this user, never through a link."""
+    now = time.time_ns()
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    try:
+        names = os.listdir(dir_fd)
+    except OSError:
+        return
+    for name in names:
+        found = _OURS.fullmatch(name)
+        if found is None or name in keep:
+            continue
+        if found["tmp"]:
+            grace = _SHARD_GRACE_NS
+        elif found["legacy"] or (found["head"] or found["prefix"]) != prefix:
+            grace = _STALE_NS
+        elif found["kind"] == "shard":
+            grace = _SHARD_GRACE_NS
+        else:
+            grace = _STATE_GRACE_NS
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat_module.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid):
+            continue
+        if now - st.st_mtime_ns > grace:
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=dir_fd)

@@ -1,0 +1,506 @@
+"""One ``netlint check``: find the project, read the whole repo as context, report the asked-for
+files. The CLI, the pre-commit hook and the editor integration all come through here."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import hashlib
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from netlint.core.findings import Finding
+from netlint.core.model import Object
+from netlint.output.report import Report
+from netlint.read.build import BuildOptions
+from netlint.read.discover import discover, find_git_root, real_path
+from netlint.read.load import digest
+from netlint.read.parse import Limits
+from netlint.run import suppress
+from netlint.run.cache import Cache, code_salt
+from netlint.run.config import (
+    Config,
+    ConfigError,
+    escape,
+    find_config,
+    load_config,
+    read_project_file,
+)
+from netlint.run.engine import CRASH_CODE, ActiveRule, run_parallel
+from netlint.run.registry import GROUP, Catalogue, is_selected, load_catalogue, unknown_tokens
+from netlint.run.workspace import LoadSettings, Workspace, default_jobs, read_file
+
+
+class UsageError(Exception):
+    """Bad arguments or configuration: exit status 2."""
+
+
+@dataclass(slots=True)
+class CheckRequest:
+    paths: Sequence[str] = ()
+    config: str | None = None
+    select: Sequence[str] | None = None
+    ignore: Sequence[str] | None = None
+    #: Lint this text as if it were the file at ``stdin_filename``.
+    stdin_filename: str | None = None
+    stdin_text: str | None = None
+    debug: bool = False
+    #: For programmatic callers (tests, the language server): the project root, and the files
+    #: or folders to read as context, overriding discovery of the config and its roots.
+    root: Path | None = None
+    context: Sequence[Path] | None = None
+    use_cache: bool = True
+    #: Findings whose fingerprints are in this baseline file are not reported.
+    baseline: Path | None = None
+    #: Load ``netlint.rules`` plugins defined inside the linted repository (off: they would run
+    #: code from an untrusted checkout).
+    allow_repo_plugins: bool = False
+    #: Worker processes for parsing (0: one per CPU, when the repo is big enough to pay).
+    jobs: int = 0
+    warnings: list[str] = field(default_factory=list)
+    #: Things --verbose tells (cache state).
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Outcome:
+    report: Report
+    config: Config
+
+
+def project_root(start: Path, cwd: Path, paths_given: bool) -> Path:
+    """The top of the git work tree; else the directory given (the current one by default).
+
+    A config file's directory, when there is one, wins over both (see ``check``).
+    """
+    git = find_git_root(start)
+    if git is not None:
+        return git
+    return start if paths_given else cwd
+
+
+def load_project_config(
+    catalogue: Catalogue,
+    start: Path,
+    *,
+    config_file: Path | None = None,
+    root: Path | None = None,
+    default_root: Path | None = None,
+) -> Config:
+    """The configuration of the project that holds ``start``: the nearest config file (or
+    ``config_file``), whose folder is the root unless ``root`` is given, else ``default_root``
+    (else ``start``). Raises UsageError for a missing or invalid config."""
+    # The path as named, not resolved: whether it may be a link, and to where, is for
+    # load_config to judge (a config inside a work tree must not lead out of it).
+    config_path = Path(os.path.abspath(config_file)) if config_file else find_config(start)
+    if config_file is not None and (config_path is None or not os.path.lexists(config_path)):
+        raise UsageError(f"{escape(str(config_file))}: config file not found")
+    if root is None:
+        if config_path is None:
+            root = default_root or start
+        else:  # a config the user names is where it leads; a found one, where it was found
+            root = (real_path(config_path) if config_file else config_path).parent
+    try:
+        config = load_config(config_path, root, catalogue.rules, explicit=config_file is not None)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    unknown = unknown_tokens(catalogue.rules, (*config.select, *config.ignore))
+    if unknown:
+        named = escape(", ".join(map(repr, unknown)))
+        raise UsageError(f"{escape(str(config_path))}: no rule matches {named}")
+    return config
+
+
+def _existing(name: str) -> Path:
+    """A path from the command line, absolute with its links resolved; UsageError when it
+    names nothing (or a link loop, which ``Path.resolve`` would raise RuntimeError on)."""
+    path = real_path(Path(name))
+    try:
+        os.stat(path)
+    except OSError as exc:
+        reason = "a symbolic link loop" if exc.errno == errno.ELOOP else "no such file or directory"
+        raise UsageError(f"{escape(name)}: {reason}") from None
+    return path
+
+
+def _checked_baseline(path: Path, root: Path) -> Path:
+    """The baseline's real path, once it is known to be a regular file of a sane size that,
+    when it lies in the project, does not link out of it (a baseline named by the user outside
+    the project is read where it leads: the user chose it)."""
+    absolute = Path(os.path.abspath(path))
+    inside = absolute == root or root in absolute.parents
+    try:
+        read_project_file(absolute, root if inside else None, "baseline")
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    return real_path(absolute)
+
+
+def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
+    cwd = real_path(Path.cwd())
+    if request.stdin_filename is not None:
+        targets = [real_path(Path(request.stdin_filename))]
+    else:
+        targets = [_existing(p) for p in request.paths] or [_existing(str(request.root or cwd))]
+    first = targets[0]
+    start = first if first.is_dir() else first.parent
+    if catalogue is None:
+        git = find_git_root(start)
+        # The repo, however its top is found: the work tree, the config file's folder.
+        found = find_config(start)
+        tops = [p for p in (git, found.parent if found else None) if p is not None]
+        untrusted = () if request.allow_repo_plugins else (cwd, start, *tops)
+        catalogue = load_catalogue(untrusted)
+    request.warnings.extend(catalogue.errors)
+    # A buffer from an editor belongs to the project the editor runs netlint in.
+    inside_cwd = start == cwd or cwd in start.parents
+    given = bool(request.paths) or (request.stdin_filename is not None and not inside_cwd)
+    config = load_project_config(
+        catalogue,
+        start,
+        config_file=Path(request.config) if request.config else None,
+        root=request.root.resolve() if request.root is not None else None,
+        default_root=project_root(start, cwd, given),
+    )
+    for target in targets:
+        if target != config.root and config.root not in target.parents:
+            shown = escape(str(target))
+            raise UsageError(f"{shown} is outside the project root {escape(str(config.root))}")
+    if request.baseline is not None:
+        # Checked before anything reads it (the cache key digests it too); from here on the
+        # request names the real file, so nothing follows a link to it again.
+        request.baseline = _checked_baseline(request.baseline, config.root)
+    select = tuple(request.select) if request.select is not None else config.select
+    ignore = tuple(request.ignore) if request.ignore is not None else config.ignore
+    unknown = unknown_tokens(catalogue.rules, (*select, *ignore))
+    if unknown:
+        raise UsageError(f"no rule matches {', '.join(map(repr, unknown))} (see `netlint rules`)")
+
+    override_rel: str | None = None
+    if request.stdin_filename is not None:
+        override_rel = first.relative_to(config.root).as_posix()
+    overrides = {}
+    if override_rel is not None and request.stdin_text is not None:
+        overrides[override_rel] = request.stdin_text.encode("utf-8", errors="surrogateescape")
+    session = Session.create(config, catalogue, select, ignore, debug=request.debug)
+    files, note = session.discover(request.context, [t for t in targets if t.is_file()])
+    if note:
+        request.warnings.append(note)
+    files += [rel for rel in overrides if rel not in files]
+    cache = session.open_cache() if request.use_cache else None
+    key = _outcome_key(request, session, targets, files, overrides, cache)
+    if cache is not None and key is not None:
+        # Nothing changed since a run with the same settings: its report, with this run's rules.
+        cached = cache.outcome(key, config.root, [a.meta for a in session.active])
+        if cached is not None:
+            return Outcome(cached, config)
+    session.workspace.load(files, overrides=overrides, cache=cache, jobs=request.jobs)
+    report = _report(request, session, targets, override_rel, overrides)
+    if cache is not None:
+        key = _outcome_key(request, session, targets, files, overrides, cache)
+        if key is not None:
+            cache.put_outcome(key, report)
+        cache.save()
+        if cache.note:
+            request.notes.append(cache.note)
+    return Outcome(report, config)
+
+
+def _report(
+    request: CheckRequest,
+    session: Session,
+    targets: Sequence[Path],
+    override_rel: str | None,
+    overrides: Mapping[str, bytes],
+) -> Report:
+    config = session.config
+    workspace = session.workspace
+    results = list(workspace.index().files.values())
+    reported = _reported_filter(config.root, targets, override_rel, request.paths)
+    findings, suppressed = session.lint(reported, request.jobs, request.notes)
+    baselined = 0
+    if request.baseline is not None:
+        try:
+            known = suppress.read_baseline(request.baseline)
+        except suppress.BaselineError as exc:
+            raise UsageError(str(exc)) from None
+        prints = suppress.fingerprints(
+            findings, _text_reader(config.root, overrides, config.limits)
+        )
+        kept = [f for f, fp in zip(findings, prints, strict=True) if fp not in known]
+        baselined = len(findings) - len(kept)
+        findings = kept
+    findings.sort(key=lambda f: f.sort_key)
+    counts: Counter[str] = Counter()
+    for result in results:
+        if reported(result.path):
+            counts.update(type(o).__name__ for o in result.objects)
+    report = Report(
+        findings=findings,
+        root=config.root,
+        rules=[a.meta for a in session.active],
+        files_linted=len(results),
+        files_reported=sum(1 for r in results if reported(r.path)),
+        objects=counts,
+        skipped=[s for s in workspace.skipped if reported(s.path)],
+        suppressed=suppressed,
+        baselined=baselined,
+    )
+    if override_rel is not None and request.stdin_text is not None:
+        report.overrides[override_rel] = request.stdin_text
+    return report
+
+
+def _outcome_key(
+    request: CheckRequest,
+    session: Session,
+    targets: Sequence[Path],
+    files: Sequence[str],
+    overrides: Mapping[str, bytes],
+    cache: Cache | None,
+) -> str | None:
+    """What a run's report depends on: the content of every file, the settings, the rules, the
+    request. None when some file's content is not known without reading it."""
+    if cache is None or not cache.enabled:
+        return None
+    parts = [
+        repr(session.config),
+        repr(
+            sorted(
+                (m.code, m.name, type(r).__module__)
+                for r in session.catalogue.rules
+                for m in [r.meta]
+            )
+        ),
+        repr(
+            [(a.meta.code, a.severity, sorted(a.options.items(), key=str)) for a in session.active]
+        ),
+        _plugins_stamp(frozenset(type(r).__module__ for r in session.catalogue.rules)),
+        repr(sorted(str(t) for t in targets)),
+        repr(list(request.paths)),
+        repr(request.stdin_filename),
+    ]
+    if request.baseline is not None:
+        try:
+            parts.append(digest(request.baseline.read_bytes()))
+        except OSError:
+            return None
+    root = session.config.root
+    for rel in sorted(files):
+        if rel in overrides:
+            parts.append(f"{rel}\0{digest(overrides[rel])}")
+            continue
+        stamp = cache.fresh.get(rel)
+        known = stamp.digest if stamp is not None else None
+        if known is None:
+            try:
+                known = cache.fresh_digest(rel, (root / rel).stat())
+            except OSError:
+                known = None
+        if known is None:
+            return None
+        parts.append(f"{rel}\0{known}")
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=20).hexdigest()
+
+
+@functools.cache
+def _plugins_stamp(modules: frozenset[str]) -> str:
+    """Every installed rule plugin's distribution, version and entry point, and the content of
+    the modules the loaded rules come from (a plugin edited in a development checkout keeps its
+    version; netlint's own modules are in the cache's salt). Once per process and catalogue: a
+    running language server runs the code it imported."""
+    parts = sorted(
+        f"{ep.name}={ep.value}:{ep.dist.name if ep.dist else '?'}=="
+        f"{ep.dist.version if ep.dist else '?'}"
+        for ep in entry_points(group=GROUP)
+    )
+    hasher = hashlib.blake2b("\n".join(parts).encode(errors="surrogateescape"), digest_size=16)
+    for module in sorted(modules):
+        if module == "netlint" or module.startswith("netlint."):
+            continue
+        name = getattr(sys.modules.get(module), "__file__", None)
+        hasher.update(f"{module}\0{name}\0".encode(errors="surrogateescape"))
+        if isinstance(name, str):
+            with contextlib.suppress(OSError):
+                hasher.update(Path(name).read_bytes())
+    return hasher.hexdigest()
+
+
+@dataclass(slots=True)
+class Session:
+    """A loaded project: its configuration, the rules to run and the parsed files. The CLI uses
+    one per run; the language server keeps one and updates it file by file."""
+
+    config: Config
+    catalogue: Catalogue
+    active: list[ActiveRule]
+    workspace: Workspace
+    debug: bool = False
+
+    @classmethod
+    def create(
+        cls,
+        config: Config,
+        catalogue: Catalogue,
+        select: Sequence[str] | None = None,
+        ignore: Sequence[str] | None = None,
+        *,
+        debug: bool = False,
+    ) -> Session:
+        active = _active_rules(
+            catalogue,
+            config,
+            config.select if select is None else select,
+            config.ignore if ignore is None else ignore,
+        )
+        settings = LoadSettings(
+            config.root,
+            BuildOptions(config.default_namespace, config.limits.max_depth),
+            config.limits,
+        )
+        return cls(config, catalogue, active, Workspace(settings), debug)
+
+    def discover(
+        self, context: Sequence[Path] | None = None, explicit: Sequence[Path] = ()
+    ) -> tuple[list[str], str | None]:
+        """The project's files (relative paths), and why .gitignore was not applied, if so."""
+        scopes = list(context) if context is not None else list(self.config.roots)
+        found = discover(self.config.root, scopes, self.config.exclude, explicit=explicit)
+        self.workspace.skipped.extend(found.skipped)
+        return found.files, found.note
+
+    def load(
+        self,
+        *,
+        context: Sequence[Path] | None = None,
+        explicit: Sequence[Path] = (),
+        overrides: Mapping[str, bytes] | None = None,
+        use_cache: bool = True,
+        jobs: int = 0,
+        warnings: list[str] | None = None,
+        notes: list[str] | None = None,
+    ) -> None:
+        """Discover and parse the whole project (``overrides`` stand in for file contents)."""
+        files, note = self.discover(context, explicit)
+        if note and warnings is not None:
+            warnings.append(note)
+        files += [rel for rel in overrides or {} if rel not in files]
+        cache = self.open_cache() if use_cache else None
+        self.workspace.load(files, overrides=overrides, cache=cache, jobs=jobs)
+        if cache is not None:
+            cache.save()
+            if cache.note and notes is not None:
+                notes.append(cache.note)
+
+    def open_cache(self) -> Cache:
+        settings = self.workspace.settings
+        return Cache.open(self.config.root, f"{code_salt()}|{settings.options}|{settings.limits}")
+
+    def lint(
+        self, reported: Callable[[str], bool], jobs: int = 1, notes: list[str] | None = None
+    ) -> tuple[list[Finding], int]:
+        """Findings for the files ``reported`` accepts (suppressions applied), and how many
+        were suppressed. ``jobs`` 0 means one process per CPU when the repo is big enough;
+        ``notes`` collects what rules say for ``--verbose`` (e.g. work left undecided)."""
+        index = self.workspace.index()
+        crash = self.catalogue.by_code().get(CRASH_CODE)
+        findings = run_parallel(
+            index,
+            self.active,
+            reported,
+            jobs=jobs if jobs > 0 else default_jobs(),
+            crash_meta=crash.meta if crash else None,
+            debug=self.debug,
+            notes=notes,
+        )
+        return _suppress(self.catalogue, self.active, self.workspace, reported, findings)
+
+
+def _reported_filter(
+    root: Path, targets: Sequence[Path], override: str | None, given: Sequence[str]
+) -> Callable[[str], bool]:
+    """Which files' findings to report: the paths given (files, or everything under a
+    directory); everything when no path was given."""
+    if override is not None:
+        return lambda path: path == override
+    if not given:
+        return lambda path: True
+    files = {t.relative_to(root).as_posix() for t in targets if not t.is_dir()}
+    folders = tuple(
+        "" if t == root else t.relative_to(root).as_posix() + "/" for t in targets if t.is_dir()
+    )
+    return lambda path: path in files or path.startswith(folders)
+
+
+def _active_rules(
+    catalogue: Catalogue, config: Config, select: Sequence[str], ignore: Sequence[str]
+) -> list[ActiveRule]:
+    active = []
+    for rule in catalogue.rules:
+        if not is_selected(rule.meta, select, ignore):
+            continue
+        severity = config.severity_for(rule.meta)
+        if severity is None:
+            continue
+        active.append(ActiveRule(rule, severity, config.options_for(rule.meta)))
+    return active
+
+
+def _suppress(
+    catalogue: Catalogue,
+    active: Sequence[ActiveRule],
+    workspace: Workspace,
+    reported: Callable[[str], bool],
+    findings: list[Finding],
+) -> tuple[list[Finding], int]:
+    index = workspace.index()
+    known = {}
+    for rule in catalogue.rules:
+        known[rule.meta.code.lower()] = rule.meta.code
+        known[rule.meta.name.lower()] = rule.meta.code
+    ran = {a.meta.code for a in active}
+    unused = next((a for a in active if a.meta.code == suppress.UNUSED_CODE), None)
+    # Only objects of reported files have findings about them, so only their annotations count.
+    everything: list[Object] = [
+        *index.policies,
+        *index.workloads,
+        *index.namespace_objects.values(),
+    ]
+    objects = [o for o in everything if reported(o.ref.path)]
+    outcome = suppress.apply(
+        findings,
+        {path: r.directives for path, r in workspace.results.items() if r.directives},
+        objects,
+        known,
+        ran,
+        reported,
+        unused.severity if unused is not None else None,
+    )
+    return outcome.kept + outcome.unused, outcome.suppressed
+
+
+def _text_reader(
+    root: Path, overrides: Mapping[str, bytes], limits: Limits
+) -> Callable[[str], str | None]:
+    def read(path: str) -> str | None:
+        if path in overrides:
+            return overrides[path].decode("utf-8", errors="replace")
+        try:
+            # The linted files' one reader: no links followed, no FIFO waited on, size bounded.
+            return read_file(root / path, limits).decode("utf-8", errors="replace")
+        except OSError:
+            return None
+
+    return read
+
+
+def write_baseline(outcome: Outcome, path: Path) -> int:
+    """Record the findings of a run (before any baseline) as the accepted baseline."""
+    report = outcome.report
+    return suppress.write_baseline(path, report.findings, report.text_of)

@@ -1,0 +1,258 @@
+"""The parsed state of a project: one FileResult per file, loaded in parallel where that pays,
+served from the cache where the file has not changed, and updated file by file (the language
+server re-lints one file without re-reading the rest)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import gc
+import multiprocessing
+import os
+import pickle
+import stat as stat_module
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from netlint.analysis.index import Index
+from netlint.read.build import BuildOptions
+from netlint.read.discover import Skipped
+from netlint.read.load import FileResult, FileTooLarge, load, unreadable
+from netlint.read.parse import Limits
+from netlint.run.cache import Cache, ShardRef, ShardWriter, decode_results, encode_results
+from netlint.run.workers import exit_with_parent
+
+#: Below these, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 2 * 1024 * 1024
+PARALLEL_MIN_FILES = 64
+#: Shares per worker process: enough to overlap unpickling with parsing, few enough to be cheap.
+SHARES_PER_WORKER = 4
+
+
+@dataclass(frozen=True, slots=True)
+class LoadSettings:
+    root: Path
+    options: BuildOptions
+    limits: Limits
+
+
+@dataclass(slots=True)
+class Workspace:
+    settings: LoadSettings
+    results: dict[str, FileResult] = field(default_factory=dict)
+    skipped: list[Skipped] = field(default_factory=list)
+    _index: Index | None = None
+
+    def load(
+        self,
+        paths: Sequence[str],
+        *,
+        overrides: Mapping[str, bytes] | None = None,
+        cache: Cache | None = None,
+        jobs: int = 0,
+    ) -> None:
+        """Load every path (relative to the root); ``overrides`` stand in for file contents."""
+        overrides = overrides or {}
+        #: Files to parse, with their bytes when they were already read (else a worker reads).
+        todo: list[tuple[str, bytes | None]] = []
+        stats: dict[str, os.stat_result] = {}
+        gc_was_enabled = gc.isenabled()
+        # Loading allocates millions of small objects that all stay alive: the cyclic GC would
+        # rescan them again and again for nothing.
+        gc.disable()
+        try:
+            for rel in paths:
+                if rel in overrides:
+                    todo.append((rel, overrides[rel]))
+                    continue
+                path = self.settings.root / rel
+                try:
+                    stat = stats[rel] = path.stat()
+                    if cache is None or not cache.knows(rel):
+                        todo.append((rel, None))
+                        continue
+                    cached = cache.get(rel, stat)
+                    if cached is None:  # changed on disk, or only touched: decide by content
+                        data = read_file(path, self.settings.limits)
+                        cached = cache.get(rel, stat, data)
+                        if cached is None:
+                            todo.append((rel, data))
+                            continue
+                except OSError as exc:  # a finding, never a silent skip
+                    self._add(unreadable(rel, exc))
+                    continue
+                self._add(cached)
+            writer = cache.shard_writer() if cache is not None else None
+            for result, shard in _load_many(self.settings, todo, jobs, writer):
+                self._add(result)
+                # An unreadable file has no digest: nothing to remember about it.
+                if cache is not None and result.path in stats and result.digest:
+                    cache.put(result, stats[result.path], shard)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+            gc.freeze()
+        self._index = None
+
+    def update(self, rel: str, data: bytes | None) -> FileResult | None:
+        """Re-load one file from ``data`` (None: the file is gone)."""
+        self.results.pop(rel, None)
+        self.skipped = [s for s in self.skipped if s.path != rel]
+        self._index = None
+        if data is None:
+            return None
+        result = load(rel, data, self.settings.options, self.settings.limits)
+        self._add(result)
+        return result
+
+    def update_unreadable(self, rel: str, error: OSError) -> None:
+        """Mark one file as there but unreadable (or too large): its NL001 replaces its objects."""
+        self.update(rel, None)
+        self._add(unreadable(rel, error))
+
+    def _add(self, result: FileResult) -> None:
+        if result.skipped:
+            self.skipped.append(Skipped(result.path, result.skipped))
+        else:
+            self.results[result.path] = result
+
+    def index(self) -> Index:
+        if self._index is None:
+            patches = {p for r in self.results.values() for p in r.patches}
+            self._index = Index(
+                _as_patch(self.results[p]) if p in patches else self.results[p]
+                for p in sorted(self.results)
+            )
+        return self._index
+
+
+def _as_patch(result: FileResult) -> FileResult:
+    """A file a Kustomization applies as a patch: its objects are fragments of objects defined
+    elsewhere, so neither they nor what is missing from them (NL002) is linted; syntax is."""
+    return replace(
+        result,
+        objects=[],
+        problems=[p for p in result.problems if p.code == "NL001"],
+    )
+
+
+def read_file(path: Path, limits: Limits | None = None) -> bytes:
+    """A file's bytes. Raises OSError, also for anything but a regular file: a FIFO or device
+    swapped in after discovery would block or never end (it is opened without blocking, and
+    only read once known to be a regular file), and a symlink would lead anywhere. A file over
+    ``limits.max_file_bytes`` raises FileTooLarge from its stat, unread (and a file that grows
+    past the limit while it is read is cut off there), so memory stays bounded."""
+    fd = os.open(
+        path,
+        os.O_RDONLY
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_NONBLOCK", 0)
+        | getattr(os, "O_CLOEXEC", 0),
+    )
+    with open(fd, "rb", closefd=True) as handle:
+        stat = os.fstat(fd)
+        if not stat_module.S_ISREG(stat.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if limits is None:
+            return handle.read()
+        if stat.st_size > limits.max_file_bytes:
+            raise FileTooLarge(stat.st_size, limits)
+        data = handle.read(limits.max_file_bytes + 1)
+        if len(data) > limits.max_file_bytes:
+            raise FileTooLarge(max(len(data), os.fstat(fd).st_size), limits)
+        return data
+
+
+def _load_chunk(
+    settings: LoadSettings, chunk: Sequence[tuple[str, bytes | None]]
+) -> list[FileResult]:
+    gc.disable()
+    out = []
+    for rel, data in chunk:
+        if data is None:
+            try:
+                data = read_file(settings.root / rel, settings.limits)
+            except OSError as exc:
+                out.append(unreadable(rel, exc))
+                continue
+        out.append(load(rel, data, settings.options, settings.limits))
+    return out
+
+
+def _load_share(
+    settings: LoadSettings, chunk: Sequence[tuple[str, bytes | None]], writer: ShardWriter | None
+) -> tuple[bytes, bool, ShardRef | None]:
+    """A worker's share: its results encoded once, both for the main process and, when there
+    is a cache, as a cache shard written here (the main process never encodes them again).
+    The flag says the payload is a pickle instead: a value the cache format lacks (a netlint
+    bug) must cost the cache, not the run; the pipe from our own worker is trusted."""
+    results = _load_chunk(settings, chunk)
+    try:
+        payload = encode_results(results)
+    except (TypeError, ValueError, OverflowError):
+        return pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL), True, None
+    shard = None
+    if writer is not None:
+        # A full disk costs this shard only: the main process keeps the results unsaved.
+        with contextlib.suppress(OSError):
+            shard = writer.write(payload)
+    return payload, False, shard
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _load_many(
+    settings: LoadSettings,
+    todo: list[tuple[str, bytes | None]],
+    jobs: int,
+    writer: ShardWriter | None,
+) -> list[tuple[FileResult, ShardRef | None]]:
+    workers = jobs if jobs > 0 else default_jobs()
+    size = sum(len(data) if data is not None else _size(settings.root / rel) for rel, data in todo)
+    if workers < 2 or len(todo) < PARALLEL_MIN_FILES or size < PARALLEL_MIN_BYTES:
+        return [(result, None) for result in _load_chunk(settings, todo)]
+    # Workers read their files themselves (only names cross the pipe). The files are dealt
+    # round-robin by size into a few shares per worker, so that shares are alike and the main
+    # process decodes the first ones while workers still parse the last.
+    ordered = sorted(
+        range(len(todo)),
+        key=lambda i: -(len(todo[i][1] or b"") or _size(settings.root / todo[i][0])),
+    )
+    count = min(workers * SHARES_PER_WORKER, len(todo))
+    shares: list[list[int]] = [[] for _ in range(count)]
+    for position, i in enumerate(ordered):
+        turn = position % (2 * count)
+        shares[turn if turn < count else 2 * count - 1 - turn].append(i)
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    results: dict[int, tuple[FileResult, ShardRef | None]] = {}
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
+        futures = {
+            pool.submit(_load_share, settings, [todo[i] for i in share], writer): share
+            for share in shares
+            if share
+        }
+        for future in as_completed(futures):
+            payload, pickled, shard = future.result()
+            decoded = pickle.loads(payload) if pickled else decode_results(payload)
+            if decoded is None:
+                raise RuntimeError("netlint bug: a parse worker's results do not decode")
+            for i, result in zip(futures[future], decoded, strict=True):
+                results[i] = (result, shard)
+    return [results[i] for i in range(len(todo))]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
