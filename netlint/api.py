@@ -19,10 +19,6 @@ A hook that raises becomes an NL900 finding at that object and the run goes on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
 from netlint.analysis.algebra import (
     IP,
     KINDS,
@@ -40,6 +36,7 @@ from netlint.analysis.algebra import (
     rule_traffic,
     subject_traffic,
 )
+from netlint.analysis.context import Context, Rule
 from netlint.analysis.index import Index, NamespaceMatch, PeerMatch
 from netlint.core.findings import Finding, Related, Severity
 from netlint.core.model import (
@@ -63,6 +60,7 @@ from netlint.core.model import (
 from netlint.core.model import (
     Rule as PolicyRule,
 )
+from netlint.core.rule import Options, RuleMeta, option
 from netlint.core.selectors import Operator, describe, describe_all, requirement_matches
 from netlint.core.source import Span
 from netlint.read.load import FileResult
@@ -95,6 +93,7 @@ __all__ = [
     "Object",
     "ObjectRef",
     "Operator",
+    "Options",
     "Peer",
     "PeerMatch",
     "PolicyRule",
@@ -114,81 +113,8 @@ __all__ = [
     "describe",
     "describe_all",
     "mentioned_names",
+    "option",
     "requirement_matches",
     "rule_traffic",
     "subject_traffic",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class RuleMeta:
-    """Everything said about a rule, in one place: it feeds ``netlint rules``, the generated
-    docs and SARIF's ``tool.driver.rules``."""
-
-    code: str
-    name: str
-    severity: Severity
-    #: One sentence: what is wrong.
-    summary: str
-    #: Why it matters and what to do instead (Markdown).
-    rationale: str
-    tags: tuple[str, ...] = ()
-    #: GitHub code scanning's security severity, in (0, 10].
-    security_severity: float = 5.0
-    precision: str = "very-high"
-    #: Option defaults, and the JSON Schema of each option (for config validation).
-    options: Mapping[str, Any] = field(default_factory=dict)
-    options_schema: Mapping[str, Any] = field(default_factory=dict)
-    #: Examples for rules that do not ship ``rules/<CODE>-<name>/{bad,good}.yaml``.
-    bad_example: str | None = None
-    good_example: str | None = None
-
-
-class Rule:
-    """Base class of rules. Override the hooks that the rule needs."""
-
-    meta: ClassVar[RuleMeta]
-
-    def check_file(self, ctx: Context, file: FileResult) -> Iterable[Finding]:
-        return ()
-
-    def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterable[Finding]:
-        return ()
-
-    def check_workload(self, ctx: Context, workload: Workload) -> Iterable[Finding]:
-        return ()
-
-    def check_namespace(self, ctx: Context, namespace: Namespace) -> Iterable[Finding]:
-        return ()
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What a rule sees: the whole repo's index, its options, and how to make findings."""
-
-    index: Index
-    meta: RuleMeta
-    severity: Severity
-    options: Mapping[str, Any]
-
-    def finding(
-        self,
-        span: Span,
-        message: str,
-        *,
-        related: Iterable[Related] = (),
-        subject: Object | str | None = None,
-    ) -> Finding:
-        return Finding(
-            code=self.meta.code,
-            name=self.meta.name,
-            severity=self.severity,
-            message=message,
-            span=span,
-            related=tuple(related),
-            subject=subject if subject is None or isinstance(subject, str) else subject.ref.subject,
-        )
-
-    def problems(self, file: FileResult) -> Iterator[Problem]:
-        """The input problems of ``file`` that belong to this rule's code."""
-        return (p for p in file.problems if p.code == self.meta.code)

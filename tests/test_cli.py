@@ -225,7 +225,9 @@ def test_rules_catalogue_and_explanation(tmp_path: Path) -> None:
     assert out.returncode == 0
     assert re.search(r"^NL002  invalid-manifest +error ", out.stdout, re.MULTILINE)
     explained = netlint("rules", "invalid-manifest", cwd=tmp_path)
-    assert explained.stdout.startswith("NL002 invalid-manifest (default severity: error)")
+    assert explained.stdout.startswith(
+        "NL002 invalid-manifest (default severity: error; added in 0.1.0)"
+    )
     assert "Flagged:" in explained.stdout and "Accepted:" in explained.stdout
     assert "# expect" not in explained.stdout
     assert netlint("rules", "NL777", cwd=tmp_path).returncode == 2

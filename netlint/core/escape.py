@@ -126,6 +126,16 @@ def sarif_message(value: str) -> str:
     return _SARIF_LINK.sub(lambda m: m.group(1) * 2 + "\\]", value)
 
 
+def markdown_text(value: str) -> str:
+    """Text for a Markdown field (SARIF ``message.markdown``) that renders as written: no link,
+    image, autolink or HTML can come of it (``[``, ``]``, ``<``, ``>`` and backslashes are
+    escaped), while code spans and emphasis, which act on nothing, stay as they are."""
+    return value.translate(_MARKDOWN_ESCAPES)
+
+
+_MARKDOWN_ESCAPES: Final = str.maketrans({c: "\\" + c for c in "\\[]<>"})
+
+
 def valid_unicode(value: str) -> str:
     """A string with every lone surrogate replaced by U+FFFD (for JSON-RPC and the like)."""
     if _SURROGATE.search(value) is None:

@@ -1,4 +1,4 @@
-"""Findings: immutable values with a 1-based span."""
+"""Findings: immutable values with a 1-based span, a short message and, apart, a fix."""
 
 from __future__ import annotations
 
@@ -39,6 +39,10 @@ class Finding:
     related: tuple[Related, ...] = ()
     #: ``Kind/namespace/name`` of the object the finding is about, when there is one.
     subject: str | None = None
+    #: How to fix it, apart from the message (which says what is wrong, in about a line): the
+    #: text format prints it as ``help:``, SARIF as markdown, the language server on a line of
+    #: its own.
+    fix: str | None = None
 
     @property
     def sort_key(self) -> tuple[str, int, int, str, str]:

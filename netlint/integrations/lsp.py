@@ -33,10 +33,10 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from netlint import __version__
-from netlint.api import RuleMeta
 from netlint.core.escape import text as safe
 from netlint.core.escape import valid_unicode
 from netlint.core.findings import Finding, Severity
+from netlint.core.rule import RuleMeta
 from netlint.core.source import LineIndex, Span, units
 from netlint.output.ruledocs import help_uri
 from netlint.read.discover import CONFIG_NAMES, EXTENSIONS, discover
@@ -420,9 +420,12 @@ class Linter:
         # Editors show messages in terminals too (Vim, Emacs, Helix): the repo's names and
         # annotations reach them escaped, as in the text format.
         subject = valid_unicode(finding.subject) if finding.subject is not None else None
+        message = safe(finding.message)
+        if finding.fix:  # the second line of the message: editors show it under the first
+            message += f"\nhelp: {safe(finding.fix)}"
         return lsp.Diagnostic(
             range=files.lines(finding.span.path).range(finding.span),
-            message=safe(finding.message),
+            message=message,
             severity=_SEVERITY[finding.severity],
             code=finding.code,
             code_description=lsp.CodeDescription(href=help_uri(meta)) if meta else None,

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from netlint.api import RuleMeta
 from netlint.core import escape
 from netlint.core.findings import Finding, Severity
+from netlint.core.rule import RuleMeta
 from netlint.read.discover import Skipped
 
 

@@ -4,12 +4,13 @@ Markdown pages in docs/rules/ and SARIF's rule help."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-from netlint.api import RuleMeta
+from netlint.core.rule import RuleMeta
 
 #: Where the generated rule pages are published (docs/rules/ of the repository).
 DOCS_URL = "https://github.com/netlint/netlint/blob/main/docs/rules/"
@@ -57,24 +58,36 @@ def clip(text: str, limit: int = 1024) -> str:
     return cut[: end + 1] if end > limit // 2 else cut.rstrip() + "…"
 
 
+def _options(meta: RuleMeta) -> list[tuple[str, str, str]]:
+    """(key, default as YAML would write it, description) of each option."""
+    out = []
+    for o in meta.option_fields:
+        default = o.default
+        if isinstance(default, tuple | frozenset):
+            default = list(default)
+        out.append((o.key, json.dumps(default), o.description))
+    return out
+
+
 def markdown(meta: RuleMeta, *, heading: str = "#") -> str:
-    """The rule's help page."""
+    """The rule's help page (docs/rules/, SARIF ``help.markdown``)."""
     ex = examples(meta)
     parts = [
         f"{heading} {meta.code} {meta.name}",
         "",
         f"**Default severity:** {meta.severity.value}"
-        + (f" · **Tags:** {', '.join(meta.tags)}" if meta.tags else ""),
+        + (f" · **Tags:** {', '.join(meta.tags)}" if meta.tags else "")
+        + f" · **Added in:** {meta.added_in}"
+        + (f" · **Formerly:** {', '.join(meta.old_names)}" if meta.old_names else ""),
         "",
         meta.summary,
-        "",
-        meta.rationale,
     ]
+    for title, text in meta.sections():
+        parts += ["", f"{heading}# {title}", "", text]
     if meta.options:
         parts += ["", f"{heading}# Options", ""]
-        for key, default in meta.options.items():
-            description = meta.options_schema.get(key, {}).get("description", "")
-            parts.append(f"- `{key}` (default `{default!r}`): {description}".rstrip(": "))
+        for key, default, description in _options(meta):
+            parts.append(f"- `{key}` (default `{default}`): {description}".rstrip(": "))
     if ex.bad:
         parts += ["", f"{heading}# Example: flagged", "", "```yaml", ex.bad.rstrip(), "```"]
     if ex.good:
@@ -83,20 +96,20 @@ def markdown(meta: RuleMeta, *, heading: str = "#") -> str:
 
 
 def plain(meta: RuleMeta) -> str:
-    """The help page as plain text (terminal, SARIF ``help.text``)."""
+    """The help page as plain text (``netlint rules CODE``, SARIF ``help.text``)."""
     ex = examples(meta)
     parts = [
-        f"{meta.code} {meta.name} (default severity: {meta.severity.value})",
+        f"{meta.code} {meta.name} (default severity: {meta.severity.value}; "
+        f"added in {meta.added_in})",
         "",
         meta.summary,
-        "",
-        meta.rationale,
     ]
+    for title, text in meta.sections():
+        parts += ["", f"{title}:", "", _indent(text)]
     if meta.options:
-        parts += ["", "Options:"]
-        for key, default in meta.options.items():
-            description = meta.options_schema.get(key, {}).get("description", "")
-            parts.append(f"  {key} (default {default!r}) {description}".rstrip())
+        parts += ["", "Options:", ""]
+        for key, default, description in _options(meta):
+            parts.append(f"    {key} (default {default}) {description}".rstrip())
     if ex.bad:
         parts += ["", "Flagged:", "", _indent(ex.bad)]
     if ex.good:

@@ -48,7 +48,6 @@ from typing import Any, Final, NamedTuple
 
 import msgpack  # type: ignore[import-untyped]
 
-from netlint.api import RuleMeta
 from netlint.core.findings import Finding, Related, Severity
 from netlint.core.model import (
     ContainerPort,
@@ -66,6 +65,7 @@ from netlint.core.model import (
     Rule,
     Workload,
 )
+from netlint.core.rule import RuleMeta
 from netlint.core.selectors import Operator
 from netlint.core.source import Span
 from netlint.output.report import Report
@@ -76,7 +76,7 @@ from netlint.read.parse import Problem
 
 CACHE_DIR: Final = ".netlint_cache"
 #: Bumped whenever the layout of any encoded object changes: older files are then rejected.
-FORMAT: Final = 2
+FORMAT: Final = 3
 _MAGIC: Final = b"netlint-cache\n"
 #: Files modified this close to the state's writing may have changed within one timestamp tick.
 _RACY_NS: Final = 2_000_000_000
@@ -691,11 +691,11 @@ def decode_results(blob: bytes) -> list[FileResult] | None:
 
 def _e_finding(f: Finding) -> tuple[Any, ...]:
     related = tuple((r.span, r.message) for r in f.related)
-    return (f.code, f.name, f.severity.value, f.message, f.span, related, f.subject)
+    return (f.code, f.name, f.severity.value, f.message, f.span, related, f.subject, f.fix)
 
 
 def _d_finding(v: object) -> Finding:
-    code, name, severity, message, span, related, subject = _t(v, 7)
+    code, name, severity, message, span, related, subject, fix = _t(v, 8)
     decoded = []
     for item in _t(related):
         r_span, r_message = _t(item, 2)
@@ -708,6 +708,7 @@ def _d_finding(v: object) -> Finding:
         _ds(_t(span, 5), ""),
         tuple(decoded),
         _os(subject),
+        _os(fix),
     )
 
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-from netlint.api import Rule, RuleMeta
+from netlint.analysis.context import Rule
 from netlint.core.findings import Severity
+from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
 from netlint.read.discover import CONFIG_NAMES, GlobError, compile_glob, find_git_root
 from netlint.read.parse import ALL, Limits, PathKey, Problem, Tree, parse, to_tree
@@ -113,7 +114,7 @@ class Config:
     def settings_for(self, meta: RuleMeta) -> Mapping[str, Any]:
         """The config entry for a rule, by code or by name."""
         for token, settings in self.rules.items():
-            if token.upper() == meta.code or token.lower() == meta.name:
+            if token.upper() == meta.code or token.lower() in meta.names:
                 return settings
         return {}
 
@@ -124,11 +125,11 @@ class Config:
             return None
         return Severity(value) if value else meta.severity
 
-    def options_for(self, meta: RuleMeta) -> dict[str, Any]:
+    def options_for(self, meta: RuleMeta) -> Any:
+        """The rule's typed options (None when it has none): its defaults, with what the
+        config sets (validated against the rule's option schema when the config was read)."""
         settings = self.settings_for(meta)
-        options = dict(meta.options)
-        options.update({k: v for k, v in settings.items() if k != "severity"})
-        return options
+        return meta.make_options({k: v for k, v in settings.items() if k != "severity"})
 
 
 def find_config(start: Path) -> Path | None:
@@ -365,7 +366,7 @@ def _validate_options(tree: Tree, where: PathKey, meta: RuleMeta) -> list[Proble
         "additionalProperties": False,
         "properties": {
             "severity": {"enum": ["error", "warning", "note", "off"]},
-            **meta.options_schema,
+            **meta.option_schema,
         },
     }
     out: list[Problem] = []

@@ -7,15 +7,16 @@ import os
 import sys
 import traceback
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from netlint.analysis.context import Context, Rule
 from netlint.analysis.index import Index
-from netlint.api import Context, Rule, RuleMeta
 from netlint.core.findings import Finding, Severity
 from netlint.core.model import Namespace, NetworkPolicy, Workload
+from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
 from netlint.run.workers import exit_with_parent
 
@@ -27,7 +28,8 @@ CRASH_CODE = "NL900"
 class ActiveRule:
     rule: Rule
     severity: Severity
-    options: Mapping[str, Any]
+    #: The rule's typed options (``RuleMeta.options``), None for a rule without options.
+    options: Any
 
     @property
     def meta(self) -> RuleMeta:
@@ -65,7 +67,9 @@ def run(
     ]
     for active in rules:
         rule = active.rule
-        ctx = Context(index, rule.meta, active.severity, active.options)
+        # One memo per rule and run: what the rule derives from the whole index is computed
+        # once, and never outlives the index it came from.
+        ctx = Context(index, rule.meta, active.severity, active.options, {})
         plan: list[tuple[str, Iterable[Any]]] = [
             ("check_file", files),
             ("check_policy", policies),

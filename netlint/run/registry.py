@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from importlib.metadata import Distribution, entry_points
 from pathlib import Path
 
-from netlint.api import Rule, RuleMeta
+from netlint.analysis.context import Rule
+from netlint.core.rule import RuleMeta
 
 GROUP = "netlint.rules"
 BUILTIN_ENTRY = "netlint.rules:builtin_rules"
@@ -27,7 +28,7 @@ class Catalogue:
         """A rule by exact code or name (case-insensitive)."""
         token = token.lower()
         for rule in self.rules:
-            if token in (rule.meta.code.lower(), rule.meta.name.lower()):
+            if token == rule.meta.code.lower() or token in rule.meta.names:
                 return rule
         return None
 
@@ -133,7 +134,7 @@ def _instantiate(loaded: object) -> list[object]:
 def matches(meta: RuleMeta, token: str) -> bool:
     """A code (``NL104``), a code prefix (``NL1``) or a name (``broad-cidr``)."""
     token = token.strip()
-    return meta.code.upper().startswith(token.upper()) or meta.name == token.lower()
+    return meta.code.upper().startswith(token.upper()) or token.lower() in meta.names
 
 
 def is_selected(meta: RuleMeta, select: Sequence[str], ignore: Sequence[str]) -> bool:

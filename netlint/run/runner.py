@@ -278,9 +278,7 @@ def _outcome_key(
                 for m in [r.meta]
             )
         ),
-        repr(
-            [(a.meta.code, a.severity, sorted(a.options.items(), key=str)) for a in session.active]
-        ),
+        repr([(a.meta.code, a.severity, repr(a.options)) for a in session.active]),
         _plugins_stamp(frozenset(type(r).__module__ for r in session.catalogue.rules)),
         repr(sorted(str(t) for t in targets)),
         repr(list(request.paths)),
@@ -463,7 +461,8 @@ def _suppress(
     known = {}
     for rule in catalogue.rules:
         known[rule.meta.code.lower()] = rule.meta.code
-        known[rule.meta.name.lower()] = rule.meta.code
+        for name in (rule.meta.name, *rule.meta.old_names):
+            known[name.lower()] = rule.meta.code
     ran = {a.meta.code for a in active}
     unused = next((a for a in active if a.meta.code == suppress.UNUSED_CODE), None)
     # Only objects of reported files have findings about them, so only their annotations count.

@@ -31,9 +31,13 @@ ANNOTATION: Final = IGNORE_ANNOTATION
 UNUSED_CODE: Final = "NL901"
 
 
-def _matches(token: str, finding: Finding) -> bool:
+def _matches(token: str, finding: Finding, known: Mapping[str, str]) -> bool:
+    """Whether a suppression token names the finding's rule: ``all``, its code, its name, or a
+    name it had before (``RuleMeta.old_names``, through ``known``)."""
     token = token.lower()
-    return token in ("all", finding.code.lower(), finding.name.lower())
+    return token in ("all", finding.code.lower(), finding.name.lower()) or (
+        known.get(token) == finding.code
+    )
 
 
 @dataclass(slots=True)
@@ -63,10 +67,10 @@ def apply(
 ) -> Outcome:
     """Drop suppressed findings; report suppressions that suppressed nothing.
 
-    ``known`` maps every rule's lower-case code and name to its code, ``ran`` holds the codes of
-    the rules that ran: a suppression of a rule that did not run is not "unused", one of a rule
-    that does not exist is a typo. Unused suppressions are reported in ``reported`` files only,
-    and not at all when ``unused_severity`` is None (NL901 is off).
+    ``known`` maps every rule's lower-case code, name and old names to its code, ``ran`` holds
+    the codes of the rules that ran: a suppression of a rule that did not run is not "unused",
+    one of a rule that does not exist is a typo. Unused suppressions are reported in ``reported``
+    files only, and not at all when ``unused_severity`` is None (NL901 is off).
     """
     used: set[_Use] = set()
     inline: dict[tuple[str, int], list[_Use]] = {}
@@ -96,7 +100,7 @@ def apply(
             *inline.get((finding.span.path, finding.span.line), ()),
             *(by_subject.get(finding.subject, ()) if finding.subject else ()),
         ]
-        hit = [use for use in candidates if _matches(use.token, finding)]
+        hit = [use for use in candidates if _matches(use.token, finding, known)]
         if hit:
             used.update(hit)
             outcome.suppressed += 1

@@ -28,5 +28,7 @@ def render(report: Report) -> str:
         if s.end_line == s.line:
             props.append(f"endColumn={s.end_col}")
         props.append(f"title={_property(f'{f.code} {f.name}')}")
-        lines.append(f"::{_COMMAND[f.severity]} {','.join(props)}::{_data(f.message)}")
+        # The annotation shows the message, then the fix on a line of its own.
+        text = f"{f.message}\nhelp: {f.fix}" if f.fix else f.message
+        lines.append(f"::{_COMMAND[f.severity]} {','.join(props)}::{_data(text)}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -26,9 +26,14 @@ def _location(span: Span) -> dict[str, Any]:
     }
 
 
+#: The document's format (schemas/findings.schema.json): 2 added ``format`` and ``fix``.
+FORMAT = 2
+
+
 def render(report: Report) -> str:
     counts = report.severity_counts()
     document = {
+        "format": FORMAT,
         "version": __version__,
         "root": str(report.root),
         "findings": [
@@ -37,6 +42,7 @@ def render(report: Report) -> str:
                 "name": f.name,
                 "severity": f.severity.value,
                 "message": f.message,
+                "fix": f.fix,
                 **_location(f.span),
                 "subject": f.subject,
                 "related": [{**_location(r.span), "message": r.message} for r in f.related],

@@ -19,9 +19,9 @@ import attr
 import sarif_om as om
 
 from netlint import __version__
-from netlint.api import RuleMeta
-from netlint.core.escape import json_document, sarif_message, uri_path
+from netlint.core.escape import json_document, markdown_text, sarif_message, uri_path
 from netlint.core.findings import Finding, Severity
+from netlint.core.rule import RuleMeta
 from netlint.core.source import LineIndex, Span
 from netlint.output import ruledocs
 from netlint.output.fingerprint import line_hashes
@@ -132,7 +132,7 @@ def _rule(meta: RuleMeta) -> om.ReportingDescriptor:
         name=meta.name,
         short_description=om.MultiformatMessageString(text=ruledocs.clip(meta.summary)),
         full_description=om.MultiformatMessageString(
-            text=ruledocs.clip(f"{meta.summary} {meta.rationale}")
+            text=ruledocs.clip(" ".join((meta.summary, meta.why or meta.rationale)))
         ),
         help=om.MultiformatMessageString(
             text=ruledocs.plain(meta), markdown=ruledocs.markdown(meta, heading="##")
@@ -157,7 +157,7 @@ def _placeholder_meta(finding: Finding) -> RuleMeta:
         name=finding.name,
         severity=finding.severity,
         summary=f"{finding.code} {finding.name}",
-        rationale="Reported by a rule whose metadata is not available in this run.",
+        why="Reported by a rule whose metadata is not available in this run.",
     )
 
 
@@ -218,6 +218,19 @@ def _fingerprints(report: Report, findings: list[Finding]) -> dict[tuple[str, in
     return out
 
 
+def _message(finding: Finding) -> om.Message:
+    """The message, and the fix after it: in the text that GitHub shows, and as Markdown for
+    viewers that render it (both escaped: neither can carry a link from the repository)."""
+    if not finding.fix:
+        return om.Message(text=sarif_message(finding.message))
+    return om.Message(
+        text=sarif_message(f"{finding.message}\nHow to fix: {finding.fix}"),
+        markdown=(
+            f"{markdown_text(finding.message)}\n\n**How to fix:** {markdown_text(finding.fix)}"
+        ),
+    )
+
+
 def _result(
     finding: Finding, rule_index: int, columns: _Columns, hashes: dict[tuple[str, int], str]
 ) -> om.Result:
@@ -225,7 +238,7 @@ def _result(
         rule_id=finding.code,
         rule_index=rule_index,
         level=_LEVEL[finding.severity],
-        message=om.Message(text=sarif_message(finding.message)),
+        message=_message(finding),
         locations=[_location(finding.span, columns)],
     )
     value = hashes.get((finding.span.path, finding.span.line))

@@ -1,4 +1,5 @@
-"""``path:line:col: CODE severity: message [name]``, the shape editors' problem matchers read.
+"""``path:line:col: CODE severity: message [name]``, the shape editors' problem matchers read,
+then the related locations and the fix (``help:``), indented.
 
 Everything the repo wrote (file names, messages quoting names, labels, annotations and parser
 excerpts) is escaped (netlint.core.escape): one finding is one line, and no byte of it is
@@ -33,6 +34,9 @@ def render(report: Report, *, color: bool = False) -> str:
             lines.append(
                 f"    {report.display_path(rel.path)}:{rel.line}:{rel.col}: {safe(related.message)}"
             )
+        if finding.fix:
+            # Indented, so problem matchers (which read `path:line:col:` lines) skip it.
+            lines.append(f"    help: {safe(finding.fix)}")
     lines.append(summary(report))
     return "\n".join(lines) + "\n"
 

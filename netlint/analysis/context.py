@@ -1,0 +1,88 @@
+"""The rule contract's runtime half: the base class of rules and what a rule sees when it runs
+(:class:`Context`). Rules and plugins import both from :mod:`netlint.api`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from netlint.analysis.index import Index
+from netlint.core.findings import Finding, Related, Severity
+from netlint.core.model import Namespace, NetworkPolicy, Object, Workload
+from netlint.core.rule import RuleMeta
+from netlint.core.source import Span
+from netlint.read.load import FileResult
+from netlint.read.parse import Problem
+
+T = TypeVar("T")
+
+
+class Rule:
+    """Base class of rules. Override the hooks that the rule needs; keep per-run state in
+    ``ctx.memo``, never on the instance or the module (the language server runs many runs in
+    one process, and rule workers share one index copy-on-write)."""
+
+    meta: ClassVar[RuleMeta]
+
+    def check_file(self, ctx: Context, file: FileResult) -> Iterable[Finding]:
+        return ()
+
+    def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterable[Finding]:
+        return ()
+
+    def check_workload(self, ctx: Context, workload: Workload) -> Iterable[Finding]:
+        return ()
+
+    def check_namespace(self, ctx: Context, namespace: Namespace) -> Iterable[Finding]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a rule sees: the whole repo's index, its typed options (None for a rule without
+    options), a memo for this run, and how to make findings."""
+
+    index: Index
+    meta: RuleMeta
+    severity: Severity
+    options: Any = None
+    _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def memo(self, key: Hashable, factory: Callable[[], T]) -> T:
+        """``factory()``, computed once per run and rule for ``key``: what a rule derives from
+        the whole index (facts per namespace, verdicts it reuses) lives here."""
+        try:
+            return self._memo[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._memo[key] = factory()
+            return value
+
+    def finding(
+        self,
+        span: Span,
+        message: str,
+        *,
+        fix: str | None = None,
+        related: Iterable[Related] = (),
+        subject: Object | str | None = None,
+    ) -> Finding:
+        """A finding of this rule: ``message`` says what is wrong (about a line), ``fix`` how
+        to put it right."""
+        return Finding(
+            code=self.meta.code,
+            name=self.meta.name,
+            severity=self.severity,
+            message=message,
+            span=span,
+            related=tuple(related),
+            subject=subject if subject is None or isinstance(subject, str) else subject.ref.subject,
+            fix=fix,
+        )
+
+    def problems(self, file: FileResult) -> Iterator[Problem]:
+        """The input problems of ``file`` that belong to this rule's code."""
+        return (p for p in file.problems if p.code == self.meta.code)
+
+
+__all__ = ["Context", "Rule"]
