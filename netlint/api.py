@@ -38,6 +38,7 @@ from netlint.analysis.algebra import (
 )
 from netlint.analysis.context import Context, Rule
 from netlint.analysis.index import Index, NamespaceMatch, PeerMatch
+from netlint.analysis.wording import display, listing, plural
 from netlint.core.findings import Finding, Related, Severity
 from netlint.core.model import (
     BUILTIN_NAMESPACES,
@@ -112,8 +113,11 @@ __all__ = [
     "Workload",
     "describe",
     "describe_all",
+    "display",
+    "listing",
     "mentioned_names",
     "option",
+    "plural",
     "requirement_matches",
     "rule_traffic",
     "subject_traffic",
