@@ -1,9 +1,10 @@
-"""Shared test helpers: run netlint in-process over a folder and read `# expect:` markers."""
+"""Shared test fixtures: run netlint in-process over a folder, a private per-user state for the
+session. The `# expect:` marker grammar lives in netlint.testing (plugin authors use it too);
+builders of manifests are in tests/helpers.py."""
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -15,10 +16,6 @@ from netlint.run.runner import CheckRequest, check
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
-MARKER = re.compile(
-    r"#\s*expect(?P<below>-below)?:\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*)"
-)
-
 Expected = set[tuple[str, int, str]]
 
 # A small shop shared by the integration tests (pre-commit, the language server): a namespace and
@@ -70,21 +67,6 @@ spec:
         - name: worker
           image: busybox:1.36
 """
-
-
-def expected_markers(root: Path, files: Iterable[Path]) -> Expected:
-    """``(relative path, line, code)`` for every ``# expect: CODE`` (``# expect-below:`` marks
-    the next line, for lines that cannot hold a comment)."""
-    out: Expected = set()
-    for path in files:
-        rel = path.relative_to(root).as_posix()
-        text = path.read_bytes().decode("utf-8", errors="replace")
-        for number, line in enumerate(text.splitlines(), start=1):
-            for match in MARKER.finditer(line):
-                target = number + 1 if match.group("below") else number
-                for code in match.group("codes").split(","):
-                    out.add((rel, target, code.strip()))
-    return out
 
 
 def lint(

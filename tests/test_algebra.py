@@ -33,6 +33,7 @@ from netlint.analysis.algebra import (
     port_set,
     rule_traffic,
     selector_box,
+    selector_covers,
 )
 from netlint.core.model import (
     NAME_LABEL,
@@ -471,6 +472,36 @@ def test_selector_box_matches_like_the_selector(chosen: LabelSelector) -> None:
         point = {("pod", k): v for k, v in labels.items()}
         inside = dims is not None and Box(dims).contains(point)
         assert inside == chosen.matches(labels), labels
+
+
+@settings(max_examples=300, deadline=None)
+@given(POD_SELECTORS, selectors(dict.fromkeys(POD_KEYS, POD_VALUES), max_size=3), st.booleans())
+def test_selector_covers_is_exact(outer: LabelSelector, other: LabelSelector, narrow: bool) -> None:
+    """Containment of selectors against brute force over every label map the selectors can
+    tell apart. ``narrow`` builds the inner selector as the outer one plus requirements, so that
+    covering pairs are not rare; the others are mostly incomparable, or contradictory."""
+    inner = selector(*outer.requirements, *other.requirements) if narrow else other
+    expected = all(outer.matches(labels) for labels in POD_LABELS if inner.matches(labels))
+    event(f"covers={expected}" + ("" if any(map(inner.matches, POD_LABELS)) else " (inner empty)"))
+    assert selector_covers(outer, inner) == expected
+
+
+def test_selector_covers_beyond_a_subset_of_requirements() -> None:
+    """What a comparison of requirements misses: a wider value set, Exists over a value,
+    NotIn of an excluded value, and a selector that matches nothing."""
+    app_a = selector(requirement("app", Operator.IN, ["a"]))
+    assert selector_covers(selector(requirement("app", Operator.IN, ["a", "b"])), app_a)
+    assert selector_covers(selector(requirement("app", Operator.EXISTS)), app_a)
+    assert selector_covers(selector(requirement("app", Operator.NOT_IN, ["b"])), app_a)
+    assert not selector_covers(app_a, selector(requirement("app", Operator.EXISTS)))
+    # NotIn also matches pods without the key, which In (a) does not.
+    assert not selector_covers(app_a, selector(requirement("app", Operator.NOT_IN, ["b"])))
+    nothing = selector(
+        requirement("app", Operator.IN, ["a"]), requirement("app", Operator.DOES_NOT_EXIST)
+    )
+    assert selector_covers(app_a, nothing)
+    assert not selector_covers(nothing, app_a)
+    assert selector_covers(selector(), app_a) and not selector_covers(app_a, selector())
 
 
 # -- traffic -----------------------------------------------------------------------------------

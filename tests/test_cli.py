@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -12,41 +11,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 from conftest import REPO
-
-BAD = """\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: api
-  namespace: shop
-spec:
-  podSelector: {}
-  policyTypes: [ingress]
-"""
-GOOD = """\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: api
-  namespace: shop
-spec:
-  podSelector: {}
-  policyTypes: [Ingress]
-"""
-
-
-def netlint(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "netlint", *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+from helpers import INVALID_POLICY as BAD
+from helpers import VALID_POLICY as GOOD
+from helpers import netlint
 
 
 @pytest.fixture

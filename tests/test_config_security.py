@@ -5,37 +5,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import INVALID_POLICY as POLICY
+from helpers import netlint
 
-from netlint.integrations.lsp import Linter
+from netlint.integrations.lsp.projects import Linter
 from netlint.read.discover import Glob, GlobError, discover
 
-POLICY = """\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: api
-  namespace: shop
-spec:
-  podSelector: {}
-  policyTypes: [ingress]
-"""
 SECRET = "https://octocat:ghp_16C7e42F292c6912E7710c838347Ae178B4a@github.com"
-
-
-def netlint(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netlint", *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture

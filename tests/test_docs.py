@@ -16,3 +16,21 @@ def test_rule_docs_are_current() -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_every_test_docs_robustness_md_names_exists() -> None:
+    """docs/robustness.md promises, each with the test that holds it: every test it names must
+    exist, so a renamed or deleted test cannot leave a promise without one."""
+    import re
+
+    doc = (REPO / "docs" / "robustness.md").read_text(encoding="utf-8")
+    defined = set()
+    files = set()
+    for path in (REPO / "tests").rglob("test_*.py"):
+        files.add(path.name)
+        defined.update(re.findall(r"^\s*def (test_\w+)", path.read_text(encoding="utf-8"), re.M))
+    named = set(re.findall(r"(?<![\w/.])(test_\w+)(?!\.py)\b", doc))
+    missing = sorted(n for n in named if n not in defined and f"{n}.py" not in files)
+    assert not missing, f"docs/robustness.md names tests that do not exist: {missing}"
+    named_files = set(re.findall(r"(test_\w+\.py)", doc))
+    assert not named_files - files, sorted(named_files - files)

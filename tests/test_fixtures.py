@@ -1,4 +1,6 @@
-"""Every rules/<CODE>-<name>/ fixture, checked for the exact set of (file, line, code).
+"""Every rules/<CODE>-<name>/ fixture, checked against its ``# expect:`` markers: the exact set
+of findings, by file, line and code, and by column and message text where a marker states them
+(the grammar is netlint.testing's, documented in CONTRIBUTING.md).
 
 Each YAML file directly in a rule's folder is linted on its own; each subfolder is linted as one
 project (policies, workloads and namespaces in separate files). Only the folder's rule runs, plus
@@ -11,7 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO, describe, expected_markers, found, lint
+from conftest import REPO
+
+from netlint.testing import CONFIG_NAME, MANIFEST_SUFFIXES, assert_markers, expected_markers
 
 RULE_DIRS = sorted(p for p in (REPO / "rules").iterdir() if p.is_dir())
 
@@ -20,7 +24,7 @@ def _cases() -> list[tuple[Path, Path]]:
     cases = []
     for folder in RULE_DIRS:
         for item in sorted(folder.iterdir()):
-            manifest = item.suffix in (".yaml", ".yml", ".json") and item.name != ".netlint.yaml"
+            manifest = item.suffix in MANIFEST_SUFFIXES and item.name != CONFIG_NAME
             if item.is_dir() or manifest:
                 cases.append((folder, item))
     return cases
@@ -32,26 +36,8 @@ def _cases() -> list[tuple[Path, Path]]:
 def test_fixture(folder: Path, case: Path) -> None:
     code = folder.name.split("-", 1)[0]
     project = case if case.is_dir() else folder
-    config = project / ".netlint.yaml"
-    files = (
-        sorted(p for p in case.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
-        if (case.is_dir())
-        else [case]
-    )
-    files = [f for f in files if f.name != ".netlint.yaml"]
-    report = lint(
-        project,
-        [case],
-        context=[case],
-        select=None if config.is_file() else [code, "NL001", "NL002", "NL900"],
-        config=config if config.is_file() else None,
-    )
-    expected = expected_markers(project, files)
-    actual = found(report)
-    assert actual == expected, (
-        f"unexpected: {sorted(actual - expected)}\nmissing: {sorted(expected - actual)}\n"
-        + describe(report.findings)
-    )
+    configured = (project / CONFIG_NAME).is_file()
+    assert_markers(case, None if configured else [code])
 
 
 def test_every_rule_has_bad_and_good_examples() -> None:
@@ -63,7 +49,5 @@ def test_every_rule_has_bad_and_good_examples() -> None:
         folder = REPO / "rules" / f"{rule.meta.code}-{rule.meta.name}"
         assert (folder / "bad.yaml").is_file(), f"{folder}/bad.yaml is missing"
         assert (folder / "good.yaml").is_file(), f"{folder}/good.yaml is missing"
-        assert expected_markers(folder, [folder / "bad.yaml"]), f"{folder}/bad.yaml has no marker"
-        assert not expected_markers(folder, [folder / "good.yaml"]), (
-            f"{folder}/good.yaml has markers"
-        )
+        assert expected_markers(folder / "bad.yaml"), f"{folder}/bad.yaml has no marker"
+        assert not expected_markers(folder / "good.yaml"), f"{folder}/good.yaml has markers"

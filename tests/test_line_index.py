@@ -84,6 +84,18 @@ def test_columns_in_each_unit() -> None:
     assert units("caf\udce9", "utf-16") == 4  # a byte that was not UTF-8: one unit
 
 
+def test_lsp_positions_stay_inside_the_text() -> None:
+    # What the language server publishes: 0-based lines, columns in the negotiated units.
+    index = LineIndex("a😀b\r\nxy")
+    assert index.position(1, 3) == (0, 3)  # `b`, after a two-unit emoji
+    assert index.position(1, 3, "utf-8") == (0, 5)
+    assert index.position(0, 1) == (0, 0)  # before the first line: the first
+    assert index.position(9, 1, "utf-16") == (1, 2)  # past the end: the end of the last line
+    assert index.span_range(Span("p", 1, 2, 2, 2)) == ((0, 1), (1, 1))
+    # A finding into a buffer shortened since: the end clamps before the start, and joins it.
+    assert index.span_range(Span("p", 9, 1, 1, 1)) == ((1, 2), (1, 2))
+
+
 def test_parser_positions_are_editor_lines() -> None:
     class Mark:  # what libyaml reports: a character index (lines are recomputed from it)
         def __init__(self, index: int) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import NAMESPACE, WEB, WORKER, lint
+from helpers import line_of
 
 from netlint.output.ruledocs import DOCS_URL
 
@@ -90,10 +91,9 @@ FILES = {
 TIMEOUT = 30.0
 
 
-def line_of(text: str, needle: str, nth: int = 1) -> int:
+def lsp_line(text: str, needle: str, nth: int = 1) -> int:
     """The 0-based line of the ``nth`` line containing ``needle`` (LSP lines are 0-based)."""
-    hits = [i for i, line in enumerate(text.splitlines()) if needle in line]
-    return hits[nth - 1]
+    return line_of(text, needle, nth) - 1
 
 
 def uri(path: Path) -> str:
@@ -343,12 +343,12 @@ def test_publishes_diagnostics_on_open(
     since = client.mark()
     doc = client.open(project / "policies/web.yaml")
     diagnostics = client.diagnostics(doc, since)
-    cidr = line_of(POLICIES, "cidr: 0.0.0.0/1")
-    duplicate = line_of(POLICIES, "- to:", 3)
+    cidr = lsp_line(POLICIES, "cidr: 0.0.0.0/1")
+    duplicate = lsp_line(POLICIES, "- to:", 3)
     assert codes_by_line(diagnostics) == {
         (cidr, "NL104"),
         (duplicate, "NL105"),
-        (line_of(POLICIES, "cidr: 0.0.0.0/1", 2), "NL104"),
+        (lsp_line(POLICIES, "cidr: 0.0.0.0/1", 2), "NL104"),
     }
     # The same findings, on the same lines, as `netlint check` reports for the file.
     report = lint(project, [project / "policies/web.yaml"])
@@ -366,7 +366,7 @@ def test_publishes_diagnostics_on_open(
     assert shadowed["range"]["start"] == {"line": duplicate, "character": 6}
     (related,) = shadowed["relatedInformation"]
     assert related["location"]["uri"] == doc
-    assert related["location"]["range"]["start"]["line"] == line_of(POLICIES, "- to:", 1)
+    assert related["location"]["range"]["start"]["line"] == lsp_line(POLICIES, "- to:", 1)
     assert "egress[0]" in related["message"]
     assert client.close() == 0
 
@@ -384,7 +384,7 @@ def test_an_edit_that_fixes_the_problem_clears_it(
     client.change(doc, fixed, 2)
     # Rule 0 is narrower now: rule 2 no longer duplicates it; rule 2's own CIDR stays broad.
     diagnostics = client.diagnostics(doc, since)
-    assert codes_by_line(diagnostics) == {(line_of(fixed, "cidr: 0.0.0.0/1"), "NL104")}
+    assert codes_by_line(diagnostics) == {(lsp_line(fixed, "cidr: 0.0.0.0/1"), "NL104")}
     since = client.mark()
     client.change(doc, fixed.replace("cidr: 0.0.0.0/1", "cidr: 198.51.100.0/24"), 3)
     message = client.wait(
@@ -407,7 +407,7 @@ def test_a_workload_edit_republishes_an_open_policy(
     since = client.mark()
     renamed = WEB.replace("app: web", "app: website")
     client.change(workload, renamed, 2)
-    selector = line_of(POLICIES, "podSelector:")
+    selector = lsp_line(POLICIES, "podSelector:")
     diagnostics = client.diagnostics(policy, since, lambda d: any(x["code"] == "NL102" for x in d))
     dangling = next(d for d in diagnostics if d["code"] == "NL102")
     assert dangling["range"]["start"] == {"line": selector, "character": 2}
@@ -425,7 +425,7 @@ def test_positions_follow_the_negotiated_encoding(
     project: Path, client_factory: Callable[[Path], Client]
 ) -> None:
     # `yes` is the 44th code point of its line, after an emoji (two UTF-16 units, four bytes).
-    line = line_of(ANNOTATED, "reviewed: yes")
+    line = lsp_line(ANNOTATED, "reviewed: yes")
     for offered, negotiated, character in (
         (None, "utf-16", 44),
         (["utf-32", "utf-16"], "utf-32", 43),
@@ -484,9 +484,9 @@ def test_unsaved_edits_are_dropped_on_close(
     since = client.mark()
     client.notify("textDocument/didClose", {"textDocument": {"uri": workload}})
     assert codes_by_line(client.diagnostics(policy, since)) == {
-        (line_of(POLICIES, "cidr: 0.0.0.0/1"), "NL104"),
-        (line_of(POLICIES, "- to:", 3), "NL105"),
-        (line_of(POLICIES, "cidr: 0.0.0.0/1", 2), "NL104"),
+        (lsp_line(POLICIES, "cidr: 0.0.0.0/1"), "NL104"),
+        (lsp_line(POLICIES, "- to:", 3), "NL105"),
+        (lsp_line(POLICIES, "cidr: 0.0.0.0/1", 2), "NL104"),
     }
     assert client.close() == 0
 
@@ -504,7 +504,7 @@ def test_saving_the_config_reloads_the_project(
     since = client.mark()
     client.notify("textDocument/didSave", {"textDocument": {"uri": uri(config)}})
     diagnostics = client.diagnostics(doc, since)
-    assert codes_by_line(diagnostics) == {(line_of(POLICIES, "- to:", 3), "NL105")}
+    assert codes_by_line(diagnostics) == {(lsp_line(POLICIES, "- to:", 3), "NL105")}
     assert client.close() == 0
 
 
@@ -523,9 +523,9 @@ def test_a_broken_config_is_a_message_not_a_crash(
     (project / ".netlint.yaml").write_text("select: [NL1]\n")
     client.notify("textDocument/didSave", {"textDocument": {"uri": uri(project / ".netlint.yaml")}})
     assert codes_by_line(client.diagnostics(doc, since)) == {
-        (line_of(POLICIES, "cidr: 0.0.0.0/1"), "NL104"),
-        (line_of(POLICIES, "- to:", 3), "NL105"),
-        (line_of(POLICIES, "cidr: 0.0.0.0/1", 2), "NL104"),
+        (lsp_line(POLICIES, "cidr: 0.0.0.0/1"), "NL104"),
+        (lsp_line(POLICIES, "- to:", 3), "NL105"),
+        (lsp_line(POLICIES, "cidr: 0.0.0.0/1", 2), "NL104"),
     }
     assert client.close() == 0
 
@@ -549,14 +549,14 @@ def test_files_changed_on_disk_are_picked_up(
         "workspace/didChangeWatchedFiles", {"changes": [{"uri": uri(workload), "type": 2}]}
     )
     diagnostics = client.diagnostics(doc, since)
-    assert (line_of(POLICIES, "podSelector:"), "NL102") in codes_by_line(diagnostics)
+    assert (lsp_line(POLICIES, "podSelector:"), "NL102") in codes_by_line(diagnostics)
     since = client.mark()
     workload.unlink()
     client.notify(
         "workspace/didChangeWatchedFiles", {"changes": [{"uri": uri(workload), "type": 3}]}
     )
     # Without any workload of app=web the namespace still declares the worker: still dangling.
-    assert (line_of(POLICIES, "podSelector:"), "NL102") in codes_by_line(
+    assert (lsp_line(POLICIES, "podSelector:"), "NL102") in codes_by_line(
         client.diagnostics(doc, since)
     )
     assert client.close() == 0
@@ -600,7 +600,7 @@ def test_a_single_file_without_workspace_folder(
     # A dangling selector is only known with the workloads of workloads/ read as context.
     diagnostics = client.diagnostics(doc, since, version=2)
     dangling = [d for d in diagnostics if d["code"] == "NL102"]
-    assert [d["range"]["start"]["line"] for d in dangling] == [line_of(POLICIES, "podSelector:")]
+    assert [d["range"]["start"]["line"] for d in dangling] == [lsp_line(POLICIES, "podSelector:")]
     assert "2 workloads" in dangling[0]["message"]
     assert client.close() == 0
 
@@ -624,7 +624,7 @@ def test_workspace_folders_can_be_added(
         {"event": {"added": [{"uri": uri(other), "name": "other"}], "removed": []}},
     )
     assert codes_by_line(client.diagnostics(stray, since)) == {
-        (line_of(ANNOTATED, "reviewed: yes"), "NL002")
+        (lsp_line(ANNOTATED, "reviewed: yes"), "NL002")
     }
     since = client.mark()
     client.notify(
@@ -641,7 +641,7 @@ def test_positions_count_lines_as_editors_do(
 ) -> None:
     # LS and NEL inside a line (YAML breaks there, LSP does not), CRLF or CR between lines.
     text = ANNOTATED.replace("😀 team", "😀\u2028tea\x85").replace("\n", ending)
-    line = line_of(ANNOTATED, "reviewed: yes")
+    line = lsp_line(ANNOTATED, "reviewed: yes")
     client = client_factory(project)
     client.initialize(project)
     since = client.mark()
@@ -675,7 +675,11 @@ def test_messages_are_escaped_and_uris_carry_the_file_names_bytes(
     by_code = {d["code"]: d for d in diagnostics}
     unsafe = re.compile("[\x00-\x1f\x7f-\x9f\u202e\ud800-\udfff]")
     for diagnostic in diagnostics:
-        assert unsafe.search(diagnostic["message"]) is None, diagnostic
+        # The fix is the message's second line: a line break netlint writes, never the repo's.
+        first, *fix = diagnostic["message"].split("\n")
+        assert len(fix) <= 1 and all(line.startswith("help: ") for line in fix), diagnostic
+        for line in (first, *fix):
+            assert unsafe.search(line) is None, diagnostic
     assert "NL999\\n::error::pwned\\x1b[2J\\u202e" in by_code["NL901"]["message"]
     assert "caf\\xe9.yaml:4" in by_code["NL206"]["message"]
     (related,) = by_code["NL206"]["relatedInformation"]

@@ -88,9 +88,12 @@ def test_unselected_workload_is_reported_at_its_name(write: Write, tmp_path: Pat
     (finding,) = findings
     assert finding.span.col == len("  name: ") + 1
     assert finding.subject == "Deployment/shop/web"
-    assert "Deployment shop/web: no NetworkPolicy selects its pods" in finding.message
-    assert "pod labels app=web,tier=front" in finding.message
-    assert "none of the 1 policy in namespace shop matches them" in finding.message
+    assert finding.message == (
+        "Deployment shop/web: no NetworkPolicy selects its pods (app=web, tier=front), so all "
+        "their traffic is allowed"
+    )
+    assert finding.fix is not None
+    assert "None of the 1 policy in namespace shop matches these pods" in finding.fix
 
 
 def test_namespace_without_any_policy_says_so(write: Write, tmp_path: Path) -> None:
@@ -98,7 +101,8 @@ def test_namespace_without_any_policy_says_so(write: Write, tmp_path: Path) -> N
     write("p.yaml", policy("api", "{}"))
     (finding,) = nl101(tmp_path)
     assert finding.span.line == line_of(path, "name: web")
-    assert "the repo has no NetworkPolicy in namespace batch" in finding.message
+    assert finding.fix is not None
+    assert "The repo has no NetworkPolicy in namespace batch" in finding.fix
 
 
 def test_policies_of_other_namespaces_do_not_select(write: Write, tmp_path: Path) -> None:
@@ -126,7 +130,7 @@ spec:
     write("p.yaml", policy("api", "{matchLabels: {app: api}}"))
     (finding,) = nl101(tmp_path)
     assert finding.span.line == line_of(path, "name: debug")
-    assert "its pods have no labels" in finding.message
+    assert "no NetworkPolicy selects its pods (they have no labels)" in finding.message
     write("p.yaml", policy("deny-all", "{}"))
     assert nl101(tmp_path) == []
 
@@ -150,9 +154,11 @@ def test_directions_report_each_open_direction(write: Write, tmp_path: Path) -> 
     findings = nl101(tmp_path, config=config)
     assert [f.span.line for f in findings] == [line_of(path, "name: web")] * 2
     ingress, egress = sorted(findings, key=lambda f: "egress" in f.message)
-    assert "not isolated for ingress, so all ingress traffic to them is allowed" in ingress.message
-    assert "not isolated for egress, so all egress traffic from them is allowed" in egress.message
-    assert "no NetworkPolicy selects them" in ingress.message
+    assert ingress.message == (
+        "Deployment shop/web: no NetworkPolicy selects its pods (app=web), so all their ingress "
+        "traffic is allowed"
+    )
+    assert "so all their egress traffic is allowed" in egress.message
 
 
 def test_directions_name_the_policies_that_select_without_isolating(
@@ -168,9 +174,12 @@ def test_directions_name_the_policies_that_select_without_isolating(
     )
     (finding,) = nl101(tmp_path, config=config)
     assert finding.span.line == line_of(workloads, "name: web")
-    assert "not isolated for egress" in finding.message
-    assert "shop/web-ingress, shop/all-ingress select them" in finding.message
-    assert "their policyTypes lack Egress" in finding.message
+    assert finding.message == (
+        "Deployment shop/web: its pods are not isolated for egress: shop/web-ingress, "
+        "shop/all-ingress select them without Egress in policyTypes"
+    )
+    assert finding.fix is not None
+    assert finding.fix.startswith("List Egress in their policyTypes, with the egress rules")
     # Each selecting policy is a related location: its policyTypes key, else its name.
     assert [(r.span.path, r.span.line) for r in finding.related] == [
         ("p.yaml", line_of(policies, "policyTypes: [Ingress]")),
@@ -318,7 +327,7 @@ spec:
     write("p.yaml", policy("web", "{matchLabels: {app: web}}"))
     findings = nl101(tmp_path)
     assert [f.span.line for f in findings] == [line_of(path, "name: migrate")], describe(findings)
-    assert "its pods have no labels" in findings[0].message
+    assert "(they have no labels)" in findings[0].message
 
 
 @pytest.mark.parametrize(

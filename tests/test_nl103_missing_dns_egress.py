@@ -98,7 +98,7 @@ def test_dns_from_another_policy_counts_only_for_the_pods_it_selects(write, tmp_
     assert "shop/api" not in findings[0].message
 
 
-def test_message_names_at_most_five_workloads(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_message_names_at_most_three_workloads(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     write(
         "workloads.yaml",
         docs(*(deployment(f"app{i}", "shop", f"{{app: app{i}}}") for i in range(7))),
@@ -106,13 +106,14 @@ def test_message_names_at_most_five_workloads(write, tmp_path: Path) -> None:  #
     write("deny.yaml", policy("deny-egress", "shop", "{}", egress="[]"))
     (finding,) = run(tmp_path)
     assert finding.span.line == 8
-    assert "Deployment shop/app4, and 2 more" in finding.message
-    assert "app5" not in finding.message
+    assert "Deployment shop/app2 and 4 more" in finding.message
+    assert "app3" not in finding.message
+    assert len(finding.message) <= 120
 
 
-def test_host_network_pods_and_the_dns_pods_themselves_are_not_judged(
+def test_host_network_pods_and_the_dns_pods_themselves_are_not_judged(  # type: ignore[no-untyped-def]
     write, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     write(
         "workloads.yaml",
         docs(
@@ -139,7 +140,8 @@ def test_a_pod_selector_alone_reaches_dns_from_the_dns_namespace(write, tmp_path
     write("shop.yaml", policy("api", "shop", "{matchLabels: {app: api}}", egress))
     findings = run(tmp_path)
     assert [(f.span.path, f.span.line) for f in findings] == [("shop.yaml", 8)]
-    assert "a podSelector alone selects pods in namespace shop" in findings[0].message
+    # The explanation is the fix, and a related location at the podSelector.
+    assert "a podSelector alone selects pods in namespace shop" in (findings[0].fix or "")
     assert findings[0].related[0].span.line == 9
 
 
@@ -205,7 +207,8 @@ def test_port_without_protocol_is_explained(write, tmp_path: Path) -> None:  # t
     )
     (finding,) = run(tmp_path)
     assert finding.span.line == 8
-    assert "port 53 has no protocol, which defaults to TCP" in finding.message
+    assert "UDP port 53 is blocked (only TCP is allowed)" in finding.message
+    assert "port 53 has no protocol, which defaults to TCP" in (finding.fix or "")
     assert [r.span.line for r in finding.related] == [11]
 
 
@@ -235,7 +238,7 @@ def test_ip_option_counts_only_blocks_containing_a_dns_address(write, tmp_path: 
     )
     findings = run(tmp_path, config)
     assert [(f.span.path, f.span.line) for f in findings] == [("b.yaml", 8), ("c.yaml", 8)]
-    assert "does not contain the configured DNS address (169.254.20.10)" in findings[1].message
+    assert "does not contain the configured DNS address (169.254.20.10)" in (findings[1].fix or "")
 
 
 def test_options_are_validated(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -311,3 +314,21 @@ def test_pods_that_do_not_use_cluster_dns_are_not_judged(write, tmp_path: Path) 
     assert [(f.span.path, f.span.line) for f in findings] == [("deny.yaml", 8)]
     assert "web" in findings[0].message
     assert "node-dns" not in findings[0].message and "custom" not in findings[0].message
+
+
+def test_message_is_short_and_the_fix_says_what_to_allow(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write("w.yaml", deployment("api", "shop", "{app: api}"))
+    write("deny.yaml", policy("deny-egress", "shop", "{}", egress="[]"))
+    (finding,) = run(tmp_path)
+    assert finding.message == "DNS (UDP and TCP port 53) is blocked for Deployment shop/api"
+    assert finding.fix is not None
+    assert "Allow UDP and TCP port 53" in finding.fix
+    assert "kubernetes.io/metadata.name=kube-system" in finding.fix
+    assert "k8s-app=kube-dns" in finding.fix
+
+
+def test_tcp_only_blocked_has_its_own_fix(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write("p.yaml", policy("p", "shop", "{}", "[{ports: [{protocol: UDP, port: 53}]}]"))
+    (finding,) = run(tmp_path)
+    assert finding.message.startswith("TCP port 53 is blocked for every pod in namespace shop")
+    assert "large responses and some resolvers need TCP" in (finding.fix or "")

@@ -32,12 +32,13 @@ def test_message_names_the_pods_and_both_fixes(tmp_path: Path, write: Write) -> 
     assert found(report) == {("p.yaml", 7, "NL202")}
     (finding,) = report.findings
     assert finding.span.col == 3 and finding.span.end_line == 7
-    assert "NetworkPolicy shop/api-egress has 1 egress rule and no ingress rules" in (
-        finding.message
+    assert finding.message == (
+        "NetworkPolicy shop/api-egress has egress rules and no policyTypes, so it also isolates "
+        "its pods (app=api) for ingress"
     )
-    assert "denies all inbound traffic to the pods it selects (app=api)" in finding.message
-    assert "`policyTypes: [Egress]`" in finding.message
-    assert "`policyTypes: [Ingress, Egress]`" in finding.message
+    assert finding.fix is not None
+    assert "`policyTypes: [Egress]`" in finding.fix
+    assert "`policyTypes: [Ingress, Egress]`" in finding.fix
     assert [r.span.line for r in finding.related] == [8]
 
 
@@ -51,6 +52,38 @@ def test_covering_ingress_isolation_elsewhere_silences_it(tmp_path: Path, write:
     )
     report = lint(tmp_path, [tmp_path], select=["NL202"])
     assert found(report) == set()
+
+
+def test_isolation_by_a_wider_selector_is_found_exactly(tmp_path: Path, write: Write) -> None:
+    """Containment is decided on the pods the selectors match, not on their requirements:
+    `app In (api, web)` and `app Exists` select every `app: api` pod, `app NotIn (web)` does
+    too, while `app NotIn (api)` selects none of them."""
+    write("egress.yaml", policy("api-egress", "{matchLabels: {app: api}}", EGRESS_ONLY))
+    wider = {
+        "in.yaml": "{key: app, operator: In, values: [api, web]}",
+        "exists.yaml": "{key: app, operator: Exists}",
+        "not-in.yaml": "{key: app, operator: NotIn, values: [web]}",
+    }
+    for name, expression in wider.items():
+        write(
+            name,
+            policy(
+                name.removesuffix(".yaml"),
+                f"{{matchExpressions: [{expression}]}}",
+                "  policyTypes: [Ingress]\n",
+            ),
+        )
+        assert found(lint(tmp_path, [tmp_path], select=["NL202"])) == set(), name
+        (tmp_path / name).unlink()
+    write(
+        "other.yaml",
+        policy(
+            "not-api",
+            "{matchExpressions: [{key: app, operator: NotIn, values: [api]}]}",
+            "  policyTypes: [Ingress]\n",
+        ),
+    )
+    assert found(lint(tmp_path, [tmp_path], select=["NL202"])) == {("egress.yaml", 7, "NL202")}
 
 
 def test_narrower_or_egress_only_or_foreign_isolation_does_not(
@@ -84,4 +117,4 @@ def test_written_ingress_or_policy_types_are_explicit(tmp_path: Path, write: Wri
     write("flagged.yaml", policy("x", "{}", "  policyTypes: []\n" + EGRESS_ONLY, "x"))
     report = lint(tmp_path, [tmp_path], select=["NL202"])
     assert found(report) == {("flagged.yaml", 7, "NL202")}
-    assert "its policyTypes is empty" in report.findings[0].message
+    assert "has egress rules and an empty policyTypes," in report.findings[0].message

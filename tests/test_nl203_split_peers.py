@@ -68,7 +68,12 @@ def test_reverse_order_points_at_the_namespace_selector(tmp_path: Path, write: W
     report = lint(tmp_path, select=["NL203"])
     (finding,) = report.findings
     assert (finding.span.line, finding.span.col) == (11, 11)
-    assert "remove the `-` before `namespaceSelector:`" in finding.message
+    assert finding.message == (
+        "NetworkPolicy shop/api, ingress[0]: from[0] and from[1] are ORed peers: every pod in "
+        "every namespace, or pods app=a in shop"
+    )
+    assert finding.fix is not None
+    assert finding.fix.endswith("remove the `-` before `namespaceSelector:`.")
     assert [r.span.line for r in finding.related] == [10]
 
 
@@ -83,7 +88,7 @@ def test_pods_that_run_only_in_the_selected_namespace(tmp_path: Path, write: Wri
     write("p.yaml", policy(ns("monitoring") + pods("prom")))
     report = lint(tmp_path, select=["NL203"])
     assert found(report) == {("p.yaml", 11, "NL203")}
-    assert "Deployment monitoring/p in namespace monitoring does" in report.findings[0].message
+    assert "Deployment monitoring/p in namespace monitoring does" in str(report.findings[0].fix)
 
 
 def test_silent_when_the_labelled_pods_run_nowhere_the_repo_knows(
@@ -107,7 +112,7 @@ def test_namespace_selector_covering_the_own_namespace_by_label(
     write("p.yaml", policy(peers))
     report = lint(tmp_path, select=["NL203"])
     assert found(report) == {("p.yaml", 11, "NL203")}
-    assert "already allows every pod of shop" in report.findings[0].message
+    assert "already allows every pod of shop" in str(report.findings[0].fix)
 
 
 def test_peers_that_are_not_plain_halves_do_not_pair(tmp_path: Path, write: Write) -> None:

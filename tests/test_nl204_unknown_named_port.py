@@ -54,8 +54,11 @@ def egress(peers: str, port: str) -> str:
 
 
 def run(tmp_path: Path) -> list[str]:
+    """Each finding as ``path:line:col message | fix``."""
     report = lint(tmp_path, select=["NL204"])
-    return [f"{f.span.path}:{f.span.line}:{f.span.col} {f.message}" for f in report.findings]
+    return [
+        f"{f.span.path}:{f.span.line}:{f.span.col} {f.message} | {f.fix}" for f in report.findings
+    ]
 
 
 def test_one_selected_pod_declaring_the_port_is_enough(tmp_path: Path, write: Write) -> None:
@@ -64,9 +67,11 @@ def test_one_selected_pod_declaring_the_port_is_enough(tmp_path: Path, write: Wr
     write("ok.yaml", ingress("a, b", "port: http"))
     write("typo.yaml", ingress("a, b", "port: htp"))
     (finding,) = run(tmp_path)
-    assert finding.startswith("typo.yaml:8:17 ingress[0] of NetworkPolicy shop/in allows named ")
-    assert "(Deployment shop/a, Deployment shop/b)" in finding
-    assert finding.endswith("Did you mean 'http'?")
+    assert finding == (
+        "typo.yaml:8:17 ingress[0] of NetworkPolicy shop/in allows named port 'htp' (TCP), which "
+        "no container of the pods it selects declares | Did you mean 'http'? Pods checked: "
+        "Deployment shop/a, Deployment shop/b."
+    )
 
 
 def test_protocol_must_match_too(tmp_path: Path, write: Write) -> None:
@@ -84,7 +89,9 @@ def test_pods_without_named_ports_suggest_the_number(tmp_path: Path, write: Writ
     write("p.yaml", ingress("a", "port: http"))
     (finding,) = run(tmp_path)
     assert finding.startswith("p.yaml:8:17 ")
-    assert finding.endswith("They declare no named TCP port: use the port number.")
+    assert finding.endswith(
+        "| They declare no named TCP port: use the port number. Pods checked: Deployment shop/a."
+    )
 
 
 def test_policy_selecting_no_declared_pod_is_not_judged(tmp_path: Path, write: Write) -> None:
@@ -101,7 +108,8 @@ def test_egress_checks_the_pods_of_every_peer(tmp_path: Path, write: Write) -> N
     write("bad.yaml", egress(peers, "port: postgres"))
     (finding,) = run(tmp_path)
     assert finding.startswith("bad.yaml:10:17 egress[0] of NetworkPolicy shop/out allows named ")
-    assert "the pods its peers select (Deployment shop/db, Deployment shop/cache)" in finding
+    assert "which no container of the pods its peers select declares" in finding
+    assert finding.endswith("Pods checked: Deployment shop/db, Deployment shop/cache.")
 
 
 def test_egress_with_a_peer_the_repo_cannot_list_is_silent(tmp_path: Path, write: Write) -> None:

@@ -55,8 +55,11 @@ def test_message_names_the_rules_made_meaningless(tmp_path: Path, write: Write) 
     write("p.yaml", policy("egress", SPECIFIC + "    - {}\n" + SPECIFIC))
     (finding,) = lint(tmp_path, select=["NL205"]).findings
     assert (finding.span.line, finding.span.col) == (9, 7)
-    assert finding.message.startswith("egress[1] of NetworkPolicy shop/api has no `to` peers")
-    assert "so egress[0], egress[2] restrict nothing" in finding.message
+    assert finding.message == (
+        "egress[1] of NetworkPolicy shop/api allows all egress traffic (no `to`, no `ports`), so "
+        "egress[0], egress[2] restrict nothing"
+    )
+    assert finding.fix is not None and finding.fix.startswith("Delete this item")
     assert [r.span.line for r in finding.related] == [8, 10]
 
 

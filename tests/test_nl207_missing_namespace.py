@@ -26,8 +26,11 @@ def test_names_the_default_namespace(tmp_path: Path, write: Write) -> None:
     (finding,) = report.findings
     assert (finding.span.col, finding.span.end_col) == (9, 17)
     assert finding.severity.value == "note"
-    assert "NetworkPolicy deny-all has no metadata.namespace" in finding.message
-    assert "configured default namespace default;" in finding.message
+    assert finding.message == (
+        "NetworkPolicy deny-all has no metadata.namespace: its namespace is set at apply time "
+        "(netlint assumes default)"
+    )
+    assert finding.fix is not None and "`namespace: <name>`" in finding.fix
 
 
 def test_names_the_configured_namespace_and_can_be_switched_off(
@@ -37,7 +40,7 @@ def test_names_the_configured_namespace_and_can_be_switched_off(
     config = write(".netlint.yaml", "select: [NL207]\ndefault-namespace: payments\n")
     report = lint(tmp_path, [path], config=config)
     assert found(report) == {("p.yaml", 4, "NL207")}
-    assert "configured default namespace payments;" in report.findings[0].message
+    assert "(netlint assumes payments)" in report.findings[0].message
     off = write("off.yaml", "select: [NL207]\nrules:\n  NL207:\n    severity: 'off'\n")
     assert found(lint(tmp_path, [path], config=off)) == set()
 

@@ -3,13 +3,13 @@ distribution (simulated with a dist-info folder on PYTHONPATH), run like the bui
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import netlint
 
 PLUGIN = """
 from netlint.api import Rule, RuleMeta, Severity
@@ -99,16 +99,7 @@ def plugin_path(tmp_path: Path) -> Path:
 
 
 def run(project: Path, site: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(site), "NO_COLOR": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "netlint", *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return netlint(*args, cwd=project, env={"PYTHONPATH": str(site)})
 
 
 def test_third_party_rules_run_beside_the_builtins(tmp_path: Path, plugin_path: Path) -> None:

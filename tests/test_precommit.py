@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NAMESPACE, REPO, WEB, WORKER, lint
+from helpers import git
 
 WORKER_LINE = 4  # `  name: worker`: no policy selects the worker's pods (NL101)
 POLICY = """\
@@ -87,19 +88,12 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
-def _git(*args: str, cwd: Path, env: dict[str, str]) -> str:
-    out = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True, timeout=120
-    )
-    return out.stdout
-
-
 def _hook_repo(tmp: Path, env: dict[str, str]) -> Path:
     """The repository to install the hook from: this checkout when everything is committed (as
     in CI); otherwise a commit of its working tree, because try-repo takes staged and modified
     tracked files but not untracked ones (a new hook manifest or module would be missing)."""
-    listed = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO, env=env)
-    dirty = _git("status", "--porcelain", cwd=REPO, env=env).strip()
+    listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO, env=env)
+    dirty = git("status", "--porcelain", cwd=REPO, env=env).strip()
     if not dirty:
         return REPO
     snapshot = tmp / "netlint-snapshot"
@@ -112,9 +106,9 @@ def _hook_repo(tmp: Path, env: dict[str, str]) -> Path:
             target.symlink_to(os.readlink(source))
         else:
             shutil.copy2(source, target)
-    _git("init", "-q", cwd=snapshot, env=env)
-    _git("add", "-A", cwd=snapshot, env=env)
-    _git("commit", "-q", "-m", "snapshot of the work tree", cwd=snapshot, env=env)
+    git("init", "-q", cwd=snapshot, env=env)
+    git("add", "-A", cwd=snapshot, env=env)
+    git("commit", "-q", "-m", "snapshot of the work tree", cwd=snapshot, env=env)
     return snapshot
 
 
@@ -133,9 +127,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
     }.items():
         (user / rel).parent.mkdir(parents=True, exist_ok=True)
         (user / rel).write_text(text)
-    _git("init", "-q", cwd=user, env=env)
-    _git("add", "-A", cwd=user, env=env)
-    _git("commit", "-q", "-m", "manifests", cwd=user, env=env)
+    git("init", "-q", cwd=user, env=env)
+    git("add", "-A", cwd=user, env=env)
+    git("commit", "-q", "-m", "manifests", cwd=user, env=env)
     return hooks, user, env
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO
+from helpers import git
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -107,12 +108,6 @@ def test_lowest_lock_pins_every_requirement_at_its_lower_bound() -> None:
         assert pin.release[: len(bound.release)] == bound.release, (str(req), pin)
 
 
-def _git(*args: str, cwd: Path, env: dict[str, str]) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True, timeout=120
-    ).stdout
-
-
 def _env() -> dict[str, str]:
     """The session's environment (conftest gives it private caches) without the git variables
     of a hook that may be running this suite, and with this venv's tools first on PATH: the
@@ -126,7 +121,7 @@ def _env() -> dict[str, str]:
 def _copy_of_work_tree(target: Path, env: dict[str, str], only: tuple[str, ...] = ()) -> Path:
     """A new git repository holding the work tree's tracked and untracked (not ignored) files,
     staged, as a commit of the current work would hold them; `only` limits it to those paths."""
-    listed = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO, env=env)
+    listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO, env=env)
     for rel in filter(None, listed.split("\0")):
         if only and not rel.startswith(only):
             continue
@@ -138,8 +133,8 @@ def _copy_of_work_tree(target: Path, env: dict[str, str], only: tuple[str, ...] 
             copy.symlink_to(os.readlink(source))
         else:
             shutil.copy2(source, copy)
-    _git("init", "-q", cwd=target, env=env)
-    _git("add", "-A", cwd=target, env=env)
+    git("init", "-q", cwd=target, env=env)
+    git("add", "-A", cwd=target, env=env)
     return target
 
 
@@ -193,7 +188,7 @@ def test_netlint_hook_fails_only_on_findings_the_baseline_lacks(tmp_path: Path) 
     status, output = _pre_commit("netlint-examples", "--files", *recorded, cwd=repo, env=env)
     assert status == 0, output
     (repo / "examples" / "policies" / "wide.yaml").write_text(NEW_FINDING)
-    _git("add", "-A", cwd=repo, env=env)
+    git("add", "-A", cwd=repo, env=env)
     status, output = _pre_commit(
         "netlint-examples", "--files", "examples/policies/wide.yaml", cwd=repo, env=env
     )

@@ -21,17 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import INVALID_POLICY as POLICY
 
-POLICY = """\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: api
-  namespace: shop
-spec:
-  podSelector: {}
-  policyTypes: [ingress]
-"""
 SCRIPT = Path(sys.executable).with_name("netlint")
 #: What ``site`` tries to import and, when absent, leaves out of sys.modules.
 SITE_HOOKS = {"sitecustomize", "usercustomize"}  # in case importtime misses them

@@ -101,6 +101,18 @@ def test_misspelled_rule_in_a_suppression(tmp_path: Path) -> None:
     assert result[1][:2] == (8, "NL901") and "not a netlint rule" in result[1][2]
 
 
+def test_unused_suppression_findings_carry_their_fix_apart(tmp_path: Path) -> None:
+    text = policy(comment8="  # netlint: disable=invalid-manifests").replace(
+        "  name: api", "  name: api  # netlint: disable=NL002"
+    )
+    (tmp_path / "p.yaml").write_text(text)
+    unused = {f.span.line: f for f in lint(tmp_path).findings if f.code == "NL901"}
+    assert unused[4].message == "unused suppression: NL002 reported nothing this comment covers"
+    assert unused[4].fix is not None and unused[4].fix.startswith("Remove it")
+    assert unused[8].message == "invalid-manifests in this comment is not a netlint rule"
+    assert unused[8].fix is not None and "`netlint rules`" in unused[8].fix
+
+
 def test_suppressions_of_rules_that_did_not_run_are_not_unused(tmp_path: Path) -> None:
     (tmp_path / "p.yaml").write_text(policy(comment8="  # netlint: disable=NL104"))
     assert lines(tmp_path, select=["NL002", "NL901"]) == [(8, "NL002"), (11, "NL002")]

@@ -60,7 +60,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Self
 
-from netlint.core.model import NAME_LABEL, IPBlock, NetworkPolicy, PortSpec, Rule
+from netlint.core.model import (
+    NAME_LABEL,
+    IPBlock,
+    LabelSelector,
+    NetworkPolicy,
+    Peer,
+    PortSpec,
+    Rule,
+)
 from netlint.core.selectors import Operator, RequirementLike
 
 __all__ = [
@@ -87,10 +95,14 @@ __all__ = [
     "Traffic",
     "UnsupportedTraffic",
     "ip_set",
+    "labels_exactly",
     "mentioned_names",
+    "peer_dims",
+    "peer_traffic",
     "port_set",
     "rule_traffic",
     "selector_box",
+    "selector_covers",
     "subject_traffic",
 ]
 
@@ -275,6 +287,20 @@ class LabelValues(Element):
         return (self.absent and other.absent) or _strings_meet(
             self.values, self.cofinite, other.values, other.cofinite
         )
+
+    def covers(self, other: LabelValues) -> bool:
+        """``other`` inside this set, without building the difference: selector containment
+        (:meth:`Box.covers`) asks this once per pair of policies."""
+        if other.absent and not self.absent:
+            return False
+        if not other.cofinite:
+            return (
+                other.values.isdisjoint(self.values)
+                if self.cofinite
+                else other.values <= self.values
+            )
+        # A cofinite set lies only inside a cofinite set that excludes less.
+        return self.cofinite and self.values <= other.values
 
     def is_empty(self) -> bool:
         return not self.cofinite and not self.values and not self.absent
@@ -574,6 +600,20 @@ class Box:
             current[dim] = both
         return pieces
 
+    def covers(self, other: Box) -> bool:
+        """Whether every point of ``other`` is in this box, exactly. Boxes are never empty, so
+        one lies inside another exactly when each of its sets lies inside the other's set of
+        that dimension (a dimension missing from a box is unconstrained)."""
+        theirs_dims = other.dims
+        for dim, mine in self.dims.items():
+            theirs = theirs_dims.get(dim)
+            if theirs is None:
+                if not mine.is_full():
+                    return False
+            elif not mine.covers(theirs):
+                return False
+        return True
+
     def contains(self, point: Mapping[Dim, object]) -> bool:
         """Whether a point is in the box; a label dimension missing from the point is absent."""
         return all(element.contains(point.get(dim)) for dim, element in self.dims.items())
@@ -721,6 +761,11 @@ class Traffic:
                 found |= element.values
         return frozenset(found)
 
+    def keys(self, space: str) -> frozenset[str]:
+        """The label keys that some box constrains in ``space``: the only keys whose state can
+        decide a question about this traffic (see :func:`labels_exactly`)."""
+        return frozenset(key for _, box in self.boxes() for sp, key in box.dims if sp == space)
+
 
 def mentioned_names(*traffics: Traffic) -> frozenset[str]:
     """Namespace names that some box lists or excludes in ``kubernetes.io/metadata.name``."""
@@ -799,6 +844,19 @@ def selector_box(space: str, requirements: Iterable[RequirementLike]) -> dict[Di
     return {dim: element for dim, element in dims.items() if not element.is_full()}
 
 
+def selector_covers(outer: LabelSelector, inner: LabelSelector) -> bool:
+    """Whether ``outer`` matches every label map that ``inner`` matches, exactly: both are
+    boxes over label keys (:func:`selector_box`), compared with :meth:`Box.covers`. A selector
+    that can match nothing is covered by every selector."""
+    inside = selector_box(SUBJECT, inner.requirements)
+    if inside is None:
+        return True
+    around = selector_box(SUBJECT, outer.requirements)
+    if around is None:
+        return False  # inner matches some label map, outer none
+    return Box(around).covers(Box(inside))
+
+
 def port_set(specs: Sequence[PortSpec]) -> PortSet:
     """The ports of a rule's ``ports`` list (every port when the list is empty)."""
     if not specs:
@@ -871,18 +929,54 @@ def rule_traffic(policy: NetworkPolicy, rule: Rule, *, subject: bool = True) -> 
             version, addresses = ip_set(peer.ip_block)
             families[version] = families[version].union(addresses)
             continue
-        if peer.pod_selector is None and peer.namespace_selector is None:
-            continue  # not a valid peer (NL002); it allows nothing
-        if peer.namespace_selector is None:
-            namespace: dict[Dim, Element] | None = {
-                _NAME_DIM: LabelValues.one_of((policy.namespace,))
-            }
-        else:
-            namespace = selector_box(NAMESPACE, peer.namespace_selector.requirements)
-        pod = selector_box(POD, peer.pod_selector.requirements) if peer.pod_selector else {}
-        if namespace is None or pod is None:
-            continue
-        pods.append(Box({**base, **namespace, **pod}))
+        dims = peer_dims(policy, peer)
+        if dims is not None:
+            pods.append(Box({**base, **dims}))
     ipv4 = (Box({**base, IP: families[4]}),) if not families[4].is_empty() else ()
     ipv6 = (Box({**base, IP: families[6]}),) if not families[6].is_empty() else ()
     return Traffic(tuple(pods), ipv4, ipv6)
+
+
+def peer_dims(policy: NetworkPolicy, peer: Peer) -> dict[Dim, Element] | None:
+    """The remote pods a selector peer of ``policy`` names, as sets in the :data:`NAMESPACE` and
+    :data:`POD` spaces (a podSelector alone: the policy's own namespace); None for an ipBlock
+    peer, a peer with neither selector (NL002) or one that can match nothing."""
+    if peer.ip_block is not None or (peer.pod_selector is None and peer.namespace_selector is None):
+        return None
+    if peer.namespace_selector is None:
+        namespace: dict[Dim, Element] | None = {_NAME_DIM: LabelValues.one_of((policy.namespace,))}
+    else:
+        namespace = selector_box(NAMESPACE, peer.namespace_selector.requirements)
+    pod = selector_box(POD, peer.pod_selector.requirements) if peer.pod_selector else {}
+    if namespace is None or pod is None:
+        return None
+    return {**namespace, **pod}
+
+
+def peer_traffic(policy: NetworkPolicy, peer: Peer) -> Traffic:
+    """The connections to the remote ends one peer of ``policy`` names, at every port and for
+    any subject: a selector peer's pods, or an ipBlock's addresses."""
+    if peer.ip_block is not None:
+        version, addresses = ip_set(peer.ip_block)
+        if addresses.is_empty():
+            return Traffic()
+        box = Box({IP: addresses})
+        return Traffic(ipv4=(box,)) if version == 4 else Traffic(ipv6=(box,))
+    dims = peer_dims(policy, peer)
+    return Traffic() if dims is None else Traffic(pods=(Box(dims),))
+
+
+def labels_exactly(
+    space: str, labels: Mapping[str, str], keys: Iterable[str]
+) -> dict[Dim, Element]:
+    """The sets of an object that carries exactly ``labels`` (a declared pod, a declared
+    namespace), relative to ``keys``: each of its labels fixed, each other key of ``keys``
+    absent, every other key left free.
+
+    A box is a finite product, so it cannot say "no other label"; but a question about traffic
+    depends only on the keys its boxes constrain. With ``keys`` those keys
+    (:meth:`Traffic.keys`), coverage and intersection are decided as for the exact object."""
+    dims: dict[Dim, Element] = {(space, k): LabelValues.one_of((v,)) for k, v in labels.items()}
+    for key in keys:
+        dims.setdefault((space, key), LabelValues(frozenset(), False, True))
+    return dims

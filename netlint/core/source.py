@@ -94,6 +94,26 @@ class LineIndex:
         prefix = self.line(line)[: max(col - 1, 0)]
         return units(prefix, encoding)
 
+    def position(self, line: int, col: int, encoding: str = "utf-16") -> tuple[int, int]:
+        """The 0-based (line, code units of ``encoding``) of a 1-based line and code-point
+        column, as the LSP counts positions, kept inside the text: a line before the first is
+        the first, a line past the end is the end of the last line (a finding may point past
+        the end of a buffer the client changed since)."""
+        last = len(self.starts)
+        if line > last:
+            return last - 1, units(self.line(last), encoding)
+        line = max(line, 1)
+        return line - 1, self.units(line, col, encoding)
+
+    def span_range(
+        self, span: Span, encoding: str = "utf-16"
+    ) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The 0-based start and end :meth:`position` of a span; an end that clamping put
+        before the start is the start (clients reject a range that ends before it starts)."""
+        start = self.position(span.line, span.col, encoding)
+        end = self.position(span.end_line, span.end_col, encoding)
+        return start, max(start, end)
+
 
 def units(text: str, encoding: str = "utf-16") -> int:
     """The length of ``text`` in code units of ``encoding`` ("utf-8", "utf-16", "utf-32").

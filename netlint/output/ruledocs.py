@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -14,7 +15,7 @@ from netlint.core.rule import RuleMeta
 
 #: Where the generated rule pages are published (docs/rules/ of the repository).
 DOCS_URL = "https://github.com/netlint/netlint/blob/main/docs/rules/"
-_MARKER = re.compile(r"\s*#\s*expect:.*$", re.MULTILINE)
+_MARKER = re.compile(r"\s*#\s*expect(?:-below)?:.*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ def _options(meta: RuleMeta) -> list[tuple[str, str, str]]:
         default = o.default
         if isinstance(default, tuple | frozenset):
             default = list(default)
+        elif isinstance(default, Mapping):
+            default = dict(default)
         out.append((o.key, json.dumps(default), o.description))
     return out
 

@@ -81,8 +81,28 @@ def _broken_by_template(parsed: Parsed) -> bool:
     return any("{{" in text for text in lines)
 
 
+def out_of_memory(path: str) -> FileResult:
+    """The NL001 of a file whose reading ran out of memory, wherever that happened (composing,
+    converting, modelling). Like an unreadable file it has no digest, so it is never cached:
+    whether a file fits depends on the machine, not on its content alone."""
+    message = (
+        "file too large to read within memory (netlint ran out of memory reading it); "
+        "not linted: lower limits.max-file-bytes or limits.max-alias-expansion, or split it"
+    )
+    return FileResult(path, "", problems=[Problem("NL001", message, point(path, 0, 0))])
+
+
 def load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> FileResult:
-    """Parse and model one file. Never raises for anything the file contains."""
+    """Parse and model one file. Never raises for anything the file contains; a MemoryError
+    on the way is this file's NL001, not a crash of the run (the partial result is dropped,
+    which frees what it held)."""
+    try:
+        return _load(path, data, options, limits)
+    except MemoryError:
+        return out_of_memory(path)
+
+
+def _load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> FileResult:
     result = FileResult(path, digest(data))
     parsed = parse(path, data, limits)
     if (parsed.text and is_templated(parsed.text)) or _broken_by_template(parsed):
@@ -95,6 +115,8 @@ def load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> FileR
     for index, node in enumerate(parsed.documents):
         try:
             built = build_document(parsed.positions, index, node, options)
+        except MemoryError:
+            raise  # the file's, not a bug of this document's: see load
         except Exception as exc:  # a netlint bug: report it at the document, keep the others
             result.problems.append(
                 Problem(

@@ -78,16 +78,25 @@ def decode(path: str, data: bytes) -> str:
         ) from None
     bad = _CONTROL.search(text)
     if bad:
-        what = "a NUL byte (binary file?)" if bad.group() == "\x00" else f"U+{ord(bad.group()):04X}"
+        char = bad.group()
+        if char == "\x00":
+            what = "a NUL byte (binary file?)"
+        elif char <= "\x9f":
+            what = f"the control character U+{ord(char):04X}"
+        else:
+            what = f"U+{ord(char):04X} (not a printable character)"
         raise ParseFailure(
             Problem("NL001", f"{what} is not allowed in YAML", text_point(path, text, bad.start()))
         )
     return text
 
 
-# YAML forbids C0 controls except tab, LF, CR (and DEL, C1 are allowed only escaped in
-# JSON-compatible content: libyaml rejects them too).
-_CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+# What libyaml's reader refuses, found here first so that the error points at the character
+# (libyaml's ReaderError carries no line). Its check (yaml_parser_update_buffer in reader.c)
+# accepts exactly the YAML 1.1 printable set: tab, LF, CR, U+0020-U+007E, NEL (U+0085, a YAML
+# 1.1 line break), U+00A0-U+D7FF, U+E000-U+FFFD, U+10000-U+10FFFF. Everything else is refused:
+# C0 controls but tab, LF and CR; DEL; C1 controls but NEL; surrogates; U+FFFE and U+FFFF.
+_CONTROL: Final = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _marked_problem(positions: Positions, exc: Any) -> Problem:
@@ -173,8 +182,10 @@ def _too_deep(positions: Positions, mark: Any, limit: int) -> ParseFailure:
     )
 
 
-def _expansion_size(root: Node, positions: Positions, limit: int) -> None:
-    """Refuse documents whose aliases expand beyond ``limit`` nodes, or refer to themselves.
+def _expansion_size(root: Node, positions: Positions, limit: int, budget: int) -> int:
+    """Refuse documents whose aliases expand beyond ``limit`` nodes, or add more than
+    ``budget`` nodes (what is left of the file's), or refer to themselves; return how many
+    nodes the aliases add (the expanded size less the distinct nodes).
 
     Composed nodes are shared, not copied, for each alias; sizes are memoised per node so this
     costs one pass over the distinct nodes.
@@ -212,6 +223,18 @@ def _expansion_size(root: Node, positions: Positions, limit: int) -> None:
                 raise _recursive(child, positions)
             if cid not in size:
                 stack.append((child, False))
+    added = size[id(root)] - len(size)
+    if added > budget:
+        # Each document within the limit, but together they would cost limit x documents.
+        raise ParseFailure(
+            Problem(
+                "NL001",
+                f"aliases add more than {limit} nodes to this file's documents in all "
+                "(alias bomb?)",
+                positions.point(root.start_mark),
+            )
+        )
+    return added
 
 
 def _recursive(node: Node, positions: Positions) -> ParseFailure:
@@ -267,6 +290,7 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
     try:
         _check_depth(positions, text, limits.max_depth)
         may_alias = "*" in text and "&" in text
+        added = 0  # nodes aliases added to the documents so far: the file's budget is the limit
         # libyaml reads the UTF-8 bytes directly; other encodings go in as text.
         parser = Composer(data if not data.startswith((b"\xff", b"\xfe", b"\x00")) else text)
         try:
@@ -282,7 +306,8 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
                         )
                     )
                 if may_alias:
-                    _expansion_size(node, positions, limits.max_alias_expansion)
+                    left = limits.max_alias_expansion - added
+                    added += _expansion_size(node, positions, limits.max_alias_expansion, left)
                 result.documents.append(node)
         finally:
             parser.dispose()
@@ -291,8 +316,23 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
     except MarkedError as exc:
         result.problem = _marked_problem(positions, exc)
     except YAMLError as exc:  # e.g. a ReaderError, which carries no mark
-        result.problem = Problem("NL001", str(exc).split("\n")[0], point(path, 0, 0))
+        bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # read by libyaml, not in text
+        where = _reader_point(path, text, exc, bom)
+        result.problem = Problem("NL001", str(exc).split("\n")[0], where)
     return result
+
+
+def _reader_point(path: str, text: str, exc: Any, skip: int = 0) -> Span:
+    """Where an error without a mark happened. decode refuses what libyaml's reader refuses
+    first, so this is a fallback for a libyaml that refuses more; both bindings' ReaderError
+    carries the offset into the UTF-8 bytes libyaml read (text is encoded to UTF-8 for it),
+    ``skip`` bytes of a byte order mark that ``text`` lacks included."""
+    offset = getattr(exc, "position", None)
+    if not isinstance(offset, int) or offset < skip:
+        return point(path, 0, 0)
+    encoded = text.encode("utf-8", "surrogatepass")
+    index = len(encoded[: offset - skip].decode("utf-8", "ignore"))
+    return text_point(path, text, min(index, len(text)))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -52,14 +52,34 @@ def is_valid(name: str, data: Any) -> bool:
     return True
 
 
+#: Characters of a value of the scanned file that a message quotes; the rest is an ellipsis (a
+#: label value may be megabytes long, and the finding points at it anyway).
+QUOTE_LIMIT = 60
+
+
+def quoted(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters with an ellipsis."""
+    if isinstance(value, str) and len(value) > limit:
+        text = repr(value[:limit])
+        return f"{text[:-1]}...{text[-1]}"
+    text = repr(value)
+    return text if len(text) <= limit + 2 else text[:limit] + "..."
+
+
+def cut(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` (a name from the scanned file, shown unquoted) cut to ``limit`` characters."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def dotted(where: PathKey) -> str:
-    """``spec.ingress[0].from`` for ``("spec", "ingress", 0, "from")``."""
+    """``spec.ingress[0].from`` for ``("spec", "ingress", 0, "from")``; a long key (a label
+    key, written by the scanned file) is cut."""
     out = ""
     for part in where:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + cut(str(part))
     return out or "document"
 
 
@@ -75,7 +95,9 @@ def _explain(name: str, tree: Tree, prefix: PathKey) -> Iterator[Problem]:
     errors = sorted(validator.iter_errors(tree.data), key=lambda e: list(map(str, e.path)))
     for error in errors:
         where: PathKey = tuple(error.absolute_path)
-        label = dotted(prefix + where) if prefix + where else str(tree.get(("kind",), "object"))
+        label = (
+            dotted(prefix + where) if prefix + where else cut(str(tree.get(("kind",), "object")))
+        )
         kind = error.validator
         if kind == "additionalProperties" and isinstance(error.instance, dict):
             allowed = sorted(error.schema.get("properties", {}))
@@ -83,7 +105,7 @@ def _explain(name: str, tree: Tree, prefix: PathKey) -> Iterator[Problem]:
                 if key in allowed:
                     continue
                 hint = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-                message = f"unknown field {key!r} in {label}"
+                message = f"unknown field {quoted(key)} in {label}"
                 message += (
                     f" (did you mean {hint[0]!r}?)" if hint else f"; allowed: {', '.join(allowed)}"
                 )
@@ -106,13 +128,24 @@ def _explain(name: str, tree: Tree, prefix: PathKey) -> Iterator[Problem]:
             options = error.validator_value if kind == "enum" else [error.validator_value]
             hint = [o for o in options if str(o).lower() == str(error.instance).lower()]
             message = (
-                f"{label} must be one of {', '.join(map(str, options))}, not {error.instance!r}"
+                f"{label} must be one of {', '.join(map(str, options))}, "
+                f"not {quoted(error.instance)}"
             )
             if hint:
                 message += f" (values are case-sensitive: {hint[0]!r})"
             yield Problem("NL002", message, tree.span(where))
         else:
-            yield Problem("NL002", f"{label}: {error.message}", tree.span(where))
+            yield Problem("NL002", f"{label}: {_message(error)}", tree.span(where))
+
+
+def _message(error: Any) -> str:
+    """jsonschema's message with the instance it quotes in full (``'...' is too long``, ``...
+    does not match``) quoted short."""
+    message = str(error.message)
+    full = repr(error.instance)
+    if len(full) > QUOTE_LIMIT + 2 and full in message:
+        message = message.replace(full, quoted(error.instance))
+    return message
 
 
 def _article(kind: str) -> str:
@@ -128,7 +161,7 @@ def _json_type(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"a number ({value})"
     if isinstance(value, str):
-        return f"a string ({value!r})"
+        return f"a string ({quoted(value)})"
     if isinstance(value, list):
         return "a list"
     return "a mapping"

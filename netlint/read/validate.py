@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from netlint.core.model import Network
 from netlint.read.parse import PathKey, Problem, Tree
+from netlint.read.schema import quoted
 
 _DNS_LABEL: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN: Final = re.compile(
@@ -29,7 +30,9 @@ def label_key_error(key: str) -> str | None:
     if slash and not prefix:
         return "the prefix before '/' is empty"
     if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
-        return f"prefix {prefix!r} must be a DNS subdomain (lower case, '-', '.', at most 253)"
+        return (
+            f"prefix {quoted(prefix)} must be a DNS subdomain (lower case, '-', '.', at most 253)"
+        )
     if not name:
         return "the name part is empty"
     if len(name) > 63:
@@ -101,16 +104,20 @@ def label_map_problems(tree: Tree, where: PathKey, what: str = "label") -> Itera
     for key, value in labels.items():
         error = label_key_error(str(key))
         if error:
-            yield _problem(tree, (*where, key), f"{what} key {key!r} is invalid: {error}", key=True)
+            yield _problem(
+                tree, (*where, key), f"{what} key {quoted(key)} is invalid: {error}", key=True
+            )
         if isinstance(value, str):
             error = label_value_error(value)
             if error:
-                yield _problem(tree, (*where, key), f"{what} value {value!r} is invalid: {error}")
+                yield _problem(
+                    tree, (*where, key), f"{what} value {quoted(value)} is invalid: {error}"
+                )
         elif not isinstance(value, (dict, list)) and value is not None:
             yield _problem(
                 tree,
                 (*where, key),
-                f"{what} {key!r} must have a string value, not {value!r}; "
+                f"{what} {quoted(key)} must have a string value, not {quoted(value)}; "
                 "quote it so YAML reads it as a string",
             )
 
@@ -122,7 +129,7 @@ def metadata_problems(tree: Tree, namespaced: bool = True) -> Iterator[Problem]:
         error = dns_subdomain_error(name)
         if error:
             yield _problem(
-                tree, ("metadata", "name"), f"metadata.name {name!r} is invalid: {error}"
+                tree, ("metadata", "name"), f"metadata.name {quoted(name)} is invalid: {error}"
             )
     namespace = tree.get(("metadata", "namespace"))
     if namespaced and isinstance(namespace, str):
@@ -131,7 +138,7 @@ def metadata_problems(tree: Tree, namespaced: bool = True) -> Iterator[Problem]:
             yield _problem(
                 tree,
                 ("metadata", "namespace"),
-                f"metadata.namespace {namespace!r} is invalid: {error}",
+                f"metadata.namespace {quoted(namespace)} is invalid: {error}",
             )
     yield from label_map_problems(tree, ("metadata", "labels"))
 
@@ -154,7 +161,7 @@ def selector_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
             error = label_key_error(key)
             if error:
                 yield _problem(
-                    tree, (*at, "key"), f"matchExpressions key {key!r} is invalid: {error}"
+                    tree, (*at, "key"), f"matchExpressions key {quoted(key)} is invalid: {error}"
                 )
         operator = expression.get("operator")
         values = expression.get("values")
@@ -175,7 +182,9 @@ def selector_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
                     error = label_value_error(value)
                     if error:
                         yield _problem(
-                            tree, (*at, "values", j), f"label value {value!r} is invalid: {error}"
+                            tree,
+                            (*at, "values", j),
+                            f"label value {quoted(value)} is invalid: {error}",
                         )
 
 
@@ -212,7 +221,7 @@ def _ip_block_problems(tree: Tree, where: PathKey, block: dict[str, Any]) -> Ite
     network = parse_cidr(cidr) if isinstance(cidr, str) else None
     if isinstance(cidr, str) and network is None:
         yield _problem(
-            tree, (*where, "cidr"), f"cidr {cidr!r} is not a valid CIDR (e.g. 10.0.0.0/16)"
+            tree, (*where, "cidr"), f"cidr {quoted(cidr)} is not a valid CIDR (e.g. 10.0.0.0/16)"
         )
     excepts = block.get("except")
     if not isinstance(excepts, list):
@@ -223,13 +232,15 @@ def _ip_block_problems(tree: Tree, where: PathKey, block: dict[str, Any]) -> Ite
         excluded = parse_cidr(item)
         at = (*where, "except", i)
         if excluded is None:
-            yield _problem(tree, at, f"except {item!r} is not a valid CIDR")
+            yield _problem(tree, at, f"except {quoted(item)} is not a valid CIDR")
         elif network is not None and (
             excluded.version != network.version
             or not excluded.subnet_of(network)  # type: ignore[arg-type]
             or excluded.prefixlen <= network.prefixlen
         ):
-            yield _problem(tree, at, f"except {item!r} must be a strict subset of cidr {cidr!r}")
+            yield _problem(
+                tree, at, f"except {quoted(item)} must be a strict subset of cidr {quoted(cidr)}"
+            )
 
 
 def _port_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
@@ -245,7 +256,7 @@ def _port_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
     elif isinstance(port, str):
         error = port_name_error(port)
         if error:
-            yield _problem(tree, (*where, "port"), f"port {port!r} is invalid: {error}")
+            yield _problem(tree, (*where, "port"), f"port {quoted(port)} is invalid: {error}")
     if isinstance(end_port, int) and not isinstance(end_port, bool):
         at = (*where, "endPort")
         if port is None:
@@ -270,7 +281,9 @@ def network_policy_problems(tree: Tree) -> Iterator[Problem]:
         seen: set[Any] = set()
         for i, value in enumerate(types):
             if isinstance(value, str) and value in seen:
-                yield _problem(tree, ("spec", "policyTypes", i), f"policyTypes lists {value} twice")
+                yield _problem(
+                    tree, ("spec", "policyTypes", i), f"policyTypes lists {quoted(value)} twice"
+                )
             seen.add(value if isinstance(value, str) else None)
     for direction, peers_key in (("ingress", "from"), ("egress", "to")):
         rules = spec.get(direction)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from netlint.api import (
     Context,
@@ -12,10 +13,13 @@ from netlint.api import (
     Finding,
     IPBlock,
     NetworkPolicy,
+    Options,
     PolicyRule,
     Rule,
     RuleMeta,
     Severity,
+    display,
+    option,
 )
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -31,8 +35,21 @@ PRIVATE_V4 = tuple(
 )
 PRIVATE_V6 = (ipaddress.IPv6Network("fc00::/7"),)
 
-OPTION_V4 = "min-prefix-ipv4"
-OPTION_V6 = "min-prefix-ipv6"
+
+@dataclass(frozen=True, slots=True)
+class BroadCidrOptions(Options):
+    min_prefix_ipv4: int = option(
+        8,
+        description="Shortest IPv4 prefix length allowed; /N with N below it is reported "
+        "(0 allows everything).",
+        schema={"type": "integer", "minimum": 0, "maximum": 32},
+    )
+    min_prefix_ipv6: int = option(
+        32,
+        description="Shortest IPv6 prefix length allowed; /N with N below it is reported "
+        "(0 allows everything).",
+        schema={"type": "integer", "minimum": 0, "maximum": 128},
+    )
 
 
 class BroadCidr(Rule):
@@ -42,51 +59,44 @@ class BroadCidr(Rule):
         severity=Severity.WARNING,
         summary="An `ipBlock.cidr` is broader than the configured minimum prefix "
         "(by default shorter than /8 for IPv4 or /32 for IPv6).",
-        rationale=(
+        why=(
             "A NetworkPolicy is an allow-list: an `ipBlock` such as `0.0.0.0/0` or `0.0.0.0/1` "
             "lets the selected pods talk to (egress) or be reached from (ingress) a large part "
             "of the address space, often the whole internet, which defeats the point of "
-            "isolating them. List the ranges the pods actually need (a partner's /24, the "
-            "cluster's service CIDR) instead. The finding says how many addresses the block "
-            "opens, before and after its `except` ranges; an `except` list that removes the "
-            'private ranges (the usual "internet egress" recipe) still leaves the whole '
-            "internet, so the block is still reported, with the excepts acknowledged. An "
-            "egress block that contains the cloud metadata endpoint (`169.254.169.254`, or "
+            "isolating them. The finding says how many addresses the block opens, before and "
+            "after its `except` ranges; an `except` list that removes the private ranges (the "
+            'usual "internet egress" recipe) still leaves the whole internet, so the block is '
+            "still reported, with the excepts acknowledged.\n\n"
+            "An egress block that contains the cloud metadata endpoint (`169.254.169.254`, or "
             "`fd00:ec2::254` on IPv6) without excepting it lets any compromised pod read the "
-            "node's cloud credentials: add `169.254.169.254/32` to `except`.\n\n"
+            "node's cloud credentials."
+        ),
+        fix=(
+            "List the ranges the pods actually need (a partner's /24, the cluster's service "
+            "CIDR) instead. Where the metadata endpoint is reachable, add `169.254.169.254/32` "
+            "(or `fd00:ec2::254/128`) to `except`.\n\n"
             "Some breadth is deliberate, such as ingress from `0.0.0.0/0` to the pods behind a "
             "public load balancer. Silence it for that one policy with the annotation "
             '`netlint.dev/ignore: "NL104"`, or for the whole repo by lowering '
             "`min-prefix-ipv4` / `min-prefix-ipv6` (`rules: {NL104: {min-prefix-ipv4: 0}}` "
-            "allows everything). Blocks in rules that `policyTypes` makes Kubernetes ignore open "
-            "nothing and are left to NL201; policies that the API server would reject (NL002) "
-            "are not checked."
+            "allows everything)."
         ),
+        not_reported=(
+            "Blocks in rules that `policyTypes` makes Kubernetes ignore: they open nothing and "
+            "are left to NL201. Policies that the API server would reject (NL002) are not "
+            "checked."
+        ),
+        added_in="0.1.0",
         tags=("security", "least-privilege"),
         security_severity=6.5,
-        options={OPTION_V4: 8, OPTION_V6: 32},
-        options_schema={
-            OPTION_V4: {
-                "type": "integer",
-                "minimum": 0,
-                "maximum": 32,
-                "description": "Shortest IPv4 prefix length allowed; /N with N below it is "
-                "reported (0 allows everything).",
-            },
-            OPTION_V6: {
-                "type": "integer",
-                "minimum": 0,
-                "maximum": 128,
-                "description": "Shortest IPv6 prefix length allowed; /N with N below it is "
-                "reported (0 allows everything).",
-            },
-        },
+        options=BroadCidrOptions,
     )
 
     def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
         if not policy.valid:
             return
-        minimum = {4: _option(ctx, OPTION_V4, 8), 6: _option(ctx, OPTION_V6, 32)}
+        options: BroadCidrOptions = ctx.options
+        minimum = {4: options.min_prefix_ipv4, 6: options.min_prefix_ipv6}
         for direction in sorted(policy.policy_types):
             for rule in policy.rules(direction):
                 for peer in rule.peers:
@@ -95,20 +105,14 @@ class BroadCidr(Rule):
                         continue
                     least = minimum[block.network.version]
                     if block.network.prefixlen < least:
-                        yield ctx.finding(
-                            block.cidr_span,
-                            _message(policy, rule, block, least),
-                            subject=policy,
-                        )
+                        message, fix = _message(policy, rule, block, least)
+                        yield ctx.finding(block.cidr_span, message, fix=fix, subject=policy)
 
 
-def _option(ctx: Context, key: str, default: int) -> int:
-    value = ctx.options.get(key, default)
-    # bool is an int subclass; the config schema rejects it, but a programmatic caller might not.
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _message(policy: NetworkPolicy, rule: PolicyRule, block: IPBlock, least: int) -> str:
+def _message(
+    policy: NetworkPolicy, rule: PolicyRule, block: IPBlock, least: int
+) -> tuple[str, str]:
+    """What the block opens, and how to narrow it."""
     network = block.network
     inside = [e.network for e in block.excepts if e.network.subnet_of(network)]  # type: ignore[arg-type]
     excluded = _union_size(inside)
@@ -117,27 +121,24 @@ def _message(policy: NetworkPolicy, rule: PolicyRule, block: IPBlock, least: int
     if excluded:
         opens += f" ({_remaining(network.version, total, excluded)} after except"
         if _covers_private(network, inside):
-            opens += "; the excepts remove the private ranges, the rest of the internet stays open"
+            # The "internet egress" recipe: excepting the private ranges is not narrowing.
+            opens += "; the internet stays open"
         opens += ")"
-    where = (
-        f"ingress[{rule.index}] of NetworkPolicy {policy.namespace}/{policy.name} "
-        f"admits traffic from {block.cidr}"
-        if rule.direction is Direction.INGRESS
-        else f"egress[{rule.index}] of NetworkPolicy {policy.namespace}/{policy.name} "
-        f"allows traffic to {block.cidr}"
-    )
+    verb = "admits" if rule.direction is Direction.INGRESS else "allows"
     text = (
-        f"{where}, which {opens}: prefix /{network.prefixlen} is shorter than the minimum /{least}"
+        f"{rule.direction.rules_key}[{rule.index}] of {display(policy)} {verb} {block.cidr}, "
+        f"broader than /{least}: it {opens}"
     )
+    fix = "List only the ranges the pods need."
     if rule.direction is Direction.EGRESS:
         endpoint = METADATA_V4 if network.version == 4 else METADATA_V6
         if endpoint in network and not any(endpoint in e for e in inside):
-            text += (
-                f"; the cloud metadata endpoint {endpoint} is reachable (credential theft "
-                f"risk: except {endpoint}/{endpoint.max_prefixlen})"
+            text += f"; it reaches the metadata endpoint {endpoint}"
+            fix = (
+                f"Add {endpoint}/{endpoint.max_prefixlen} to except (it serves the node's cloud "
+                "credentials), and list only the ranges the pods need."
             )
-    text += "; list only the ranges the pods need"
-    return text
+    return text, fix
 
 
 def _union_size(networks: list[Network]) -> int:

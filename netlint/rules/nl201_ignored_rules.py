@@ -13,6 +13,8 @@ from netlint.api import (
     Rule,
     RuleMeta,
     Severity,
+    display,
+    plural,
 )
 
 
@@ -23,20 +25,25 @@ class IgnoredRules(Rule):
         severity=Severity.WARNING,
         summary="`spec.ingress` or `spec.egress` holds rules, but `spec.policyTypes` is written "
         "and leaves that direction out, so Kubernetes ignores the rules.",
-        rationale=(
+        why=(
             "When `policyTypes` is written, it alone decides which directions a policy "
             "isolates, and the rules of a direction it does not list are silently dropped: "
             "`kubectl apply` accepts them, reviewers read them, and no traffic is ever allowed "
             "or denied by them. This usually happens when egress rules are added to an "
-            "ingress policy (or copied from one) without updating `policyTypes`. Add the "
-            "direction to `policyTypes` to enforce the rules (this also isolates the selected "
-            "pods in that direction: everything the rules do not allow is then denied), or "
-            "delete the rules. An empty list (`egress: []`) with the direction left out is "
-            "not reported: it is pointless but changes nothing, whichever way it is read. An "
-            "empty `policyTypes: []` is defaulted by the API server like an absent one, so it "
-            "ignores nothing. Policies that the API server would reject (NL002) are not "
-            "checked."
+            "ingress policy (or copied from one) without updating `policyTypes`."
         ),
+        fix=(
+            "Add the direction to `policyTypes` to enforce the rules (this also isolates the "
+            "selected pods in that direction: everything the rules do not allow is then "
+            "denied), or delete the rules."
+        ),
+        not_reported=(
+            "An empty list (`egress: []`) with the direction left out: it is pointless but "
+            "changes nothing, whichever way it is read. An empty `policyTypes: []`, which the "
+            "API server defaults like an absent one, so it ignores nothing. Policies that the "
+            "API server would reject (NL002) are not checked."
+        ),
+        added_in="0.1.0",
         tags=("correctness", "policy-types"),
         security_severity=5.0,
     )
@@ -52,14 +59,16 @@ class IgnoredRules(Rule):
             if direction.value in listed or not rules or key_span is None:
                 continue
             written = ", ".join(value for value, _ in declared)
-            count = f"{len(rules)} {direction.rules_key} rule{'s' if len(rules) > 1 else ''}"
+            them = "them" if len(rules) > 1 else "it"
             message = (
-                f"NetworkPolicy {policy.namespace}/{policy.name} has {count}, but policyTypes "
-                f"[{written}] does not list {direction.value}, so Kubernetes ignores "
-                f"{'them' if len(rules) > 1 else 'it'}: add {direction.value} to policyTypes "
-                f"to enforce {'them' if len(rules) > 1 else 'it'} (this also isolates the "
-                f"selected pods for {direction.rules_key}), or delete "
-                f"spec.{direction.rules_key}"
+                f"{display(policy)} has {plural(len(rules), f'{direction.rules_key} rule')}, "
+                f"but policyTypes [{written}] does not list {direction.value}, so Kubernetes "
+                f"ignores {them}"
+            )
+            fix = (
+                f"Add {direction.value} to policyTypes to enforce {them} (this also isolates "
+                f"the selected pods for {direction.rules_key}), or delete "
+                f"spec.{direction.rules_key}."
             )
             related = []
             if policy.policy_types_key_span is not None:
@@ -69,7 +78,7 @@ class IgnoredRules(Rule):
                         f"policyTypes is written without {direction.value}",
                     )
                 )
-            yield ctx.finding(key_span, message, related=related, subject=policy)
+            yield ctx.finding(key_span, message, fix=fix, related=related, subject=policy)
 
 
 RULE = IgnoredRules

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from netlint.api import (
     NAME_LABEL,
@@ -17,11 +17,9 @@ from netlint.api import (
     Rule,
     RuleMeta,
     Severity,
-    Workload,
+    display,
+    listing,
 )
-
-#: Workloads named in a message before "and N more".
-SHOWN = 3
 
 
 class SplitPeers(Rule):
@@ -31,22 +29,31 @@ class SplitPeers(Rule):
         severity=Severity.WARNING,
         summary="A `namespaceSelector` peer next to a `podSelector` peer, written as two list "
         "items (ORed) where one peer with both selectors (ANDed) was evidently meant.",
-        rationale=(
+        why=(
             "In `from`/`to`, each list item is a separate peer and the peers are ORed. "
             "`- namespaceSelector: …` followed by `- podSelector: …` allows *every* pod in the "
             "selected namespaces, plus the labelled pods of the policy's own namespace. One "
             "item holding both selectors (no `-` before the second) allows only the labelled "
             "pods in the selected namespaces. The stray `-` opens far more than intended.\n\n"
-            "Two such items are often a deliberate OR (\"the ingress controller's namespace, "
-            'or our own frontend pods"), so the rule reports only when the OR cannot be what '
-            "was meant: the namespaceSelector already covers the policy's own namespace (`{}`, "
-            "or a selector matching it), so the podSelector item adds nothing; or the pods the "
-            "podSelector names do not run in the policy's namespace (the repo declares its "
-            "workloads and none matches) while they do run in a namespace the "
-            "namespaceSelector selects. Both orders (namespaceSelector first or podSelector "
-            "first) are checked; an empty `podSelector: {}` item is never reported. The "
-            "finding points at the second item's selector key, where the `-` to remove is."
+            "The rule reports only when the OR cannot be what was meant: the namespaceSelector "
+            "already covers the policy's own namespace (`{}`, or a selector matching it), so "
+            "the podSelector item adds nothing; or the pods the podSelector names do not run "
+            "in the policy's namespace (the repo declares its workloads and none matches) while "
+            "they do run in a namespace the namespaceSelector selects. Both orders "
+            "(namespaceSelector first or podSelector first) are checked. The finding points at "
+            "the second item's selector key, where the `-` to remove is."
         ),
+        fix=(
+            "Make the two items one peer: remove the `-` before the second selector, so that "
+            "`namespaceSelector` and `podSelector` are keys of the same item (ANDed)."
+        ),
+        not_reported=(
+            "Two such items are often a deliberate OR (\"the ingress controller's namespace, "
+            'or our own frontend pods"): they are not reported when the podSelector item may '
+            "reach pods of the policy's own namespace, or when the repo does not declare the "
+            "workloads that would tell. An empty `podSelector: {}` item is never reported."
+        ),
+        added_in="0.1.0",
         tags=("security", "pitfall"),
         security_severity=6.0,
     )
@@ -101,10 +108,11 @@ def _pair(
     where = _namespaces(namespaces)
     return ctx.finding(
         at.key_span,
-        f"{key}[{first.index}] and {key}[{second.index}] of {rule.direction.rules_key}"
-        f"[{rule.index}] in NetworkPolicy {policy.namespace}/{policy.name} are two ORed peers: "
-        f"every pod in {where}, or pods {pods} in {policy.namespace}. {evidence} For pods "
-        f"{pods} in {where}, make them one peer: remove the `-` before `{moved}:`.",
+        f"{display(policy)}, {rule.direction.rules_key}[{rule.index}]: {key}[{first.index}] and "
+        f"{key}[{second.index}] are ORed peers: every pod in {where}, or pods {pods} in "
+        f"{policy.namespace}",
+        fix=f"{evidence} For pods {pods} in {where}, make them one peer: remove the `-` before "
+        f"`{moved}:`.",
         related=[Related(first.span, f"{key}[{first.index}], the other half of the peer")],
         subject=policy,
     )
@@ -150,18 +158,14 @@ def _evidence(
     ]
     if not elsewhere:
         return None
-    names, count = _names(elsewhere)
+    # Several files may declare the same workload (variants, test scenarios): listing() and
+    # the count name it once.
+    names = [display(w) for w in elsewhere]
+    count = len(set(names))
     return (
-        f"No workload of {policy.namespace} has {pods}, but {names} in "
+        f"No workload of {policy.namespace} has {pods}, but {listing(names)} in "
         f"{_namespaces(namespaces)} {'does' if count == 1 else 'do'}."
     )
-
-
-def _names(pods: Sequence[Workload]) -> tuple[str, int]:
-    # Several files may declare the same workload (variants, test scenarios): name it once.
-    names = list(dict.fromkeys(f"{w.kind} {w.namespace}/{w.name}" for w in pods))
-    shown = ", ".join(names[:SHOWN])
-    return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""), len(names)
 
 
 RULE = SplitPeers

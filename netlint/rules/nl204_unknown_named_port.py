@@ -15,10 +15,9 @@ from netlint.api import (
     RuleMeta,
     Severity,
     Workload,
+    display,
+    listing,
 )
-
-#: Workloads named in a message before "and N more".
-SHOWN = 3
 
 
 class UnknownNamedPort(Rule):
@@ -28,20 +27,25 @@ class UnknownNamedPort(Rule):
         severity=Severity.WARNING,
         summary="A named port (`port: http`) that no container of the destination pods "
         "declares with that protocol, so the port entry matches no traffic.",
-        rationale=(
+        why=(
             "A named port is resolved per destination pod, against the `name` and `protocol` "
             "of its containers' `ports`. For an ingress rule the destinations are the pods the "
             "policy selects; for an egress rule, the pods its peers select. When none of them "
             "declares the name with the rule's protocol (TCP unless `protocol` says otherwise), "
             "the entry matches nothing: traffic the author meant to allow is dropped, usually "
             "because of a typo (`grcp`), a renamed container port, or a missing "
-            "`protocol: UDP`. Use a name the pods declare, declare it in the pod template, or "
-            "write the port number.\n\n"
+            "`protocol: UDP`."
+        ),
+        fix="Use a name the pods declare, declare it in the pod template, or write the port "
+        "number. The finding suggests a close name, or the protocol the pods declare the name "
+        "with.",
+        not_reported=(
             "Only judged when the repo knows the destination pods: silent when the policy "
             "selects no declared pod, when an egress rule has no `to` (anywhere) or an "
             "`ipBlock` peer, or when a peer reaches a namespace whose workloads or labels the "
             "repo does not hold."
         ),
+        added_in="0.1.0",
         tags=("correctness", "pitfall"),
         security_severity=3.0,
     )
@@ -55,7 +59,7 @@ class UnknownNamedPort(Rule):
                 continue
             pods = ctx.index.selected_workloads(policy)
             if pods:
-                where = "the pods the policy selects"
+                where = "the pods it selects"
                 yield from _check(ctx, policy, rule, named, pods, where)
         for rule in policy.egress:
             named = [p for p in rule.ports if p.is_named]
@@ -94,41 +98,39 @@ def _check(
     where: str,
 ) -> Iterator[Finding]:
     declared = {(p.name, p.protocol) for w in pods for p in w.ports if p.name}
+    # Several files may declare the same workload (variants, test scenarios): listing() names
+    # it once.
+    checked = listing(display(w) for w in pods)
     for spec in named:
         name = str(spec.port)
         if (name, spec.protocol) in declared:
             continue
         message = (
-            f"{rule.direction.rules_key}[{rule.index}] of NetworkPolicy "
-            f"{policy.namespace}/{policy.name} allows named port '{name}' ({spec.protocol}), "
-            f"but no container of {where} ({_names(pods)}) declares it: this port entry "
-            "matches no traffic."
+            f"{rule.direction.rules_key}[{rule.index}] of {display(policy)} allows named port "
+            f"'{name}' ({spec.protocol}), which no container of {where} declares"
         )
         other = sorted({proto for n, proto in declared if n == name})
         candidates = sorted({n for n, proto in declared if proto == spec.protocol})
         close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
         if other:
-            message += f" The pods declare '{name}' only as {'/'.join(other)}"
-            message += (
+            hint = f"The pods declare '{name}' only as {'/'.join(other)}" + (
                 f"; their {spec.protocol} port '{close[0]}' may be the one meant."
                 if close
                 else f": set `protocol: {other[0]}` if that is the port meant."
             )
         elif close:
-            message += f" Did you mean '{close[0]}'?"
+            hint = f"Did you mean '{close[0]}'?"
         elif candidates:
-            shown = ", ".join(f"'{n}'" for n in candidates[:5])
-            message += f" They declare {shown}{' ...' if len(candidates) > 5 else ''}."
+            shown = listing((f"'{n}'" for n in candidates), limit=5)
+            hint = f"Use a name they declare ({shown}), or the port number."
         else:
-            message += f" They declare no named {spec.protocol} port: use the port number."
-        yield ctx.finding(spec.port_span or spec.span, message, subject=policy)
-
-
-def _names(pods: Sequence[Workload]) -> str:
-    # Several files may declare the same workload (variants, test scenarios): name it once.
-    names = list(dict.fromkeys(f"{w.kind} {w.namespace}/{w.name}" for w in pods))
-    shown = ", ".join(names[:SHOWN])
-    return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+            hint = f"They declare no named {spec.protocol} port: use the port number."
+        yield ctx.finding(
+            spec.port_span or spec.span,
+            message,
+            fix=f"{hint} Pods checked: {checked}.",
+            subject=policy,
+        )
 
 
 RULE = UnknownNamedPort

@@ -13,6 +13,8 @@ from netlint.api import (
     Rule,
     RuleMeta,
     Severity,
+    display,
+    listing,
 )
 
 
@@ -23,19 +25,21 @@ class AllowAllRule(Rule):
         severity=Severity.WARNING,
         summary="An ingress or egress rule with no peers and no ports allows all traffic in "
         "that direction, which makes the other, more specific rules of the list meaningless.",
-        rationale=(
+        why=(
             "A rule without `from`/`to` (or with an empty list) allows every peer, and a rule "
             "without `ports` (or with an empty list) allows every port, so `- {}`, "
             "`- ports: []` or `- from: []` allows all traffic to (or from) the selected pods. "
             "Rules only add to each other: next to such a rule, the carefully written rules of "
             "the same list restrict nothing. It is usually a leftover from debugging, or a YAML "
-            "indentation slip that cut the peers or ports off the item they belonged to. Delete "
-            "the allow-all item, or move the peers and ports back under it.\n\n"
-            "A list whose only rule is `- {}` is the documented way to allow all traffic in a "
-            "direction and is not reported. Neither is a rule with a peer such as "
-            "`namespaceSelector: {}`: it allows all pods of the cluster, but not addresses "
-            "outside it."
+            "indentation slip that cut the peers or ports off the item they belonged to."
         ),
+        fix="Delete the allow-all item, or move the peers and ports back under it.",
+        not_reported=(
+            "A list whose only rule is `- {}`: it is the documented way to allow all traffic in "
+            "a direction. A rule with a peer such as `namespaceSelector: {}`: it allows all "
+            "pods of the cluster, but not addresses outside it."
+        ),
+        added_in="0.1.0",
         tags=("security", "pitfall"),
         security_severity=6.0,
     )
@@ -50,16 +54,15 @@ class AllowAllRule(Rule):
             if not stray or not specific:
                 continue
             key = direction.rules_key
-            others = ", ".join(f"{key}[{r.index}]" for r in specific)
-            source = "from" if direction is Direction.INGRESS else "to"
+            others = listing(f"{key}[{r.index}]" for r in specific)
             for rule in stray:
                 yield ctx.finding(
                     rule.span,
-                    f"{key}[{rule.index}] of NetworkPolicy {policy.namespace}/{policy.name} has "
-                    f"no `{direction.peers_key}` peers and no `ports`: it allows all "
-                    f"{key} traffic {source} anywhere on any port, so {others} "
-                    f"{'restricts' if len(specific) == 1 else 'restrict'} nothing. Delete this "
-                    "item if it is a leftover, or indent the peers and ports that belong to it.",
+                    f"{key}[{rule.index}] of {display(policy)} allows all {key} traffic (no "
+                    f"`{direction.peers_key}`, no `ports`), so {others} "
+                    f"{'restricts' if len(specific) == 1 else 'restrict'} nothing",
+                    fix="Delete this item if it is a leftover, or indent the peers and ports "
+                    "that belong to it.",
                     related=[
                         Related(r.span, f"{key}[{r.index}], made meaningless") for r in specific
                     ],

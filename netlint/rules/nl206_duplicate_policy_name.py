@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import posixpath
-import weakref
 from collections.abc import Hashable, Iterator, Sequence
+from dataclasses import dataclass
 
 from netlint.api import (
     Context,
@@ -17,6 +18,7 @@ from netlint.api import (
     Rule,
     RuleMeta,
     Severity,
+    plural,
 )
 
 #: A directory holding one of these is a kustomization: kustomize itself refuses two resources
@@ -56,83 +58,224 @@ class DuplicatePolicyName(Rule):
         security_severity=5.0,
     )
 
-    def __init__(self) -> None:
-        self._by_name: weakref.WeakKeyDictionary[Index, dict[tuple[str, str], list[NetworkPolicy]]]
-        self._by_name = weakref.WeakKeyDictionary()
-
-    def _named(self, index: Index, policy: NetworkPolicy) -> Sequence[NetworkPolicy]:
-        """The valid policies of the index with this policy's namespace and name, built once
-        per index (scanning the namespace for each policy is quadratic in its size)."""
-        by_name = self._by_name.get(index)
-        if by_name is None:
-            by_name = self._by_name[index] = {}
-            for other in index.policies:
-                if other.valid:
-                    by_name.setdefault((other.namespace, other.name), []).append(other)
-        return by_name.get((policy.namespace, policy.name), ())
-
     def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
         if not policy.valid:
             return
-        folder = posixpath.dirname(policy.ref.path)
-        kustomized = _is_kustomization(ctx, folder)
-        key = _file_order(policy)
-        mine = fingerprint(policy)
-        earlier = sorted(
-            (
-                other
-                for other in self._named(ctx.index, policy)
-                if other is not policy
-                and _file_order(other) < key
-                and _applied_together(policy, other, kustomized, mine)
-            ),
-            key=_file_order,
-        )
-        if not earlier:
+        groups = ctx.memo("groups", lambda: _groups(ctx.index))
+        group = groups.get((policy.namespace, policy.name))
+        if group is None or len(group) < 2:
             return
-        differing = [other for other in earlier if fingerprint(other) != mine]
-        first = differing[0] if differing else earlier[0]
-        where = (
-            f"line {first.name_span.line} of this file"
-            if first.ref.path == policy.ref.path
-            else f"{posixpath.basename(first.ref.path)}:{first.name_span.line}, same folder"
-        )
-        what = f"NetworkPolicy {policy.namespace}/{policy.name}"
-        if not differing:
+        # Verdicts for the whole group at once, the first time one of its policies is checked:
+        # one pass in file order, each policy's fingerprint computed once (a worker that checks
+        # other namespaces never computes them).
+        verdicts = ctx.memo(("group", policy.namespace, policy.name), lambda: _verdicts(ctx, group))
+        verdict = verdicts.get(id(policy))
+        if verdict is None:
+            return
+        yield _finding(ctx, policy, verdict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """What one definition's finding says: how many earlier definitions it is applied with, how
+    many of those differ from it, the one the message names, and the few related locations."""
+
+    earlier: int
+    differing: int
+    named: NetworkPolicy
+    related: tuple[tuple[NetworkPolicy, str], ...]
+
+
+#: At most this many earlier definitions are given as related locations of one finding: listing
+#: them all makes N copies of a policy cost N²/2 locations (gigabytes of SARIF for a few
+#: thousand copies); the message carries the counts instead.
+MAX_RELATED = 3
+
+
+def _groups(index: Index) -> dict[tuple[str, str], list[NetworkPolicy]]:
+    """The valid policies of the index by namespace and name."""
+    groups: dict[tuple[str, str], list[NetworkPolicy]] = {}
+    for other in index.policies:
+        if other.valid:
+            groups.setdefault((other.namespace, other.name), []).append(other)
+    return groups
+
+
+#: Matches no fingerprint: ``_Seen.first(_ANY, k)`` is the first k definitions of any kind.
+_ANY: Hashable = object()
+
+
+class _Seen:
+    """Definitions seen so far in one scope (a file, or the earlier files of a folder), in file
+    order, summarised so that each question below costs O(1) whatever the number of definitions:
+    counts per fingerprint, the first few of each fingerprint (dict order = order of first
+    appearance), the last one, and the last one of a fingerprint other than the last one's."""
+
+    __slots__ = ("counts", "firsts", "last", "last_other", "total")
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.counts: dict[Hashable, int] = {}
+        self.firsts: dict[Hashable, list[_Entry]] = {}
+        self.last: _Entry | None = None
+        self.last_other: _Entry | None = None
+
+    def add(self, entry: _Entry) -> None:
+        self.total += 1
+        self.counts[entry.fp] = self.counts.get(entry.fp, 0) + 1
+        firsts = self.firsts.setdefault(entry.fp, [])
+        if len(firsts) < MAX_RELATED:
+            firsts.append(entry)
+        if self.last is not None and self.last.fp != entry.fp:
+            self.last_other = self.last
+        self.last = entry
+
+    def differing(self, fp: Hashable) -> int:
+        """How many definitions have a fingerprint other than ``fp``."""
+        return self.total - self.counts.get(fp, 0)
+
+    def first(self, fp: Hashable, k: int) -> list[_Entry]:
+        """The first ``k`` definitions whose fingerprint is not ``fp``, in file order. Each of
+        them has one of the first k fingerprints other than ``fp`` to appear (k earlier ones
+        would push it out of the first k), so only the first few of those are looked at."""
+        kinds = (entries for other, entries in self.firsts.items() if other != fp)
+        chosen = [e for entries in itertools.islice(kinds, k) for e in entries]
+        return sorted(chosen, key=lambda e: e.order)[:k]
+
+    def last_differing(self, fp: Hashable) -> _Entry | None:
+        """The last definition whose fingerprint is not ``fp``."""
+        if self.last is not None and self.last.fp != fp:
+            return self.last
+        return self.last_other
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    policy: NetworkPolicy
+    order: tuple[str, int, tuple[int, ...]]
+    fp: Hashable
+
+
+def _verdicts(ctx: Context, group: Sequence[NetworkPolicy]) -> dict[int, _Verdict]:
+    """The verdict of each definition of one namespace/name that replaces an earlier one, by
+    ``id`` of the policy. Linear in the group: folders apart (never applied together), each
+    folder in file order, with what was seen in this file and in the folder's earlier files."""
+    by_folder: dict[str, list[_Entry]] = {}
+    for policy in group:
+        entry = _Entry(policy, _file_order(policy), fingerprint(policy))
+        by_folder.setdefault(posixpath.dirname(policy.ref.path), []).append(entry)
+    verdicts: dict[int, _Verdict] = {}
+    for folder, entries in by_folder.items():
+        if len(entries) < 2:
+            continue
+        entries.sort(key=lambda e: e.order)
+        # Sibling files of a kustomization are never compared (a same-named policy is a patch),
+        # so there the earlier files count for nothing.
+        kustomized = _is_kustomization(ctx, folder)
+        files = _Seen()  # the folder's earlier files
+        here = _Seen()  # this file, up to the definition at hand
+        in_file: list[_Entry] = []
+        for entry in entries:
+            if in_file and entry.policy.ref.path != in_file[0].policy.ref.path:
+                if not kustomized:
+                    for seen in in_file:
+                        files.add(seen)
+                here, in_file = _Seen(), []
+            verdict = _verdict(entry, here, files)
+            if verdict is not None:
+                verdicts[id(entry.policy)] = verdict
+            here.add(entry)
+            in_file.append(entry)
+    return verdicts
+
+
+def _verdict(entry: _Entry, here: _Seen, files: _Seen) -> _Verdict | None:
+    """The verdict of one definition, given the earlier ones of its file and of its folder's
+    earlier files. It is applied together with every earlier definition of its file, and with
+    those of sibling files that have other rules (identical copies in sibling files are
+    alternative bundles such as install.yaml next to namespace-install.yaml: applying both
+    changes nothing)."""
+    fp = entry.fp
+    siblings = files.differing(fp)
+    earlier = siblings + here.total
+    if earlier == 0:
+        return None
+    differing = siblings + here.differing(fp)
+    # Sibling files come before this file in path order, so the earliest definitions are theirs.
+    earliest = files.first(fp, 1)[0] if siblings else here.first(_ANY, 1)[0]
+    # The message names the first definition with other rules (else the first copy), not the
+    # one just before: the first is the original a copy was made from, and it is the same on
+    # every later duplicate, so a user fixing N copies is pointed at one place. The previous
+    # definition, which is the one `kubectl apply` actually overwrites with this one, is given
+    # as a related location.
+    if siblings:
+        named = earliest
+    elif differing:
+        named = here.first(fp, 1)[0]
+    else:
+        named = earliest
+    previous = here.last if here.total else files.last_differing(fp)
+    assert previous is not None  # there is an earlier definition
+    what = f"{entry.policy.namespace}/{entry.policy.name}"
+    related: list[tuple[_Entry, str]]
+    if earlier <= MAX_RELATED:
+        shown = files.first(fp, MAX_RELATED) + here.first(_ANY, MAX_RELATED)
+        related = [(e, f"earlier definition of {what}") for e in shown]
+    else:
+        roles: dict[int, tuple[_Entry, list[str]]] = {}
+        for e, role in (
+            (earliest, "the first"),
+            (named, "the first with other rules"),
+            (previous, f"the previous one, which this one replaces ({earlier} earlier in all)"),
+        ):
+            if named is earliest and role == "the first with other rules":
+                continue
+            roles.setdefault(id(e), (e, []))[1].append(role)
+        chosen = sorted(roles.values(), key=lambda pair: pair[0].order)
+        related = [(e, f"earlier definition of {what}: {', '.join(r)}") for e, r in chosen]
+    return _Verdict(
+        earlier=earlier,
+        differing=differing,
+        named=named.policy,
+        related=tuple((e.policy, text) for e, text in related),
+    )
+
+
+def _finding(ctx: Context, policy: NetworkPolicy, verdict: _Verdict) -> Finding:
+    first = verdict.named
+    where = (
+        f"line {first.name_span.line} of this file"
+        if first.ref.path == policy.ref.path
+        else f"{posixpath.basename(first.ref.path)}:{first.name_span.line}, same folder"
+    )
+    what = f"NetworkPolicy {policy.namespace}/{policy.name}"
+    if not verdict.differing:
+        if verdict.earlier == 1:
             message = (
-                f"{what} is defined twice in this file, identically (first at {where}): the copy "
-                "changes nothing. Delete it, or, if it was copied to start another policy, give "
-                "it its own name and rules."
+                f"{what} is defined twice in this file, identically (first at {where}): the "
+                "copy changes nothing. Delete it, or, if it was copied to start another policy, "
+                "give it its own name and rules."
             )
         else:
-            more = f" (and {len(differing) - 1} more)" if len(differing) > 1 else ""
+            copies = plural(verdict.earlier, "earlier copy", "earlier copies")
             message = (
-                f"{what} is defined again with different rules (first at {where}){more}: "
-                "applied in order, this definition replaces the first and its rules are lost. "
-                "Rename one of them, or merge them into one policy."
+                f"{what} is defined again in this file, identically ({copies}, first at "
+                f"{where}): the copy changes nothing. Delete it, or, if it was copied to start "
+                "another policy, give it its own name and rules."
             )
-        yield ctx.finding(
-            policy.name_span,
-            message,
-            related=[
-                Related(other.name_span, f"earlier definition of {other.namespace}/{other.name}")
-                for other in earlier
-            ],
-            subject=policy,
+    else:
+        more = f" (and {verdict.differing - 1} more)" if verdict.differing > 1 else ""
+        message = (
+            f"{what} is defined again with different rules (first at {where}){more}: "
+            "applied in order, this definition replaces the first and its rules are lost. "
+            "Rename one of them, or merge them into one policy."
         )
-
-
-def _applied_together(
-    policy: NetworkPolicy, other: NetworkPolicy, kustomized: bool, mine: Hashable
-) -> bool:
-    """Whether ``other`` is certainly applied with ``policy`` so that one replaces the other."""
-    if other.ref.path == policy.ref.path:
-        return True
-    if kustomized or posixpath.dirname(other.ref.path) != posixpath.dirname(policy.ref.path):
-        return False
-    # Identical copies in sibling files are alternative bundles (install.yaml next to
-    # namespace-install.yaml, a JSON twin of a YAML file): applying both changes nothing.
-    return fingerprint(other) != mine
+    return ctx.finding(
+        policy.name_span,
+        message,
+        related=[Related(other.name_span, text) for other, text in verdict.related],
+        subject=policy,
+    )
 
 
 def _file_order(policy: NetworkPolicy) -> tuple[str, int, tuple[int, ...]]:

@@ -20,7 +20,13 @@ from netlint.analysis.context import Rule
 from netlint.core.findings import Severity
 from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
-from netlint.read.discover import CONFIG_NAMES, GlobError, compile_glob, find_git_root
+from netlint.read.discover import (
+    CONFIG_NAMES,
+    MAX_AUTOMATON_GLOBS,
+    GlobError,
+    compile_glob,
+    find_git_root,
+)
 from netlint.read.parse import ALL, Limits, PathKey, Problem, Tree, parse, to_tree
 from netlint.read.schema import dotted, load_schema
 
@@ -49,14 +55,15 @@ def _within(path: Path, top: Path) -> bool:
     return path == top or top in path.parents
 
 
-def read_project_file(path: Path, bound: Path | None, what: str) -> bytes:
+def read_project_file(path: Path, bound: Path | None, what: str, *, owned: bool = False) -> bytes:
     """The bytes of a file netlint reads as its own (a config file, a baseline).
 
     ``bound`` is the project the file belongs to: a link that leads out of it is refused,
     not followed (a committed ``.netlint.yaml`` linked to ``~/.git-credentials`` must not be
     read, let alone quoted). So are anything but a regular file (a FIFO would block), a file
     bigger than MAX_PROJECT_FILE_BYTES (judged from ``fstat``, before reading), and a link
-    swapped in after the check (the real path is opened with ``O_NOFOLLOW``). Raises
+    swapped in after the check (the real path is opened with ``O_NOFOLLOW``). With ``owned``
+    the file must belong to the user running netlint or to root (see ``_check_owner``). Raises
     ConfigError with a message that names the file, never its content.
     """
     shown = escape(str(path))
@@ -76,6 +83,8 @@ def read_project_file(path: Path, bound: Path | None, what: str) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise ConfigError(f"{shown}: the {what} is not a regular file")
+        if owned:
+            _check_owner(shown, info)
         if info.st_size > MAX_PROJECT_FILE_BYTES:
             raise ConfigError(
                 f"{shown}: the {what} has {info.st_size} bytes, more than the "
@@ -96,6 +105,24 @@ def read_project_file(path: Path, bound: Path | None, what: str) -> bytes:
         raise ConfigError(f"{shown}: cannot read the {what}: {exc.strerror}") from None
     finally:
         os.close(fd)
+
+
+def _check_owner(shown: str, info: os.stat_result) -> None:
+    """Refuse a config file found by searching that another user owns (judged on the open
+    file, so a swap after the check changes nothing). Outside a git work tree the search goes
+    up to ``/``: anyone who can write to an ancestor (``/tmp``, a shared folder) could plant a
+    config with ``exclude: ["**"]`` and silence every run below it. As git's safe.directory,
+    files of the current user and of root are trusted; a file given with ``--config`` is the
+    user's choice and not checked."""
+    me = os.geteuid() if hasattr(os, "geteuid") else None
+    if me is None or info.st_uid in (me, 0):
+        return
+    raise ConfigError(
+        f"{shown}: this config file was found by searching the folders above the files to "
+        f"lint, and it belongs to another user (uid {info.st_uid}; you are uid {me}); netlint "
+        "does not apply a config someone else could have placed there. Name it with --config "
+        "to use it anyway, or remove it"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +178,26 @@ def find_config(start: Path) -> Path | None:
                 text = read_project_file(pyproject, top or directory, "config file")
             except ConfigError:
                 return pyproject
-            if b"[tool.netlint" in text:
+            # The bytes only rule a file out cheaply; TOML decides: `[tool]` with
+            # `netlint = {...}`, a dotted `tool.netlint.select = [...]`, a spaced or quoted
+            # header (`[ tool . "netlint" ]`) all configure netlint.
+            if b"netlint" in text and _has_netlint_table(text):
                 return pyproject
         if directory == top:
             break
     return None
+
+
+def _has_netlint_table(data: bytes) -> bool:
+    """Whether a pyproject.toml sets ``tool.netlint``; True when that cannot be told (not
+    UTF-8, not TOML): reading it as the config then fails with the error, instead of a run
+    with a silently different configuration."""
+    try:
+        document = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return True
+    tool = document.get("tool")
+    return isinstance(tool, dict) and "netlint" in tool
 
 
 def load_config(
@@ -164,7 +206,8 @@ def load_config(
     """Read and validate a config file; no file gives the defaults for ``root``.
 
     A config file inside a git work tree must not be a link out of it; only one named by the
-    user (``explicit``) outside any work tree is read wherever it leads.
+    user (``explicit``) outside any work tree is read wherever it leads. One that was found by
+    searching (not ``explicit``) must belong to the current user or root.
     """
     if path is None:
         return Config(root=root, roots=(root,))
@@ -175,14 +218,14 @@ def load_config(
         # whose folder the roots are relative to.
         read_project_file(path, bound, "config file")
         path, bound = Path(os.path.realpath(path)), None
-    config = _load(path, rules, bound)
+    config = _load(path, rules, bound, owned=not explicit)
     if config.root != root:  # an explicit root wins over the config file's folder
         config = replace(config, root=root)
     return config
 
 
-def _load(path: Path, rules: Sequence[Rule], bound: Path | None) -> Config:
-    data = read_project_file(path, bound, "config file")
+def _load(path: Path, rules: Sequence[Rule], bound: Path | None, *, owned: bool) -> Config:
+    data = read_project_file(path, bound, "config file", owned=owned)
     if path.name == "pyproject.toml":
         tree = _toml_tree(path, data)
     else:
@@ -214,12 +257,23 @@ def _check_values(tree: Tree, base: Path) -> list[Problem]:
     """What the schema cannot say: every glob compiles, every root exists inside the project."""
     problems: list[Problem] = []
     data = tree.data if isinstance(tree.data, dict) else {}
+    general = 0  # patterns that need the glob automaton, capped: each costs a run per path
     for index, pattern in enumerate(data.get("exclude", ())):
+        where: PathKey = ("exclude", index)
         try:
-            compile_glob(pattern)
+            glob = compile_glob(pattern)
         except GlobError as exc:
-            where: PathKey = ("exclude", index)
             problems.append(Problem("config", f"{dotted(where)}: {exc}", tree.span(where)))
+            continue
+        if glob.kind is None:
+            general += 1
+            if general == MAX_AUTOMATON_GLOBS + 1:
+                message = (
+                    f"{dotted(where)}: more than {MAX_AUTOMATON_GLOBS} exclude patterns with "
+                    "wildcards in the middle (literal names and paths, `*suffix`, `prefix*` "
+                    "and `dir/**` have no limit)"
+                )
+                problems.append(Problem("config", message, tree.span(where)))
     real_base = Path(os.path.realpath(base))
     for index, name in enumerate(data.get("roots", ())):
         where = ("roots", index)

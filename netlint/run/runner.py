@@ -19,7 +19,7 @@ from netlint.core.findings import Finding
 from netlint.core.model import Object
 from netlint.output.report import Report
 from netlint.read.build import BuildOptions
-from netlint.read.discover import discover, find_git_root, real_path
+from netlint.read.discover import Skipped, discover, find_git_root, real_path
 from netlint.read.load import digest
 from netlint.read.parse import Limits
 from netlint.run import suppress
@@ -168,6 +168,8 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
         root=request.root.resolve() if request.root is not None else None,
         default_root=project_root(start, cwd, given),
     )
+    # Which file configured the run is the first thing to doubt when a run says too little.
+    request.notes.append(f"config: {config.path}" if config.path else "config: none (defaults)")
     for target in targets:
         if target != config.root and config.root not in target.parents:
             shown = escape(str(target))
@@ -189,9 +191,15 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     if override_rel is not None and request.stdin_text is not None:
         overrides[override_rel] = request.stdin_text.encode("utf-8", errors="surrogateescape")
     session = Session.create(config, catalogue, select, ignore, debug=request.debug)
-    files, note = session.discover(request.context, [t for t in targets if t.is_file()])
+    # Every named path but a folder, a FIFO or socket included: discovery makes it an NL001.
+    files, note = session.discover(request.context, [t for t in targets if not t.is_dir()])
     if note:
         request.warnings.append(note)
+    for ignored in session.ignored:
+        # A named file that yields nothing must say so (exit status unchanged: nothing failed).
+        named = config.root / ignored.path
+        shown = escape(str(named.relative_to(cwd) if cwd in named.parents else named))
+        request.warnings.append(f"{shown} is not linted: {ignored.reason}")
     files += [rel for rel in overrides if rel not in files]
     cache = session.open_cache() if request.use_cache else None
     key = _outcome_key(request, session, targets, files, overrides, cache)
@@ -340,6 +348,8 @@ class Session:
     active: list[ActiveRule]
     workspace: Workspace
     debug: bool = False
+    #: Named files that discovery passed over, and why (see ``Discovery.ignored``).
+    ignored: list[Skipped] = field(default_factory=list)
 
     @classmethod
     def create(
@@ -371,6 +381,7 @@ class Session:
         scopes = list(context) if context is not None else list(self.config.roots)
         found = discover(self.config.root, scopes, self.config.exclude, explicit=explicit)
         self.workspace.skipped.extend(found.skipped)
+        self.ignored = found.ignored
         return found.files, found.note
 
     def load(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from netlint.core.model import Namespace, NetworkPolicy, Workload
 from netlint.core.source import LineIndex, Span
 from netlint.read.build import IGNORE_ANNOTATION
 from netlint.read.directives import Directive
+from netlint.run.config import escape
 
 ANNOTATION: Final = IGNORE_ANNOTATION
 UNUSED_CODE: Final = "NL901"
@@ -117,16 +119,15 @@ def apply(
         token = use.token.lower()
         code = known.get(token)
         if token != "all" and code is None:
-            message = f"{use.token} in this {use.what} is not a netlint rule (see `netlint rules`)"
+            message = f"{use.token} in this {use.what} is not a netlint rule"
+            fix = "Correct the rule's code or name (`netlint rules` lists them), or remove it."
         elif token == "all" or code in ran:
-            message = (
-                f"unused suppression: {use.token} reported nothing this {use.what} covers; "
-                "remove it"
-            )
+            message = f"unused suppression: {use.token} reported nothing this {use.what} covers"
+            fix = "Remove it: left in place, it would hide the next real finding it covers."
         else:
             continue  # the rule did not run, so the suppression may still be needed
         outcome.unused.append(
-            Finding(UNUSED_CODE, "unused-suppression", unused_severity, message, use.span)
+            Finding(UNUSED_CODE, "unused-suppression", unused_severity, message, use.span, fix=fix)
         )
     return outcome
 
@@ -169,14 +170,47 @@ class BaselineError(Exception):
     pass
 
 
+#: A fingerprint as ``fingerprints`` writes it.
+_FINGERPRINT: Final = re.compile(r"[0-9a-f]{32}")
+#: The fields ``write_baseline`` gives each entry, and their types (all informational).
+_ENTRY_FIELDS: Final[Mapping[str, type]] = {"code": str, "path": str, "line": int, "message": str}
+
+
 def read_baseline(path: Path) -> set[str]:
+    """The fingerprints of a baseline file. Anything but a baseline as ``write_baseline``
+    writes it is a BaselineError naming the file (a usage error), never a traceback: JSON
+    nested too deeply for the decoder, a fingerprint that is not one, an entry that is not a
+    mapping of the written fields (a baseline accepted half-read would hide findings, or show
+    findings the user meant to accept)."""
+    shown = escape(str(path))
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BaselineError(f"{path}: cannot read the baseline: {exc}") from None
+        raise BaselineError(f"{shown}: cannot read the baseline: {escape(str(exc))}") from None
+    except RecursionError:  # json's decoder recurses once per nested array or object
+        raise BaselineError(f"{shown}: cannot read the baseline: nested too deeply") from None
     if not isinstance(document, dict) or document.get("netlint-baseline") != 1:
-        raise BaselineError(f"{path}: not a netlint baseline (written by --write-baseline)")
+        raise BaselineError(f"{shown}: not a netlint baseline (written by --write-baseline)")
     entries = document.get("findings")
     if not isinstance(entries, dict):
-        raise BaselineError(f"{path}: the baseline has no 'findings' mapping")
+        raise BaselineError(f"{shown}: the baseline has no 'findings' mapping")
+    for key, entry in entries.items():
+        problem = _entry_problem(key, entry)
+        if problem is not None:
+            raise BaselineError(
+                f"{shown}: malformed baseline entry {escape(repr(key), 60)}: {problem} "
+                "(write the baseline again with --write-baseline)"
+            )
     return set(entries)
+
+
+def _entry_problem(key: str, entry: object) -> str | None:
+    if not _FINGERPRINT.fullmatch(key):
+        return "the key is not a fingerprint (32 hexadecimal digits)"
+    if not isinstance(entry, dict):
+        return "not a mapping"
+    for name, kind in _ENTRY_FIELDS.items():
+        value = entry.get(name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            return f"{name} is not {'an integer' if kind is int else 'a string'}"
+    return None

@@ -144,7 +144,14 @@ def read_file(path: Path, limits: Limits | None = None) -> bytes:
     swapped in after discovery would block or never end (it is opened without blocking, and
     only read once known to be a regular file), and a symlink would lead anywhere. A file over
     ``limits.max_file_bytes`` raises FileTooLarge from its stat, unread (and a file that grows
-    past the limit while it is read is cut off there), so memory stays bounded."""
+    past the limit while it is read is cut off there), so memory stays bounded.
+
+    What ``lstat`` shows is neither a regular file nor a link (left to ``O_NOFOLLOW``) is
+    refused unopened, named by its type: opening a socket fails with "No such device or
+    address", a device may do anything when opened."""
+    kind = _special_kind(os.lstat(path).st_mode)
+    if kind is not None:
+        raise OSError(errno.EINVAL, f"not a regular file ({kind})")
     fd = os.open(
         path,
         os.O_RDONLY
@@ -164,6 +171,20 @@ def read_file(path: Path, limits: Limits | None = None) -> bytes:
         if len(data) > limits.max_file_bytes:
             raise FileTooLarge(max(len(data), os.fstat(fd).st_size), limits)
         return data
+
+
+def _special_kind(mode: int) -> str | None:
+    """What a file that is neither regular nor a link is, or None for those two."""
+    if stat_module.S_ISREG(mode) or stat_module.S_ISLNK(mode):
+        return None
+    kinds = (
+        (stat_module.S_ISFIFO, "a FIFO"),
+        (stat_module.S_ISSOCK, "a socket"),
+        (stat_module.S_ISCHR, "a character device"),
+        (stat_module.S_ISBLK, "a block device"),
+        (stat_module.S_ISDIR, "a directory"),
+    )
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def _load_chunk(

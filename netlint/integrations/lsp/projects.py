@@ -1,43 +1,32 @@
-"""``netlint lsp``: a Language Server (stdio) that publishes netlint's findings as diagnostics.
+"""The language server's projects: which project each open document belongs to, loading it as
+``netlint check`` would, putting editor buffers and files changed on disk in place of what was
+read, and re-linting the open documents into LSP diagnostics.
 
-The project is read once, when the client initializes, from its root URI or workspace folders
-(the config file and project root are found as ``netlint check`` finds them). After that an
-edit costs one file: the edited buffer replaces that file in the project's Workspace and only
-the open documents are linted, still against the whole project, because a workload edit can
-change NL102 on an open policy file.
-
-The event loop only talks to the client. Every project operation (loading, updating, linting)
-runs in one worker thread, in order, on snapshots of the open documents taken when the job was
-queued; so the projects need no locks and a long initial load never blocks the protocol.
+Everything here runs in the server's one worker thread (netlint.integrations.lsp.server), in
+order, on snapshots of the open documents taken when a job was queued: nothing needs a lock.
+Positions go through netlint.core.source.LineIndex, the line index every format counts with.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
-import queue
-import sys
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, TypeVar
+from typing import NamedTuple
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from lsprotocol import types as lsp
-from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
-from netlint import __version__
 from netlint.core.escape import text as safe
 from netlint.core.escape import valid_unicode
 from netlint.core.findings import Finding, Severity
 from netlint.core.rule import RuleMeta
-from netlint.core.source import LineIndex, Span, units
+from netlint.core.source import LineIndex, Span
 from netlint.output.ruledocs import help_uri
 from netlint.read.discover import CONFIG_NAMES, EXTENSIONS, discover
 from netlint.read.load import digest
@@ -46,16 +35,13 @@ from netlint.run.registry import Catalogue, load_catalogue
 from netlint.run.runner import Session, UsageError, load_project_config, project_root
 from netlint.run.workspace import read_file
 
-log = logging.getLogger("netlint.integrations.lsp")
+log = logging.getLogger(__name__)
 
-#: Quiet time after the last keystroke before a re-lint.
-DEBOUNCE_SECONDS = 0.3
 _SEVERITY = {
     Severity.ERROR: lsp.DiagnosticSeverity.Error,
     Severity.WARNING: lsp.DiagnosticSeverity.Warning,
     Severity.NOTE: lsp.DiagnosticSeverity.Information,
 }
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,30 +87,6 @@ def _fs_path(uri: str) -> str | None:
     if parsed.netloc not in ("", "localhost"):
         return to_fs_path(uri)
     return os.fsdecode(unquote_to_bytes(parsed.path)) or None
-
-
-class Lines:
-    """A text's lines as LSP counts them (CRLF, CR, LF: netlint.core.source.LineIndex, the index
-    every format uses), for turning netlint's 1-based code-point columns into 0-based
-    positions in the client's units."""
-
-    def __init__(self, text: str, encoding: str) -> None:
-        self.index = LineIndex(text)
-        self.encoding = encoding
-
-    def position(self, line: int, col: int) -> lsp.Position:
-        last = len(self.index)
-        if line > last:  # past the end: the end of the last line
-            return lsp.Position(last - 1, units(self.index.line(last), self.encoding))
-        line = max(line, 1)
-        return lsp.Position(line - 1, self.index.units(line, col, self.encoding))
-
-    def range(self, span: Span) -> lsp.Range:
-        start = self.position(span.line, span.col)
-        end = self.position(span.end_line, span.end_col)
-        if (end.line, end.character) < (start.line, start.character):
-            end = start
-        return lsp.Range(start, end)
 
 
 @dataclass(slots=True)
@@ -410,9 +372,7 @@ class Linter:
         meta = self._metas.get(finding.code)
         related = [
             lsp.DiagnosticRelatedInformation(
-                location=lsp.Location(
-                    files.uri(r.span.path), files.lines(r.span.path).range(r.span)
-                ),
+                location=lsp.Location(files.uri(r.span.path), files.range(r.span)),
                 message=safe(r.message),
             )
             for r in finding.related
@@ -424,7 +384,7 @@ class Linter:
         if finding.fix:  # the second line of the message: editors show it under the first
             message += f"\nhelp: {safe(finding.fix)}"
         return lsp.Diagnostic(
-            range=files.lines(finding.span.path).range(finding.span),
+            range=files.range(finding.span),
             message=message,
             severity=_SEVERITY[finding.severity],
             code=finding.code,
@@ -448,7 +408,7 @@ class Files:
             rel = project.rel(path) if path else None
             if rel is not None:
                 self.open[rel] = doc
-        self._lines: dict[str, Lines] = {}
+        self._lines: dict[str, LineIndex] = {}
 
     def uri(self, rel: str) -> str:
         doc = self.open.get(rel)
@@ -456,7 +416,12 @@ class Files:
         # that is not UTF-8), and path_of reads them back.
         return doc.uri if doc is not None else (self.root / rel).as_uri()
 
-    def lines(self, rel: str) -> Lines:
+    def range(self, span: Span) -> lsp.Range:
+        """Where a span is in the client's text, in the position encoding it negotiated."""
+        start, end = self.lines(span.path).span_range(span, self.encoding)
+        return lsp.Range(lsp.Position(*start), lsp.Position(*end))
+
+    def lines(self, rel: str) -> LineIndex:
         if rel not in self._lines:
             doc = self.open.get(rel)
             if doc is not None:
@@ -468,248 +433,5 @@ class Files:
                     data = b""
                 # As the parser reads it: past a UTF-8 BOM, which editors do not show either.
                 text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
-            self._lines[rel] = Lines(text, self.encoding)
+            self._lines[rel] = LineIndex(text)
         return self._lines[rel]
-
-
-class _Worker:
-    """One daemon thread that runs every job in order (a daemon, so ``exit`` never waits for
-    a long initial load)."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[
-            tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], Callable[[], Any]]
-        ] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="netlint-lint", daemon=True).start()
-
-    def submit(self, job: Callable[[], T]) -> asyncio.Future[T]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put((loop, future, job))
-        return future
-
-    def _run(self) -> None:
-        while True:
-            loop, future, job = self._jobs.get()
-            try:
-                result = job()
-            except BaseException as exc:
-                self._settle(loop, future, None, exc)
-            else:
-                self._settle(loop, future, result, None)
-
-    @staticmethod
-    def _settle(
-        loop: asyncio.AbstractEventLoop,
-        future: asyncio.Future[Any],
-        result: Any,
-        error: BaseException | None,
-    ) -> None:
-        def settle() -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
-
-        # A closed loop means the server is exiting: nobody waits for the result.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle)
-
-
-class NetlintServer(LanguageServer):
-    def __init__(self) -> None:
-        super().__init__("netlint", __version__)
-        self.worker = _Worker()
-        self.linter: Linter | None = None
-        self.debounce = DEBOUNCE_SECONDS
-        self.pending: asyncio.TimerHandle | None = None
-        self.closed: list[Doc] = []
-
-    def snapshot(self) -> dict[str, Doc]:
-        # By the URI the client sent: pygls keys its documents by the *unquoted* URI, which
-        # loses a file name's non-UTF-8 bytes (%E9 becomes U+FFFD) and is not what the client
-        # expects diagnostics for.
-        return {
-            doc.uri: Doc(doc.uri, doc.source, doc.version)
-            for doc in self.workspace.text_documents.values()
-        }
-
-    async def flush(
-        self,
-        *,
-        requested: Iterable[str] = (),
-        saved: Iterable[str] = (),
-        watched: Sequence[lsp.FileEvent] = (),
-    ) -> None:
-        """Queue one sync of everything the client told since the last one, and publish."""
-        if self.pending is not None:
-            self.pending.cancel()
-            self.pending = None
-        linter = self.linter
-        if linter is None:
-            return
-        docs = self.snapshot()
-        closed, self.closed = self.closed, []
-        requested, saved = list(requested), list(saved)
-        began = time.perf_counter()
-        try:
-            outcome = await self.worker.submit(
-                lambda: linter.sync(
-                    docs, closed=closed, requested=requested, saved=saved, watched=watched
-                )
-            )
-        except Exception:
-            log.error("netlint: %s", traceback.format_exc())
-            self.tell(lsp.MessageType.Error, "netlint: internal error (see the server log)")
-            return
-        self.deliver(outcome)
-        log.debug("netlint: synced in %.1f ms", 1000 * (time.perf_counter() - began))
-
-    def deliver(self, outcome: Outcome) -> None:
-        for kind, message in outcome.messages:
-            self.tell(kind, message)
-        still_open = {doc.uri for doc in self.workspace.text_documents.values()}
-        for item in outcome.publish:
-            if item.uri not in still_open:
-                continue  # closed while it was being linted: its diagnostics are cleared
-            self.text_document_publish_diagnostics(
-                lsp.PublishDiagnosticsParams(item.uri, item.diagnostics, item.version)
-            )
-
-    def tell(self, kind: lsp.MessageType, message: str) -> None:
-        """Errors and warnings pop up; the rest goes to the client's log for this server."""
-        # Config errors and load warnings quote file names and config values from the repo.
-        message = safe(message)
-        if kind in (lsp.MessageType.Error, lsp.MessageType.Warning):
-            log.warning("%s", message)
-            self.window_show_message(lsp.ShowMessageParams(kind, message))
-        else:
-            self.window_log_message(lsp.LogMessageParams(kind, message))
-
-    def schedule(self) -> None:
-        if self.pending is not None:
-            self.pending.cancel()
-        loop = asyncio.get_running_loop()
-        self.pending = loop.call_later(self.debounce, lambda: _spawn(self.flush()))
-
-
-_TASKS: set[asyncio.Task[None]] = set()
-
-
-def _spawn(coro: Any) -> None:
-    # The loop keeps only weak references to tasks: hold one until it is done.
-    task = asyncio.ensure_future(coro)
-    _TASKS.add(task)
-    task.add_done_callback(_TASKS.discard)
-
-
-def _folders(params: lsp.InitializeParams) -> list[Path]:
-    uris = [f.uri for f in params.workspace_folders or ()]
-    if not uris and params.root_uri:
-        uris = [params.root_uri]
-    paths = [path_of(uri) for uri in uris]
-    if not paths and params.root_path:
-        paths = [Path(params.root_path).resolve()]
-    return [p for p in paths if p is not None and p.is_dir()]
-
-
-def build_server() -> NetlintServer:
-    server = NetlintServer()
-
-    @server.feature(lsp.INITIALIZE)
-    def initialize(ls: NetlintServer, params: lsp.InitializeParams) -> None:
-        options = params.initialization_options
-        if isinstance(options, dict) and isinstance(options.get("debounceMs"), int | float):
-            ls.debounce = max(0.0, float(options["debounceMs"]) / 1000)
-        encoding = str(ls.workspace.position_encoding or lsp.PositionEncodingKind.Utf16)
-        ls.linter = Linter(_folders(params), encoding)
-
-    @server.feature(lsp.INITIALIZED)
-    async def initialized(ls: NetlintServer, params: lsp.InitializedParams) -> None:
-        linter = ls.linter
-        if linter is None:
-            return
-        try:
-            # Queued before any didOpen handler runs (the client opens documents only after
-            # `initialized`), so every later job finds the projects loaded.
-            ls.deliver(await ls.worker.submit(linter.start))
-        except Exception:
-            log.error("netlint: %s", traceback.format_exc())
-            ls.tell(lsp.MessageType.Error, "netlint: could not load the project (see the log)")
-        # Documents opened from now on queue their jobs behind the load: no flush needed here.
-        await _watch_files(ls)
-
-    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
-    async def did_open(ls: NetlintServer, params: lsp.DidOpenTextDocumentParams) -> None:
-        await ls.flush(requested=[params.text_document.uri])
-
-    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: NetlintServer, params: lsp.DidChangeTextDocumentParams) -> None:
-        ls.schedule()
-
-    @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
-    async def did_save(ls: NetlintServer, params: lsp.DidSaveTextDocumentParams) -> None:
-        await ls.flush(saved=[params.text_document.uri])
-
-    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
-    async def did_close(ls: NetlintServer, params: lsp.DidCloseTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
-        ls.closed.append(Doc(uri, "", None))
-        await ls.flush()
-
-    @server.feature(lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    async def folders(ls: NetlintServer, params: lsp.DidChangeWorkspaceFoldersParams) -> None:
-        linter = ls.linter
-        if linter is None:
-            return
-        added = [p for p in map(path_of, (f.uri for f in params.event.added)) if p]
-        removed = [p for p in map(path_of, (f.uri for f in params.event.removed)) if p]
-        docs = ls.snapshot()
-        try:
-            ls.deliver(await ls.worker.submit(lambda: linter.change_folders(added, removed, docs)))
-        except Exception:
-            log.error("netlint: %s", traceback.format_exc())
-            ls.tell(lsp.MessageType.Error, "netlint: could not load the folder (see the log)")
-        await ls.flush(requested=list(docs))
-
-    @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    async def watched(ls: NetlintServer, params: lsp.DidChangeWatchedFilesParams) -> None:
-        await ls.flush(watched=params.changes)
-
-    return server
-
-
-async def _watch_files(ls: NetlintServer) -> None:
-    """Ask the client to report manifest and config changes made outside the editor (a git
-    checkout, a generator), when it can register that dynamically."""
-    workspace = ls.client_capabilities.workspace
-    watch = workspace.did_change_watched_files if workspace else None
-    if not (watch and watch.dynamic_registration):
-        return
-    globs = ["**/*.{yaml,yml,json}", "**/pyproject.toml"]
-    registration = lsp.Registration(
-        id="netlint-watched-files",
-        method=lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-        register_options=lsp.DidChangeWatchedFilesRegistrationOptions(
-            watchers=[lsp.FileSystemWatcher(glob_pattern=g) for g in globs]
-        ),
-    )
-    try:
-        await ls.client_register_capability_async(lsp.RegistrationParams([registration]))
-    except Exception as exc:
-        log.warning("netlint: the client refused file watching: %s", exc)
-
-
-def main(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
-    """Serve over stdio until the client says ``exit``."""
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
-    stdin = stdin or sys.stdin.buffer
-    stdout = stdout or sys.stdout.buffer
-    # Whatever a rule or library prints must not corrupt the JSON-RPC stream on stdout.
-    sys.stdout = sys.stderr
-    server = build_server()
-    server.start_io(stdin, stdout)
-    return 0

@@ -1,0 +1,1 @@
+"""An example netlint rule plugin (see README.md)."""
