@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import describe, lint
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netlint.core.findings import Finding
+from netlint.rules import nl102_dangling_selector as dangling
 
 Write = Callable[[str, str], Path]
 
@@ -418,3 +422,25 @@ def test_a_key_and_value_both_close_are_suggested_together(write: Write, tmp_pat
     )
     (finding,) = nl102(tmp_path)
     assert "did you mean `k8s-app: calico-node`" in finding.message
+
+
+# -- the "did you mean" similarity: cheap bounds first, the same answers as difflib -------------
+
+LABELISH = st.text(alphabet="abcdeklnop-./:_0123456789", max_size=14)
+
+
+@settings(max_examples=400, deadline=None)
+@given(LABELISH, LABELISH, st.sampled_from([dangling._CLOSE, dangling._CLOSE_PAIR]))
+def test_similarity_is_difflib_ratio_above_the_cutoff(a: str, b: str, cutoff: float) -> None:
+    dangling._ratio.cache_clear()
+    expected = difflib.SequenceMatcher(None, a, b).ratio()
+    assert dangling._ratio(a, b, cutoff) == (expected if expected >= cutoff else 0.0)
+
+
+def test_similarity_of_near_labels_and_of_empty_strings() -> None:
+    # One character off in ten: a suggestion; the bounds must not drop it.
+    assert dangling._ratio("app-frontend", "app-frontent", dangling._CLOSE) == pytest.approx(
+        11 / 12
+    )
+    assert dangling._ratio("app", "kube-system", dangling._CLOSE) == 0.0
+    assert dangling._ratio("", "", dangling._CLOSE) == 1.0

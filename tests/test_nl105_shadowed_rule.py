@@ -4,7 +4,7 @@ choice of which rules to report (checked against brute force over generated name
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -133,6 +133,37 @@ def test_another_namespace_never_covers(write, tmp_path: Path) -> None:  # type:
     assert len(report.findings) == 0
 
 
+def test_no_claim_when_the_cover_is_a_second_declaration_of_the_same_name(
+    write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    # c.yaml declares shop/api again: applied, it replaces a.yaml's, so the two never hold
+    # together. Visited from the last, c's rule is covered by b's, and b's by a's; a's rule
+    # cannot cover c's, so nothing the final rules allow covers c's rule: no claim at all
+    # (netlint once said it was "already allowed by ;"). b's duplicate of a's is reported.
+    write("a.yaml", _policy("api", 8080))
+    write("b.yaml", _policy("other", 8080))
+    write("c.yaml", _policy("api", 8080))
+    report = lint(tmp_path, select=["NL105"])
+    assert found(report) == {("b.yaml", 13, "NL105")}
+    (finding,) = report.findings
+    assert "duplicates ingress[0] of shop/api (a.yaml:13)" in finding.message
+    assert [(r.span.path, r.span.line) for r in finding.related] == [("a.yaml", 13)]
+
+
+def test_a_second_declaration_covers_only_other_names(
+    write: Callable[[str, str], Path], tmp_path: Path
+) -> None:
+    # c.yaml's ingress[0] equals a.yaml's rule, but a.yaml declares the same shop/api: it never
+    # covers c's rule, which stays unreported; c's ingress[1] duplicates b's rule.
+    write("a.yaml", _policy("api", 8080))
+    write("b.yaml", _policy("other", 9090))
+    write("c.yaml", _policy("api", 8080, 9090))
+    report = lint(tmp_path, select=["NL105"])
+    assert found(report) == {("c.yaml", 19, "NL105")}
+    (finding,) = report.findings
+    assert "duplicates ingress[0] of shop/other (b.yaml:13)" in finding.message
+
+
 def test_undecided_coverage_stays_silent(write, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from netlint.analysis import algebra
 
@@ -140,6 +171,7 @@ def test_undecided_coverage_stays_silent(write, tmp_path: Path, monkeypatch) -> 
         raise algebra.TooComplex("budget")
 
     monkeypatch.setattr(algebra.Traffic, "subtract", too_complex)
+    monkeypatch.setattr(algebra.Box, "subtract", too_complex)
     write("a.yaml", _policy("api", 8080, 8080))
     report = lint(tmp_path, select=["NL105", "NL900"])
     assert found(report) == set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import posixpath
 import weakref
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -458,28 +459,46 @@ def _nearest(selector: LabelSelector, objects: Sequence[Labelled]) -> tuple[str,
 
 def _closeness(requirement: Requirement, key: str, value: str) -> float:
     if requirement.operator is Operator.EXISTS:
-        return _ratio(requirement.key, key)
+        return _ratio(requirement.key, key, _CLOSE)
     if key == requirement.key:
-        return max(_ratio(wanted, value) for wanted in requirement.values)
+        return max(_ratio(wanted, value, _CLOSE) for wanted in requirement.values)
     if value in requirement.values:
-        return _ratio(requirement.key, key)
+        return _ratio(requirement.key, key, _CLOSE)
     # Both differ (`app: celico-node` for `k8s-app: calico-node`): only when nearly equal.
-    pair = max(
-        _ratio(f"{requirement.key}: {wanted}", f"{key}: {value}") for wanted in requirement.values
+    return max(
+        _ratio(f"{requirement.key}: {wanted}", f"{key}: {value}", _CLOSE_PAIR)
+        for wanted in requirement.values
     )
-    return pair if pair >= _CLOSE_PAIR else 0.0
 
 
 @lru_cache(maxsize=1 << 16)
-def _ratio(a: str, b: str) -> float:
-    """difflib's ratio, or 0 when its cheap upper bounds are already below every threshold
-    (label vocabularies repeat across a repo: the answers are kept)."""
-    if 2 * min(len(a), len(b)) < _CLOSE * (len(a) + len(b)):
+def _ratio(a: str, b: str, cutoff: float) -> float:
+    """difflib's ratio, or 0 when it is below ``cutoff`` (every caller treats those alike).
+
+    Cheap upper bounds of the ratio come first, each exact as a bound: the lengths, then the
+    characters the two strings share counted with multiplicity (difflib's ``quick_ratio``,
+    from counts kept per string instead of a matcher built per pair). A dangling selector is
+    compared with every label of its namespace, and most pairs stop there. Label vocabularies
+    repeat across a repo: the answers are kept."""
+    total = len(a) + len(b)
+    # As difflib computes its ratios (2.0 * matches / total), so each bound is one of them.
+    if not total:
+        return 1.0  # two empty strings are equal, as difflib says
+    if 2.0 * min(len(a), len(b)) / total < cutoff:
         return 0.0
-    matcher = difflib.SequenceMatcher(None, a, b)
-    if matcher.real_quick_ratio() < _CLOSE or matcher.quick_ratio() < _CLOSE:
+    mine, theirs = _counts(a), _counts(b)
+    if len(mine) > len(theirs):
+        mine, theirs = theirs, mine
+    shared = sum(min(n, theirs.get(char, 0)) for char, n in mine.items())
+    if 2.0 * shared / total < cutoff:
         return 0.0
-    return matcher.ratio()
+    ratio = difflib.SequenceMatcher(None, a, b).ratio()
+    return ratio if ratio >= cutoff else 0.0
+
+
+@lru_cache(maxsize=1 << 14)
+def _counts(text: str) -> Mapping[str, int]:
+    return Counter(text)
 
 
 # ---------------------------------------------------------------------------------------------

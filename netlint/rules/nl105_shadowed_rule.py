@@ -1,6 +1,6 @@
 """NL105 shadowed-rule: a rule whose every connection other rules already allow.
 
-Coverage is decided exactly by :mod:`netlint.analysis.algebra` over symbolic traffic (selected pod x
+Coverage is decided exactly by :mod:`netlint.algebra` over symbolic traffic (selected pod x
 remote end x port), so it holds for pods the repo does not declare. A rule of another policy of
 the namespace counts for the selected pods its own podSelector matches: the selected pod is a
 dimension of the traffic, so a policy for ``app=a`` and one for ``app=b`` together can cover a
@@ -19,8 +19,9 @@ from __future__ import annotations
 import bisect
 import heapq
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from netlint.api import (
     IP,
@@ -110,7 +111,8 @@ class ShadowedRule(Rule):
             "covers addresses. Rules Kubernetes ignores (a direction policyTypes leaves out, a "
             "policy with NL002 errors) neither cover nor get reported, nor does a second "
             "declaration of the same namespace/name, which replaces the first rather than "
-            "adding to it. Of two rules that cover each other the later one in file order "
+            "adding to it (a rule whose only cover depends on such a declaration is not "
+            "reported either). Of two rules that cover each other the later one in file order "
             "is reported. The covering rules are named in the message and linked as related "
             "locations. Remove the shadowed rule, or narrow the covering rule if the shadowed "
             "one states the intended access. The work per namespace is bounded (linear in its "
@@ -224,21 +226,26 @@ def _entries(index: Index, namespace: str, direction: Direction) -> list[_Entry]
 #: past the bound the rules not yet decided are neither reported nor dropped: silence is safe.
 WORK_PER_RULE = 1_000
 WORK_BASE = 4_000_000
-#: Work one rule's piece-by-piece check may take before the check by union takes over.
-PIECEWISE_WORK = 2_000
 
 
 class _Exhausted(TooComplex):
     """The namespace's work budget is spent: the rules left are undecided."""
 
 
-_Item = tuple[int, _Entry, Box]
 #: An index key: a label value, or a (protocol, port number or name) pair.
 _Key = object
+#: Per indexed dimension of a traffic kind, a box's keys there (None: may meet anything).
+_Sig = tuple[frozenset[_Key] | None, ...]
+_Item = tuple[int, _Entry, Box, _Sig]
+#: Which rules a search may return.
+_Accept = Callable[[_Entry], bool]
 #: How many port numbers a port set may list and still be indexed by number.
 _MAX_PORT_KEYS = 64
 #: Label dimensions indexed per traffic kind (the most often constrained ones).
 _INDEXED_LABEL_DIMS = 3
+#: Port numbers per block of the coarse port signature: 64 blocks span every port, so a range
+#: of any width has few keys, and ranges far apart still tell apart without a box comparison.
+_PORT_BLOCK_BITS = 10
 
 
 def _keys(element: Element | None) -> frozenset[_Key] | None:
@@ -262,6 +269,33 @@ def _keys(element: Element | None) -> frozenset[_Key] | None:
     return None
 
 
+def _blocks(element: Element | None) -> frozenset[_Key] | None:
+    """Coarse keys of a port set: the blocks of numbers it touches and its names, so that two
+    port sets that meet share one (None: every name of some protocol, or no port set)."""
+    if not isinstance(element, PortSet):
+        return None
+    keys: set[_Key] = set()
+    for protocol, numbers, names in element.entries:
+        if names.cofinite:
+            return None
+        for a, b in numbers.intervals:
+            keys.update(
+                (protocol, block)
+                for block in range(a >> _PORT_BLOCK_BITS, (b >> _PORT_BLOCK_BITS) + 1)
+            )
+        keys.update((protocol, name) for name in names.values)
+    return frozenset(keys)
+
+
+def _may_meet(mine: _Sig, theirs: _Sig) -> bool:
+    """False when two boxes' signatures prove they do not meet: in some dimension both have
+    keys and share none. A cheap test before the exact :meth:`Box.intersects`."""
+    for a, b in zip(mine, theirs, strict=True):
+        if a is not None and b is not None and a.isdisjoint(b):
+            return False
+    return True
+
+
 class _Finder:
     """Rules' boxes, indexed so that a box is compared only with boxes that may meet it.
 
@@ -269,24 +303,21 @@ class _Finder:
     listed under each of its values, the others (wild) apart. Two boxes that meet share a value
     in every indexed dimension where both are finite, so the boxes meeting ``box`` are among
     the lists of its values plus the wild list, in whichever indexed dimension that is least.
+    Each listed box carries its keys in every indexed dimension (its signature), so that most
+    boxes of a list that do not meet ``box`` are passed over without comparing the boxes.
     Lists are in file order; ``kept`` lists grow as visited rules are kept.
     """
 
     def __init__(self, entries: Sequence[_Entry]) -> None:
         self.position = {entry: i for i, entry in enumerate(entries)}
-        self.kept: set[_Entry] = set()
-        items: dict[str, list[_Item]] = {kind: [] for kind in KINDS}
+        #: Visited rules kept, each with its rank in the order they were kept.
+        self.kept: dict[_Entry, int] = {}
+        boxes: dict[str, list[tuple[int, _Entry, Box]]] = {kind: [] for kind in KINDS}
         for i, entry in enumerate(entries):
             for kind, box in entry.traffic.boxes():
-                items[kind].append((i, entry, box))
-        self.all = items
+                boxes[kind].append((i, entry, box))
         self.dims: dict[str, list[Dim]] = {}
-        self.buckets: dict[tuple[str, Dim], dict[_Key, list[_Item]]] = {}
-        self.wild: dict[tuple[str, Dim], list[_Item]] = {}
-        self.kept_buckets: dict[tuple[str, Dim], dict[_Key, list[_Item]]] = {}
-        self.kept_wild: dict[tuple[str, Dim], list[_Item]] = {}
-        self.kept_all: dict[str, list[_Item]] = {kind: [] for kind in KINDS}
-        for kind, listed in items.items():
+        for kind, listed in boxes.items():
             counts: dict[Dim, int] = {}
             for _, _, box in listed:
                 for dim, element in box.dims.items():
@@ -294,11 +325,30 @@ class _Finder:
                         counts[dim] = counts.get(dim, 0) + 1
             best = sorted(counts, key=lambda d: (-counts[d], d))[:_INDEXED_LABEL_DIMS]
             self.dims[kind] = [PORT, *best]
-            for dim in self.dims[kind]:
+        #: Each rule's items, built once: the same tuples go into the kept lists.
+        self.items: dict[_Entry, list[tuple[str, _Item]]] = {entry: [] for entry in entries}
+        items: dict[str, list[_Item]] = {kind: [] for kind in KINDS}
+        for kind, listed in boxes.items():
+            for i, entry, box in listed:
+                item = (i, entry, box, self.signature(kind, box))
+                items[kind].append(item)
+                self.items[entry].append((kind, item))
+        self.all = items
+        self.buckets: dict[tuple[str, Dim], dict[_Key, list[_Item]]] = {}
+        self.wild: dict[tuple[str, Dim], list[_Item]] = {}
+        self.kept_buckets: dict[tuple[str, Dim], dict[_Key, list[_Item]]] = {}
+        self.kept_wild: dict[tuple[str, Dim], list[_Item]] = {}
+        self.kept_all: dict[str, list[_Item]] = {kind: [] for kind in KINDS}
+        #: Per kind and protocol, the port numbers with a bucket, sorted: a port set of many
+        #: numbers finds the buckets of the numbers it holds without listing its own.
+        self.numbers: dict[str, dict[str, list[int]]] = {}
+        self.kept_numbers: dict[str, dict[str, list[int]]] = {}
+        for kind, listed_items in items.items():
+            for d, dim in enumerate(self.dims[kind]):
                 buckets: dict[_Key, list[_Item]] = {}
                 wild: list[_Item] = []
-                for item in listed:
-                    keys = _keys(item[2].dims.get(dim))
+                for item in listed_items:
+                    keys = item[3][d + 1]
                     if keys is None:
                         wild.append(item)
                     for key in keys or ():
@@ -307,57 +357,142 @@ class _Finder:
                 self.wild[(kind, dim)] = wild
                 self.kept_buckets[(kind, dim)] = {}
                 self.kept_wild[(kind, dim)] = []
+            self.numbers[kind] = _numbers(self.buckets[(kind, PORT)])
+            self.kept_numbers[kind] = {}
 
-    def is_kept(self, entry: _Entry) -> bool:
-        """Whether a visited rule was kept."""
-        return entry in self.kept
+    def signature(self, kind: str, box: Box) -> _Sig:
+        """The box's coarse port keys, then its keys in each indexed dimension of ``kind``."""
+        dims = box.dims
+        return (_blocks(dims.get(PORT)), *(_keys(dims.get(dim)) for dim in self.dims[kind]))
 
     def keep(self, entry: _Entry) -> None:
         """Record a visited rule as kept: it may now cover rules visited after it."""
-        self.kept.add(entry)
-        i = self.position[entry]
-        for kind, box in entry.traffic.boxes():
-            item = (i, entry, box)
+        self.kept[entry] = len(self.kept)
+        for kind, item in self.items[entry]:
             self.kept_all[kind].append(item)
-            for dim in self.dims[kind]:
-                keys = _keys(box.dims.get(dim))
+            for d, dim in enumerate(self.dims[kind]):
+                keys = item[3][d + 1]
                 if keys is None:
                     self.kept_wild[(kind, dim)].append(item)
+                buckets = self.kept_buckets[(kind, dim)]
                 for key in keys or ():
-                    self.kept_buckets[(kind, dim)].setdefault(key, []).append(item)
+                    found = buckets.get(key)
+                    if found is None:
+                        found = buckets[key] = []
+                        if dim == PORT:
+                            _add_number(self.kept_numbers[kind], key)
+                    found.append(item)
 
-    def _lists(self, kind: str, box: Box, kept: bool) -> list[list[_Item]]:
-        """The smallest set of lists holding every item that may meet ``box``."""
+    def lists(self, kind: str, box: Box, sig: _Sig, kept: bool) -> list[list[_Item]]:
+        """The smallest set of lists holding every item that may meet ``box`` (of signature
+        ``sig``)."""
         buckets_of = self.kept_buckets if kept else self.buckets
         wild_of = self.kept_wild if kept else self.wild
         best = [self.kept_all[kind] if kept else self.all[kind]]
         cost = len(best[0])
-        for dim in self.dims[kind]:
-            keys = _keys(box.dims.get(dim))
+        for d, dim in enumerate(self.dims[kind]):
+            keys: Iterable[_Key] | None = sig[d + 1]
+            if keys is None and dim == PORT and sig[0] is not None:
+                # Many port numbers: the buckets of the numbers in them, found by bisection.
+                numbers = self.kept_numbers[kind] if kept else self.numbers[kind]
+                keys = _number_keys(box.dims[PORT], numbers, cost)
             if keys is None:
                 continue
             buckets = buckets_of[(kind, dim)]
             lists = [buckets[k] for k in keys if k in buckets]
             lists.append(wild_of[(kind, dim)])
-            size = sum(len(found) for found in lists)
+            size = sum(len(listed) for listed in lists)
             if size < cost:
                 best, cost = lists, size
         return best
 
-    def before(self, kind: str, box: Box, position: int) -> Iterator[_Item]:
-        """Items of rules earlier than ``position`` that may meet ``box``, nearest first."""
-        for listed in self._lists(kind, box, kept=False):
-            for n in range(bisect.bisect_left(listed, position, key=_first) - 1, -1, -1):
-                yield listed[n]
+    def nearest(
+        self,
+        kind: str,
+        box: Box,
+        sig: _Sig,
+        below: int,
+        kept: bool,
+        accept: _Accept,
+        budget: _Budget,
+    ) -> tuple[int, _Entry] | None:
+        """Among kept rules (by the order they were kept) or among all rules (by position),
+        the greatest under ``below`` that ``accept`` takes and whose boxes meet ``box``."""
+        order: Callable[[_Item], int] = self._kept_rank if kept else _first
+        best: tuple[int, _Entry] | None = None
+        for listed in self.lists(kind, box, sig, kept):
+            for n in range(bisect.bisect_left(listed, below, key=order) - 1, -1, -1):
+                item = listed[n]
+                rank = order(item)
+                if best is not None and rank <= best[0]:
+                    break
+                budget.spend()
+                _, other, candidate, theirs = item
+                if _may_meet(sig, theirs) and accept(other) and candidate.intersects(box):
+                    best = (rank, other)
+                    break
+        return best
 
-    def kept_after(self, kind: str, box: Box) -> Iterator[_Item]:
-        """Items of visited, kept rules that may meet ``box``, the most recently kept first."""
-        for listed in self._lists(kind, box, kept=True):
-            yield from reversed(listed)
+    def _kept_rank(self, item: _Item) -> int:
+        return self.kept[item[1]]
 
-    def kept_in_order(self, kind: str, box: Box) -> Iterator[_Item]:
-        """Items of kept rules that may meet ``box``, in file order (a rule may repeat)."""
-        return heapq.merge(*self._lists(kind, box, kept=True), key=_first)
+    def first_kept(
+        self,
+        kind: str,
+        box: Box,
+        sig: _Sig,
+        after: int,
+        accept: _Accept,
+        budget: _Budget,
+    ) -> tuple[int, _Entry] | None:
+        """The kept rule with the least position past ``after`` that ``accept`` takes and
+        whose boxes meet ``box`` (kept lists are in file order when rules are kept in file
+        order, as in the final set)."""
+        best: tuple[int, _Entry] | None = None
+        for listed in self.lists(kind, box, sig, kept=True):
+            for n in range(bisect.bisect_right(listed, after, key=_first), len(listed)):
+                i, other, candidate, theirs = listed[n]
+                if best is not None and i >= best[0]:
+                    break
+                budget.spend()
+                if _may_meet(sig, theirs) and accept(other) and candidate.intersects(box):
+                    best = (i, other)
+                    break
+        return best
+
+
+def _numbers(buckets: dict[_Key, list[_Item]]) -> dict[str, list[int]]:
+    """Per protocol, the sorted port numbers among the keys of a port index."""
+    found: dict[str, list[int]] = {}
+    for key in buckets:
+        _add_number(found, key)
+    return found
+
+
+def _add_number(numbers: dict[str, list[int]], key: _Key) -> None:
+    if isinstance(key, tuple) and isinstance(key[1], int):
+        bisect.insort(numbers.setdefault(key[0], []), key[1])
+
+
+def _number_keys(element: Element, numbers: dict[str, list[int]], limit: int) -> list[_Key] | None:
+    """The port index keys a port set with many numbers (and finitely many names) may share:
+    the indexed numbers inside its intervals and its names. None when there are ``limit`` or
+    more (counted by bisection before any is listed): another list is no longer."""
+    assert isinstance(element, PortSet)
+    spans: list[tuple[str, list[int], int, int]] = []
+    count = 0
+    for protocol, interval_set, names in element.entries:
+        count += len(names.values)
+        listed = numbers.get(protocol, [])
+        for a, b in interval_set.intervals:
+            lo, hi = bisect.bisect_left(listed, a), bisect.bisect_right(listed, b)
+            count += hi - lo
+            spans.append((protocol, listed, lo, hi))
+        if count >= limit:
+            return None
+    keys: list[_Key] = [(protocol, n) for protocol, listed, lo, hi in spans for n in listed[lo:hi]]
+    keys.extend((protocol, name) for protocol, _, names in element.entries for name in names.values)
+    return keys
 
 
 def _first(item: _Item) -> int:
@@ -417,13 +552,16 @@ def _analyse(
         own: dict[NetworkPolicy, list[_Entry]] = {}
         for entry in finals.position:
             own.setdefault(entry.policy, []).append(entry)
+        own_finders: dict[NetworkPolicy, _Finder] = {}
         for entry in dropped:
             try:
-                covers = _minimal(
-                    targets[entry],
-                    _preferred(entry, finals, own.get(entry.policy, ()), cross_policy, budget),
-                    budget,
-                )
+                search = _Search(entry, finals, own, own_finders, cross_policy, budget)
+                covers = _minimal(targets[entry], search, budget)
+                if not covers:
+                    # The final kept rules this one may combine with do not cover it: it was
+                    # dropped as covered by a rule that a second declaration of its own policy
+                    # (which replaces this one, so never covers it) covered in turn. No claim.
+                    continue
                 duplicate = len(covers) == 1 and _within(covers[0], entry, facts)
             except _Exhausted:
                 undecided += 1
@@ -437,33 +575,35 @@ def _analyse(
 def _decide(
     entry: _Entry, target: Traffic, finder: _Finder, cross_policy: bool, budget: _Budget
 ) -> bool:
-    """Whether the kept rules that may cover ``entry`` together allow all of ``target``.
+    """Whether the rules that may still cover ``entry`` (visited and kept, or not visited
+    yet) together allow all of ``target``.
 
-    First piece by piece, which settles copies and chains of covering rules in a few steps;
-    when that fragments the target (``PIECEWISE_WORK`` spent), by subtracting the union of
-    every candidate in order of preference. Both are exact.
+    First by :func:`_cutting_prefix` over those rules, nearest first, which settles copies and
+    chains of covering rules in a few steps; when that fragments the target past
+    ``_DECIDE_PIECES``, by subtracting the union of every candidate in order of preference
+    (own policy first, then file order), as netlint always did. Both are exact.
     """
     if target.is_empty():
         return False  # it allows nothing at all: not a shadow of anything
-    settled = _piecewise(entry, target, finder, cross_policy, budget)
-    if settled is not None:
-        return settled
-    everything = len(finder.position)
+    still = _Still(entry, finder, cross_policy, budget)
+    try:
+        return _cutting_prefix(target, still, budget, _DECIDE_PIECES) is not None
+    except _Fragmented:
+        pass
+    position = finder.position[entry]
     candidates: dict[_Entry, None] = {}
     for kind, box in target.boxes():
-        for source in (
-            finder.kept_after(kind, box),
-            finder.before(kind, box, everything),
-        ):
-            for _, other, _ in source:
-                budget.spend()
-                if other not in candidates and other is not entry:
-                    candidates[other] = None
-    position = finder.position[entry]
+        sig = finder.signature(kind, box)
+        for kept in (True, False):
+            for listed in finder.lists(kind, box, sig, kept):
+                budget.spend(len(listed))
+                for _, other, _, theirs in listed:
+                    if other is not entry and _may_meet(sig, theirs):
+                        candidates[other] = None
     covers = [
         other
         for other in candidates
-        if (finder.position[other] < position or finder.is_kept(other))
+        if (finder.position[other] < position or other in finder.kept)
         and _compatible(entry, other, cross_policy)
         and other.traffic.intersects(entry.traffic)
     ]
@@ -475,66 +615,127 @@ def _decide(
     return bool(covers) and target.subtract(union).is_empty()
 
 
-def _piecewise(
-    entry: _Entry,
-    target: Traffic,
-    finder: _Finder,
-    cross_policy: bool,
-    budget: _Budget,
-) -> bool | None:
-    """Each piece of the target left is cut by the first kept rule found to meet it (rules kept
-    after a visit first, then the nearest earlier rules, which are all still kept); a piece that
-    no such rule meets is outside their union. None: undecided, ``PIECEWISE_WORK`` spent."""
-    allowance = PIECEWISE_WORK
-    position = finder.position[entry]
-    work: list[tuple[str, Box]] = list(target.boxes())
-    while work:
-        kind, box = work.pop()
-        # A comparison costs in proportion to the dimensions the piece constrains.
-        size = 1 + len(box.dims)
-        cut: Box | None = None
-        for source in (finder.kept_after(kind, box), finder.before(kind, box, position)):
-            for _, other, candidate in source:
-                budget.spend(size)
-                allowance -= size
-                if _compatible(entry, other, cross_policy) and candidate.intersects(box):
-                    cut = candidate
-                    break
-            if cut is not None:
-                break
-        if cut is None:
-            return False
-        pieces = box.subtract(cut)
-        budget.spend(size * len(pieces))
-        allowance -= size * (1 + len(pieces))
-        if allowance < 0:
+#: Pieces the nearest-first search of :func:`_decide` may leave before the union takes over.
+_DECIDE_PIECES = 256
+
+
+class _Fragmented(Exception):
+    """A cover search cut what is left into more pieces than its caller allows."""
+
+
+class _Still:
+    """The rules that may still cover a visited rule, ranked nearest first: the visited rules
+    kept, the most recently kept first, then the rules before it, the nearest first (copies and
+    chains of covering rules are often neighbours)."""
+
+    def __init__(self, entry: _Entry, finder: _Finder, cross_policy: bool, budget: _Budget) -> None:
+        self.entry = entry
+        self.finder = finder
+        self.kept = len(finder.kept)
+        self.position = finder.position[entry]
+        self.cross_policy = cross_policy
+        self.budget = budget
+
+    def _ok(self, other: _Entry) -> bool:
+        return _compatible(self.entry, other, self.cross_policy)
+
+    def first(self, kind: str, box: Box, after: int) -> tuple[int, _Entry] | None:
+        """The rule of least rank above ``after`` (-1: any) whose boxes meet ``box``: ranks
+        ``0..kept-1`` are kept rules, latest kept first; then rules before this one."""
+        finder, kept = self.finder, self.kept
+        sig = finder.signature(kind, box)
+        if after < kept - 1:
+            found = finder.nearest(kind, box, sig, kept - 1 - after, True, self._ok, self.budget)
+            if found is not None:
+                return (kept - 1 - found[0], found[1])
+            after = kept - 1
+        top = self.position + kept - 1
+        found = finder.nearest(kind, box, sig, top - after, False, self._ok, self.budget)
+        return None if found is None else (top - found[0], found[1])
+
+
+class _Search:
+    """The final kept rules that may cover a dropped rule, in order of preference: its own
+    policy's first, then the others' (those it may combine with), each group in file order.
+
+    A rule's rank is its place in that order. :meth:`first` finds, for one box, the rule of
+    least rank past a given one that meets the box, through the index: rules that meet no part
+    of what is left to cover are never looked at.
+    """
+
+    def __init__(
+        self,
+        entry: _Entry,
+        finals: _Finder,
+        own: dict[NetworkPolicy, list[_Entry]],
+        own_finders: dict[NetworkPolicy, _Finder],
+        cross_policy: bool,
+        budget: _Budget,
+    ) -> None:
+        self.entry = entry
+        self.finals = finals
+        self.own = own.get(entry.policy, [])
+        self.own_finder: _Finder | None = None
+        if len(self.own) > _OWN_SCAN:
+            finder = own_finders.get(entry.policy)
+            if finder is None:
+                finder = own_finders[entry.policy] = _Finder(self.own)
+                for other in self.own:
+                    finder.keep(other)
+            self.own_finder = finder
+        self.cross_policy = cross_policy
+        self.budget = budget
+
+    def _other(self, other: _Entry) -> bool:
+        # Another policy's rule; of the same name it is the same API object and never counts.
+        policy = self.entry.policy
+        return other.policy is not policy and other.policy.name != policy.name
+
+    def first(self, kind: str, box: Box, after: int) -> tuple[int, _Entry] | None:
+        """The rule of least rank above ``after`` (-1: any) whose boxes meet ``box``."""
+        mine = len(self.own)
+        if after < mine:
+            found = self._first_own(kind, box, after)
+            if found is not None:
+                return found
+            after = mine - 1
+        if not self.cross_policy:
             return None
-        work.extend((kind, piece) for piece in pieces)
+        sig = self.finals.signature(kind, box)
+        other = self.finals.first_kept(kind, box, sig, after - mine, self._other, self.budget)
+        return None if other is None else (mine + other[0], other[1])
+
+    def _first_own(self, kind: str, box: Box, after: int) -> tuple[int, _Entry] | None:
+        if self.own_finder is not None:
+            sig = self.own_finder.signature(kind, box)
+            return self.own_finder.first_kept(kind, box, sig, after, _anything, self.budget)
+        sig = self.finals.signature(kind, box)
+        for rank in range(after + 1, len(self.own)):
+            other = self.own[rank]
+            for other_kind, (_, _, candidate, theirs) in self.finals.items[other]:
+                self.budget.spend()
+                if other_kind == kind and _may_meet(sig, theirs) and candidate.intersects(box):
+                    return (rank, other)
+        return None
+
+
+#: Up to this many final kept rules of its own policy, a dropped rule's search scans them all;
+#: past it, they get an index of their own.
+_OWN_SCAN = 16
+#: Pieces what is left to cover may hold before the search gives up (as a subtraction does).
+_MAX_PIECES = 50_000
+
+
+def _inside(box: Box, cover: Box) -> bool:
+    """A cheap sufficient test that ``cover`` holds all of ``box`` (copies of a rule): every
+    set ``cover`` constrains, ``box`` constrains to the same set. The subtraction is exact
+    without it, only slower."""
+    mine = box.dims
+    return all(mine.get(dim) == theirs for dim, theirs in cover.dims.items())
+
+
+def _anything(_: _Entry) -> bool:
     return True
-
-
-def _preferred(
-    entry: _Entry,
-    finals: _Finder,
-    own: Sequence[_Entry],
-    cross_policy: bool,
-    budget: _Budget,
-) -> Iterator[_Entry]:
-    """Kept rules that may cover ``entry``: its own policy's first, then in file order (each
-    once; rules that do not meet it may be left out, they never change a cover)."""
-    for other in own:
-        budget.spend()
-        if other is not entry and other.traffic.intersects(entry.traffic):
-            yield other
-    seen: set[_Entry] = set(own)
-    streams = [finals.kept_in_order(kind, box) for kind, box in entry.traffic.boxes()]
-    for _, other, _ in heapq.merge(*streams, key=_first):
-        budget.spend()
-        if other in seen:
-            continue
-        seen.add(other)
-        if _compatible(entry, other, cross_policy) and other.traffic.intersects(entry.traffic):
-            yield other
 
 
 def _remaining(target: Traffic, cuts: Iterable[_Entry], budget: _Budget) -> Traffic:
@@ -547,29 +748,74 @@ def _remaining(target: Traffic, cuts: Iterable[_Entry], budget: _Budget) -> Traf
     return remaining
 
 
-def _minimal(target: Traffic, candidates: Iterator[_Entry], budget: _Budget) -> list[_Entry]:
+class _Ranked(Protocol):
+    def first(self, kind: str, box: Box, after: int) -> tuple[int, _Entry] | None: ...
+
+
+def _cutting_prefix(
+    target: Traffic, search: _Ranked, budget: _Budget, pieces_cap: int = 0
+) -> list[_Entry] | None:
+    """The candidates, in the order of their rank, up to the first whose prefix covers the
+    target, less those that meet nothing the candidates before them left (None: they never
+    cover it). Exact, and the decision of coverage too.
+
+    Each piece left to cover holds the least-ranked candidate meeting it; the least of those
+    is the next candidate that meets what is left, and only the pieces holding it are cut (the
+    others do not meet it). Dropping candidates that meet nothing left changes no cover: what
+    they share with the target, the earlier candidates already cover. A piece's search starts
+    past the rank that cut it out, so no candidate is looked at twice for one piece. Past
+    ``pieces_cap`` pieces left (0: no cap), :class:`_Fragmented`; past ``_MAX_PIECES``,
+    :class:`TooComplex`.
+    """
+    heap: list[tuple[int, int, _Entry, str, Box]] = []
+    for kind, box in target.boxes():
+        found = search.first(kind, box, -1)
+        if found is None:
+            return None
+        heap.append((found[0], len(heap), found[1], kind, box))
+    heapq.heapify(heap)
+    made = len(heap)
+    prefix: list[_Entry] = []
+    while heap:
+        rank, _, cut, _, _ = heap[0]
+        prefix.append(cut)
+        while heap and heap[0][0] == rank:
+            _, _, _, kind, box = heapq.heappop(heap)
+            pieces = [box]
+            for cover in cut.traffic.kind(kind):
+                pieces = [
+                    piece
+                    for whole in pieces
+                    if not _inside(whole, cover)
+                    for piece in whole.subtract(cover)
+                ]
+                budget.spend(1 + len(pieces))
+            for piece in pieces:
+                found = search.first(kind, piece, rank)
+                if found is None:
+                    return None
+                heapq.heappush(heap, (found[0], made, found[1], kind, piece))
+                made += 1
+        if pieces_cap and len(heap) > pieces_cap:
+            raise _Fragmented
+        if len(heap) > _MAX_PIECES:
+            raise TooComplex(f"cover search grew past {_MAX_PIECES} pieces")
+    return prefix
+
+
+def _minimal(target: Traffic, search: _Search, budget: _Budget) -> list[_Entry] | None:
     """A cover with no rule to spare: of the candidates, in order of preference, drop from the
-    least preferred end every rule the others can do without.
+    least preferred end every rule the others can do without (None: they do not cover).
 
     The same result as trying each rule from the end, but only the shortest prefix that covers
     is ever built: with ``k`` the first candidate at which the prefix covers the target, every
     later one goes (the prefix still covers without it) and ``k`` stays (the prefix before it
     does not cover); then the same holds again for the prefix before ``k``, with ``k`` kept.
+    Candidates that meet nothing their predecessors left are never ``k``, so they are left out.
     """
-    prefix: list[_Entry] = []
-    remaining = target
-    for candidate in candidates:
-        prefix.append(candidate)
-        budget.spend(len(remaining.pods) + len(remaining.ipv4) + len(remaining.ipv6))
-        remaining = remaining.subtract(candidate.traffic)
-        if remaining.is_empty():
-            break
-    else:
-        # Not covered: a rule dropped as covered by a rule of another policy, itself dropped as
-        # covered by a second declaration of this rule's policy (which cannot cover this one).
-        # Trying each rule from the end then drops none, so every candidate is named, as netlint
-        # always did (the message then names rules that do not cover it, or none at all).
-        return prefix
+    prefix = _cutting_prefix(target, search, budget)
+    if prefix is None:
+        return None
     chosen: list[_Entry] = []
     while prefix:
         last = prefix.pop()
