@@ -5,6 +5,7 @@
     python bench/run.py --presets large --runs 3
     python bench/run.py --presets small --runs 1 --smoke    # CI: runs everything once, quickly
     python bench/run.py --yamllint yamllint --nca /path/to/nca   # peers, for the README
+    python bench/run.py --presets large --against /tmp/before   # cold run against another checkout
 
 For each corpus (made by ../shared/bench/gen_corpus.py, cached under --work) it reports medians of:
 - floor: PyYAML ``compose_all`` with the libyaml CSafeLoader over the same files, in one process
@@ -77,7 +78,10 @@ def floor(root: Path) -> float:
 
 _WRAPPER = (
     "import json, resource, sys\n"
-    "from netlint.integrations.cli import main\n"
+    "try:\n"
+    "    from netlint.integrations.cli import main\n"
+    "except ImportError:  # a checkout from before the layered package (--against)\n"
+    "    from netlint.cli import main\n"
     "try:\n"
     "    status = main(sys.argv[1:])\n"
     "finally:\n"
@@ -88,14 +92,20 @@ _WRAPPER = (
 )
 
 
-def timed(args: list[str], cwd: Path, stdin: bytes | None = None) -> tuple[float, int]:
+def timed(
+    args: list[str], cwd: Path, stdin: bytes | None = None, against: Path | None = None
+) -> tuple[float, int]:
     """Wall seconds of a netlint process, and its peak RSS in KiB: the main process plus the
     largest parse worker (workers run side by side with the main process, so this bounds the
     sum for two workers; they are forked after the main process has read nothing big)."""
+    env = None
+    if against is not None:  # another checkout's netlint, with this environment's libraries
+        env = {**os.environ, "PYTHONPATH": str(against)}
     start = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", _WRAPPER, *args],
         cwd=cwd,
+        env=env,
         input=stdin,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -214,18 +224,24 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def bench(root: Path, runs: int, *, smoke: bool) -> dict[str, Any]:
+def bench(root: Path, runs: int, *, smoke: bool, against: Path | None = None) -> dict[str, Any]:
     cache = root / ".netlint_cache"
     row: dict[str, Any] = {"corpus": root.name, "files": len(files_of(root))}
     row["bytes"] = sum(p.stat().st_size for p in files_of(root))
     row["floor_s"] = median([floor(root) for _ in range(runs)])
-    cold, rss = [], []
+    cold, rss, before = [], [], []
     for _ in range(runs):
         shutil.rmtree(cache, ignore_errors=True)
         elapsed, peak = timed(["check", ".", "--fail-on", "never"], root)
         cold.append(elapsed)
         rss.append(peak)
+        if against is not None:  # interleaved, so both see the same load on the machine
+            shutil.rmtree(cache, ignore_errors=True)
+            before.append(timed(["check", ".", "--fail-on", "never"], root, against=against)[0])
     row["cold_s"] = median(cold)
+    if before:
+        row["cold_against_s"] = median(before)
+        row["cold_over_against"] = row["cold_s"] / row["cold_against_s"]
     row["peak_rss_mib"] = max(rss) / 1024
     timed(["check", ".", "--fail-on", "never"], root)  # fill the cache
     row["warm_s"] = median(
@@ -396,6 +412,13 @@ def main() -> int:
     )
     parser.add_argument("--yamllint-on", default="medium", help="preset for yamllint (medium)")
     parser.add_argument("--nca-on", default="small", help="preset for NCA (small)")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also time the cold run of the netlint in this checkout (e.g. `git worktree add "
+        "/tmp/before v0.1.0`), interleaved with this one's, and report the ratio",
+    )
     args = parser.parse_args()
     if not GENERATOR.is_file():
         print(f"bench: {GENERATOR} not found (../shared beside the repo)", file=sys.stderr)
@@ -404,7 +427,7 @@ def main() -> int:
     rows = []
     for preset in args.presets:
         root = corpus(preset, args.work)
-        row = bench(root, args.runs, smoke=args.smoke)
+        row = bench(root, args.runs, smoke=args.smoke, against=args.against)
         row.update(cache_format(root, args.runs))
         row.update(
             peers(

@@ -45,7 +45,7 @@ from netlint.analysis.algebra import (
     selector_covers,
     subject_traffic,
 )
-from netlint.analysis.context import Context, Rule
+from netlint.analysis.context import Context, ProblemRule, Rule
 from netlint.analysis.hypothetical import (
     HypotheticalPod,
     KeyConstraint,
@@ -79,11 +79,11 @@ from netlint.core.model import (
 from netlint.core.model import (
     Rule as PolicyRule,
 )
+from netlint.core.problems import Problem, ProblemKind
 from netlint.core.rule import Options, RuleMeta, option
 from netlint.core.selectors import Operator, describe, describe_all, requirement_matches
 from netlint.core.source import Span
 from netlint.read.load import FileResult
-from netlint.read.parse import Problem
 
 __all__ = [
     "BUILTIN_NAMESPACES",
@@ -124,6 +124,8 @@ __all__ = [
     "PortSet",
     "PortSpec",
     "Problem",
+    "ProblemKind",
+    "ProblemRule",
     "Related",
     "Requirement",
     "Rule",

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from conftest import REPO, SHARED
 
+from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import Span
 from netlint.read.build import BuildOptions
 from netlint.read.load import FileResult, load
-from netlint.read.parse import Limits, Problem
+from netlint.read.parse import Limits
 from netlint.run import cache as cache_module
 from netlint.run import runner as runner_module
 from netlint.run import workspace as workspace_module
@@ -472,7 +473,24 @@ def test_awkward_values_round_trip() -> None:
     assert len(result.objects) == 1
     ports = result.objects[0].ingress + result.objects[0].egress  # type: ignore[union-attr]
     assert ports[0].ports[0].port == 123456789012345678901234567890
-    result.problems.append(Problem("NL002", "a \ud800 b", Span("elsewhere.yaml", 1, 1, 1, 2)))
+    result.problems.append(
+        Problem(ProblemKind.INVALID, "a \ud800 b", Span("elsewhere.yaml", 1, 1, 1, 2))
+    )
     empty = FileResult("empty.yaml", "0" * 32)
     decoded = decode_results(encode_results([result, empty]))
     assert decoded is not None and same(decoded, [result, FileResult("empty.yaml", "0" * 32)])
+
+
+def test_every_problem_kind_round_trips_and_an_unknown_one_is_refused() -> None:
+    """Problems are stored by kind; a shard naming a kind this netlint does not know (a
+    rule code, as format 3 stored, or anything hostile) is refused whole, never half-read."""
+    span = Span("a.yaml", 2, 3, 2, 9)
+    result = FileResult(
+        "a.yaml", "0" * 32, problems=[Problem(kind, kind.name, span) for kind in ProblemKind]
+    )
+    blob = encode_results([result])
+    decoded = decode_results(blob)
+    assert decoded is not None and [p.kind for p in decoded[0].problems] == list(ProblemKind)
+    assert same(decoded, [result])
+    forged = blob.replace(b"\xa6syntax", b"\xa5NL001")  # msgpack: fixstr of length 6 -> 5
+    assert forged != blob and decode_results(forged) is None

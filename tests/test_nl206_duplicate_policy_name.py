@@ -39,7 +39,8 @@ def test_every_later_definition_points_at_the_first(tmp_path: Path, write: Write
         ("p/a.yaml", 4),
         ("p/a.yaml", 14),
     ]
-    assert "(first at a.yaml:4, same folder) (and 1 more)" in later.message
+    assert "(2 earlier definitions differ, first at a.yaml:4, same folder)" in later.message
+    assert later.fix is not None and "Rename one of them" in later.fix
 
 
 def test_items_of_a_list_are_in_document_order(tmp_path: Path, write: Write) -> None:
@@ -71,7 +72,9 @@ def test_copies_differing_only_in_metadata_are_the_same_policy(
     )
     report = lint(tmp_path, select=["NL206"])
     assert found(report) == {("q/c.yaml", 14, "NL206")}
-    assert "is defined twice in this file, identically" in report.findings[0].message
+    copy = report.findings[0]
+    assert "is defined twice in this file, identically (first at line 4" in copy.message
+    assert copy.fix is not None and copy.fix.startswith("Delete it")
 
 
 def test_other_names_namespaces_and_folders_are_not_duplicates(
@@ -120,7 +123,7 @@ def test_many_sibling_files_name_the_first_with_other_rules(tmp_path: Path, writ
     assert all(len(f.related) <= 3 for f in report.findings)
     last = next(f for f in report.findings if f.span.path == "p/z.yaml")
     # Its identical twins in a.yaml are no replacement (alternative bundles); the 40 others are.
-    assert "(first at f00.yaml:4, same folder) (and 39 more)" in last.message
+    assert "(40 earlier definitions differ, first at f00.yaml:4, same folder)" in last.message
     assert [(r.span.path, r.message.rpartition(": ")[2]) for r in last.related] == [
         ("p/f00.yaml", "the first"),
         ("p/f39.yaml", "the previous one, which this one replaces (40 earlier in all)"),
@@ -184,8 +187,10 @@ def test_agrees_with_the_pairwise_definition(tmp_path: Path) -> None:
         got: set[Finding3] = set()
         for f in lint(root, select=["NL206"]).findings:
             where = f.message.partition("first at ")[2].partition(")")[0]
-            more = f.message.partition("(and ")[2].partition(" more)")[0]
-            differing = 0 if "identically" in f.message else 1 + int(more or 0)
+            head, many, _ = f.message.partition(" earlier definitions differ")
+            differing = (
+                0 if "identically" in f.message else int(head.rpartition("(")[2]) if many else 1
+            )
             related = tuple((r.span.path, r.span.line) for r in f.related)
             got.add((f.span.path, f.span.line, where, differing, related))
         assert got == _reference(layout, kustomized), (case, layout, kustomized)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from netlint.core.model import NetworkPolicy, Workload
+from netlint.core.problems import ProblemKind
 from netlint.core.source import Span
 from netlint.read.build import BuildOptions
 from netlint.read.load import is_templated, load
@@ -107,7 +108,7 @@ def test_quoted_and_tagged_scalars() -> None:
 
 def test_unknown_tags_are_inert_and_reported() -> None:
     tree = tree_of("a: !!python/object/apply:os.system ['echo pwned']\nb: !Ref x\n")
-    assert [p.code for p in tree.problems] == ["NL002", "NL002"]
+    assert [p.kind for p in tree.problems] == [ProblemKind.INVALID, ProblemKind.INVALID]
     assert tree.data["b"] == "x"
 
 
@@ -118,7 +119,9 @@ def test_merge_keys_apply_with_explicit_keys_winning() -> None:
 
 def test_duplicate_key_is_nl001_at_the_second_key() -> None:
     tree = tree_of("a: 1\nb: 2\na: 3\n")
-    assert [(p.code, p.span.line, p.span.col) for p in tree.problems] == [("NL001", 3, 1)]
+    assert [(p.kind, p.span.line, p.span.col) for p in tree.problems] == [
+        (ProblemKind.SYNTAX, 3, 1)
+    ]
     assert tree.data["a"] == 1
 
 
@@ -147,7 +150,7 @@ def test_multi_document_file_with_list_items() -> None:
 @pytest.mark.parametrize("depth", [10_000, 1_000_000])
 def test_deep_nesting_is_refused_without_crashing(depth: int) -> None:
     parsed = parse("deep.yaml", ("[" * depth + "]" * depth).encode(), Limits())
-    assert parsed.problem is not None and parsed.problem.code == "NL001"
+    assert parsed.problem is not None and parsed.problem.kind is ProblemKind.SYNTAX
     assert "nesting deeper than 256" in parsed.problem.message
     assert parsed.problem.span.line == 1 and parsed.problem.span.col == 257
 
@@ -319,7 +322,7 @@ def test_a_reader_bug_becomes_nl900_at_the_document(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(load_module, "build_document", flaky)
     text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\nkind: Namespace\n"
     result = load("f.yaml", text.encode(), BuildOptions(), Limits())
-    assert [(p.code, p.span.line) for p in result.problems] == [("NL900", 5)]
+    assert [(p.kind, p.span.line) for p in result.problems] == [(ProblemKind.INTERNAL, 5)]
     assert "KeyError" in result.problems[0].message and len(result.objects) == 1
 
 

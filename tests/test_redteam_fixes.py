@@ -17,6 +17,7 @@ import pytest
 import yaml
 from helpers import VALID_POLICY, netlint
 
+from netlint.core.problems import ProblemKind
 from netlint.read import load as load_module
 from netlint.read.build import BuildOptions
 from netlint.read.composer import Composer, MarkedError, YAMLError
@@ -120,7 +121,9 @@ def test_a_memory_error_while_reading_a_file_is_its_nl001(monkeypatch: pytest.Mo
         with monkeypatch.context() as patch:
             patch.setattr(load_module, where, exhausted)
             result = load("big.yaml", VALID_POLICY.encode(), BuildOptions(), Limits())
-        assert [(p.code, p.span.line, p.span.col) for p in result.problems] == [("NL001", 1, 1)]
+        assert [(p.kind, p.span.line, p.span.col) for p in result.problems] == [
+            (ProblemKind.SYNTAX, 1, 1)
+        ]
         assert "too large to read within memory" in result.problems[0].message
         assert result.objects == [] and result.digest == ""  # never cached
 
@@ -195,7 +198,7 @@ def test_unprintable_characters_are_reported_where_they_are(
     text = f"a: 1\nb: 2\nc: 3 # x{char}y\n"
     problem = parse("f.yaml", text.encode(encoding), Limits()).problem
     assert problem is not None
-    assert (problem.code, problem.span.line, problem.span.col) == ("NL001", 3, 9)
+    assert (problem.kind, problem.span.line, problem.span.col) == (ProblemKind.SYNTAX, 3, 9)
     assert problem.message == f"{what} is not allowed in YAML"
 
 
@@ -396,7 +399,7 @@ def test_a_config_of_the_user_applies_and_verbose_names_it(planted: Path) -> Non
 
 def _nl002(document: str) -> list[str]:
     result = load("f.yaml", document.encode(), BuildOptions(), Limits())
-    return [p.message for p in result.problems if p.code == "NL002"]
+    return [p.message for p in result.problems if p.kind is ProblemKind.INVALID]
 
 
 LABELLED = """\

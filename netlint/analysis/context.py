@@ -10,10 +10,10 @@ from typing import Any, ClassVar, TypeVar
 from netlint.analysis.index import Index
 from netlint.core.findings import Finding, Related, Severity
 from netlint.core.model import Namespace, NetworkPolicy, Object, Workload
+from netlint.core.problems import Problem, ProblemKind
 from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
 from netlint.read.load import FileResult
-from netlint.read.parse import Problem
 
 T = TypeVar("T")
 
@@ -48,6 +48,8 @@ class Context:
     severity: Severity
     options: Any = None
     _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: The kind of input problem the rule reports (``ProblemRule.kind``); None for other rules.
+    kind: ProblemKind | None = None
 
     def memo(self, key: Hashable, factory: Callable[[], T]) -> T:
         """``factory()``, computed once per run and rule for ``key``: what a rule derives from
@@ -81,8 +83,21 @@ class Context:
         )
 
     def problems(self, file: FileResult) -> Iterator[Problem]:
-        """The input problems of ``file`` that belong to this rule's code."""
-        return (p for p in file.problems if p.code == self.meta.code)
+        """The input problems of ``file`` of the kind this rule reports (none for a rule that
+        is not a :class:`ProblemRule`)."""
+        return (p for p in file.problems if p.kind is self.kind)
 
 
-__all__ = ["Context", "Rule"]
+class ProblemRule(Rule):
+    """Base of input rules: each reports the problems of one kind that reading the files found
+    (NL001 syntax, NL002 what the API server rejects, NL900 netlint's own failures), one finding
+    per problem, where it was found. A subclass sets ``meta`` and ``kind``, nothing else."""
+
+    kind: ClassVar[ProblemKind]
+
+    def check_file(self, ctx: Context, file: FileResult) -> Iterator[Finding]:
+        for problem in ctx.problems(file):
+            yield ctx.finding(problem.span, problem.message, subject=problem.subject)
+
+
+__all__ = ["Context", "ProblemRule", "Rule"]

@@ -31,14 +31,18 @@ from netlint.core.model import (
     Rule,
     Workload,
 )
+from netlint.core.problems import Problem, ProblemKind
 from netlint.core.selectors import Operator
 from netlint.core.source import Positions, Span
 from netlint.read import schema, validate
-from netlint.read.parse import ALL, Node, PathKey, Problem, Shape, Tree, to_tree, top_level_scalars
+from netlint.read.parse import ALL, Node, PathKey, Shape, Tree, to_tree, top_level_scalars
 
 #: Findings about an object with this annotation are suppressed (see netlint.run.suppress).
 IGNORE_ANNOTATION: Final = "netlint.dev/ignore"
 POLICY_GROUPS: Final = ("networking.k8s.io/", "extensions/")
+#: A policy with a problem of these kinds is not what the cluster would hold: rules that reason
+#: about its rules leave it out (``NetworkPolicy.valid``). netlint's own failures do not count.
+_INVALIDATING: Final = frozenset({ProblemKind.SYNTAX, ProblemKind.INVALID})
 _WORKLOAD_GROUPS: Final = {
     "Pod": ("v1",),
     "ReplicationController": ("v1",),
@@ -241,14 +245,16 @@ def _name(tree: Tree, problems: list[Problem], kind: str) -> str | None:
     if where:
         problems.append(
             Problem(
-                "NL002",
+                ProblemKind.INVALID,
                 f"metadata.name of this {kind} must be a non-empty string",
                 tree.span(where),
             )
         )
     else:
         problems.append(
-            Problem("NL002", f"this {kind} has no metadata.name", tree.span(()).first_line)
+            Problem(
+                ProblemKind.INVALID, f"this {kind} has no metadata.name", tree.span(()).first_line
+            )
         )
     return None
 
@@ -340,7 +346,7 @@ def _policy(
     if isinstance(api_version, str) and api_version != "networking.k8s.io/v1":
         found.append(
             Problem(
-                "NL002",
+                ProblemKind.INVALID,
                 f"apiVersion {api_version} is not served for NetworkPolicy "
                 "(extensions/v1beta1 was removed in Kubernetes 1.16); use networking.k8s.io/v1",
                 tree.span(("apiVersion",)),
@@ -382,7 +388,7 @@ def _policy(
         egress_key_span=tree.key_spans.get(("spec", "egress")),
         labels=_string_map(metadata.get("labels")),
         annotations=_string_map(metadata.get("annotations")),
-        valid=not any(p.code in ("NL001", "NL002") for p in found),
+        valid=not any(p.kind in _INVALIDATING for p in found),
         annotation_span=_annotation_span(tree),
     )
 
@@ -393,11 +399,11 @@ def _about(problems: list[Problem], subject: str) -> list[Problem]:
 
 def _unique(problems: list[Problem]) -> list[Problem]:
     """One problem per node: the schema and the value checks may both object to a value."""
-    seen: set[tuple[str, Span]] = set()
+    seen: set[tuple[ProblemKind, Span]] = set()
     out: list[Problem] = []
     for problem in problems:
-        if (problem.code, problem.span) not in seen:
-            seen.add((problem.code, problem.span))
+        if (problem.kind, problem.span) not in seen:
+            seen.add((problem.kind, problem.span))
             out.append(problem)
     return out
 

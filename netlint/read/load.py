@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from netlint.core.model import ForeignPolicy, Object
+from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import point
 from netlint.read.build import BuildOptions, build_document
 from netlint.read.directives import Directive, scan
-from netlint.read.parse import Limits, Parsed, Problem, parse, size_problem
+from netlint.read.parse import Limits, Parsed, parse, size_problem
 
 #: A Go-template action where YAML would need a value: at the start of a line, after `- `, or as
 #: the unquoted value of a key. Inside quotes or a block scalar (Prometheus rules, Grafana
@@ -65,7 +66,7 @@ def unreadable(path: str, error: OSError) -> FileResult:
     shown = reason.encode("ascii", "backslashreplace").decode("ascii")
     shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in shown)
     message = f"netlint cannot read this file: {shown}"
-    return FileResult(path, "", problems=[Problem("NL001", message, point(path, 0, 0))])
+    return FileResult(path, "", problems=[Problem(ProblemKind.SYNTAX, message, point(path, 0, 0))])
 
 
 def is_templated(text: str) -> bool:
@@ -89,7 +90,7 @@ def out_of_memory(path: str) -> FileResult:
         "file too large to read within memory (netlint ran out of memory reading it); "
         "not linted: lower limits.max-file-bytes or limits.max-alias-expansion, or split it"
     )
-    return FileResult(path, "", problems=[Problem("NL001", message, point(path, 0, 0))])
+    return FileResult(path, "", problems=[Problem(ProblemKind.SYNTAX, message, point(path, 0, 0))])
 
 
 def load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> FileResult:
@@ -120,7 +121,7 @@ def _load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> File
         except Exception as exc:  # a netlint bug: report it at the document, keep the others
             result.problems.append(
                 Problem(
-                    "NL900",
+                    ProblemKind.INTERNAL,
                     f"netlint failed to read this document: {type(exc).__name__}: {exc} "
                     "(a netlint bug: please report it; the other documents were still linted)",
                     parsed.positions.point(node.start_mark),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
 
+from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import Positions, Span, point, text_point
 from netlint.read.composer import Composer, MarkedError, YAMLError, tag_of
 
@@ -37,17 +38,6 @@ class Limits:
     max_depth: int = 256
     #: Nodes a document may expand to through aliases (the "billion laughs" guard).
     max_alias_expansion: int = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Something wrong with the input, found while reading it: a finding of rule ``code``."""
-
-    code: str
-    message: str
-    span: Span
-    #: ``Kind/namespace/name`` of the object it was found in, when known.
-    subject: str | None = None
 
 
 class ParseFailure(Exception):
@@ -70,7 +60,7 @@ def decode(path: str, data: bytes) -> str:
         prefix = data[: exc.start].decode(encoding, errors="replace")
         raise ParseFailure(
             Problem(
-                "NL001",
+                ProblemKind.SYNTAX,
                 f"invalid {exc.encoding.upper().replace('-SIG', '')} byte sequence "
                 f"{data[exc.start : exc.start + 4]!r}: {exc.reason}",
                 text_point(path, prefix, len(prefix)),
@@ -86,7 +76,11 @@ def decode(path: str, data: bytes) -> str:
         else:
             what = f"U+{ord(char):04X} (not a printable character)"
         raise ParseFailure(
-            Problem("NL001", f"{what} is not allowed in YAML", text_point(path, text, bad.start()))
+            Problem(
+                ProblemKind.SYNTAX,
+                f"{what} is not allowed in YAML",
+                text_point(path, text, bad.start()),
+            )
         )
     return text
 
@@ -111,8 +105,8 @@ def _marked_problem(positions: Positions, exc: Any) -> Problem:
     ):
         message += f" (started at line {positions.point(exc.context_mark).line})"
     if mark is None:
-        return Problem("NL001", message, point(positions.path, 0, 0))
-    return Problem("NL001", message, positions.point(mark))
+        return Problem(ProblemKind.SYNTAX, message, point(positions.path, 0, 0))
+    return Problem(ProblemKind.SYNTAX, message, positions.point(mark))
 
 
 def _depth_bound(text: str) -> int:
@@ -178,7 +172,7 @@ def _is_nesting(exc: Any) -> bool:
 
 def _too_deep(positions: Positions, mark: Any, limit: int) -> ParseFailure:
     return ParseFailure(
-        Problem("NL001", f"nesting deeper than {limit} levels", positions.point(mark))
+        Problem(ProblemKind.SYNTAX, f"nesting deeper than {limit} levels", positions.point(mark))
     )
 
 
@@ -204,7 +198,7 @@ def _expansion_size(root: Node, positions: Positions, limit: int, budget: int) -
             if total > limit:
                 raise ParseFailure(
                     Problem(
-                        "NL001",
+                        ProblemKind.SYNTAX,
                         f"aliases expand this document beyond {limit} nodes (alias bomb?)",
                         positions.point(node.start_mark),
                     )
@@ -228,7 +222,7 @@ def _expansion_size(root: Node, positions: Positions, limit: int, budget: int) -
         # Each document within the limit, but together they would cost limit x documents.
         raise ParseFailure(
             Problem(
-                "NL001",
+                ProblemKind.SYNTAX,
                 f"aliases add more than {limit} nodes to this file's documents in all "
                 "(alias bomb?)",
                 positions.point(root.start_mark),
@@ -240,7 +234,7 @@ def _expansion_size(root: Node, positions: Positions, limit: int, budget: int) -
 def _recursive(node: Node, positions: Positions) -> ParseFailure:
     return ParseFailure(
         Problem(
-            "NL001",
+            ProblemKind.SYNTAX,
             "recursive alias: the node anchored here contains an alias of itself",
             positions.point(node.start_mark),
         )
@@ -270,7 +264,7 @@ def size_problem(path: str, size: int, limits: Limits) -> Problem:
     """The NL001 of a file over ``limits.max_file_bytes`` (judged from its stat where it can be,
     so that such a file is never read)."""
     return Problem(
-        "NL001",
+        ProblemKind.SYNTAX,
         f"file is {size:,} bytes, over the {limits.max_file_bytes:,}-byte limit "
         "(limits.max_file_bytes); not parsed",
         point(path, 0, 0),
@@ -299,7 +293,7 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
                 if len(result.documents) >= limits.max_documents:
                     raise ParseFailure(
                         Problem(
-                            "NL001",
+                            ProblemKind.SYNTAX,
                             f"more than {limits.max_documents:,} documents in one file "
                             "(limits.max_documents); the rest are not read",
                             positions.point(node.start_mark),
@@ -318,7 +312,7 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
     except YAMLError as exc:  # e.g. a ReaderError, which carries no mark
         bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # read by libyaml, not in text
         where = _reader_point(path, text, exc, bom)
-        result.problem = Problem("NL001", str(exc).split("\n")[0], where)
+        result.problem = Problem(ProblemKind.SYNTAX, str(exc).split("\n")[0], where)
     return result
 
 
@@ -502,17 +496,21 @@ class _Converter:
             try:
                 return scalar_value(node)
             except UnsupportedTag as exc:
-                self.problems.append(Problem("NL002", str(exc), span))
+                self.problems.append(Problem(ProblemKind.INVALID, str(exc), span))
                 return node.value
         if depth >= self.max_depth:  # only reachable through aliases: the parser bounds the rest
             self.problems.append(
-                Problem("NL001", f"nesting deeper than {self.max_depth} levels", span)
+                Problem(ProblemKind.SYNTAX, f"nesting deeper than {self.max_depth} levels", span)
             )
             return None
         tag = tag_of(node)
         if tag and tag not in _COLLECTION_TAGS:
             self.problems.append(
-                Problem("NL002", f"tag {node.tag} is not supported in a Kubernetes manifest", span)
+                Problem(
+                    ProblemKind.INVALID,
+                    f"tag {node.tag} is not supported in a Kubernetes manifest",
+                    span,
+                )
             )
         if kind == "sequence":
             item_shape = shape[0] if isinstance(shape, list) else ALL
@@ -540,7 +538,7 @@ class _Converter:
                     first = span(seen[raw].start_mark, seen[raw].end_mark).line
                     self.problems.append(
                         Problem(
-                            "NL001",
+                            ProblemKind.SYNTAX,
                             f"duplicate key {raw!r} (first at line {first}); "
                             "the API server rejects the object",
                             span(key_node.start_mark, key_node.end_mark),
@@ -565,7 +563,7 @@ class _Converter:
     def _complex_key(self, key_node: Node) -> None:
         self.problems.append(
             Problem(
-                "NL002",
+                ProblemKind.INVALID,
                 f"a mapping key must be a scalar, not a {key_node.id} (an unrendered template?)",
                 self.positions.span(key_node.start_mark, key_node.end_mark),
             )
@@ -577,7 +575,7 @@ class _Converter:
         except UnsupportedTag as exc:
             self.problems.append(
                 Problem(
-                    "NL002",
+                    ProblemKind.INVALID,
                     str(exc),
                     self.positions.span(key_node.start_mark, key_node.end_mark),
                 )
@@ -613,7 +611,7 @@ class _Converter:
             if source.id != "mapping":
                 self.problems.append(
                     Problem(
-                        "NL001",
+                        ProblemKind.SYNTAX,
                         "a merge key (<<) needs a mapping or a list of mappings",
                         self.positions.span(source.start_mark, source.end_mark),
                     )

@@ -15,7 +15,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from netlint.read.parse import PathKey, Problem, Tree
+from netlint.core.problems import Problem, ProblemKind
+from netlint.read.parse import PathKey, Tree
 
 
 @cache
@@ -109,11 +110,11 @@ def _explain(name: str, tree: Tree, prefix: PathKey) -> Iterator[Problem]:
                 message += (
                     f" (did you mean {hint[0]!r}?)" if hint else f"; allowed: {', '.join(allowed)}"
                 )
-                yield Problem("NL002", message, tree.key_span((*where, key)))
+                yield Problem(ProblemKind.INVALID, message, tree.key_span((*where, key)))
         elif kind == "required":
             missing = error.message.split("'")[1] if "'" in error.message else error.message
             yield Problem(
-                "NL002",
+                ProblemKind.INVALID,
                 f"{label} is missing the required field {missing!r}",
                 tree.key_span(where) if where else tree.span(where).first_line,
             )
@@ -123,7 +124,7 @@ def _explain(name: str, tree: Tree, prefix: PathKey) -> Iterator[Problem]:
             message = f"{label} must be {_article(wanted_text)}, not {_json_type(error.instance)}"
             if "string" in wanted and isinstance(error.instance, (bool, int, float)):
                 message += "; quote it so YAML reads it as a string"
-            yield Problem("NL002", message, tree.span(where))
+            yield Problem(ProblemKind.INVALID, message, tree.span(where))
         elif kind in ("enum", "const"):
             options = error.validator_value if kind == "enum" else [error.validator_value]
             hint = [o for o in options if str(o).lower() == str(error.instance).lower()]
@@ -133,9 +134,9 @@ def _explain(name: str, tree: Tree, prefix: PathKey) -> Iterator[Problem]:
             )
             if hint:
                 message += f" (values are case-sensitive: {hint[0]!r})"
-            yield Problem("NL002", message, tree.span(where))
+            yield Problem(ProblemKind.INVALID, message, tree.span(where))
         else:
-            yield Problem("NL002", f"{label}: {_message(error)}", tree.span(where))
+            yield Problem(ProblemKind.INVALID, f"{label}: {_message(error)}", tree.span(where))
 
 
 def _message(error: Any) -> str:

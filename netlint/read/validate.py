@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from netlint.core.model import Network
-from netlint.read.parse import PathKey, Problem, Tree
+from netlint.core.problems import Problem, ProblemKind
+from netlint.read.parse import PathKey, Tree
 from netlint.read.schema import quoted
 
 _DNS_LABEL: Final = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -90,7 +91,7 @@ def parse_cidr(text: str) -> Network | None:
 
 
 def _problem(tree: Tree, where: PathKey, message: str, *, key: bool = False) -> Problem:
-    return Problem("NL002", message, tree.key_span(where) if key else tree.span(where))
+    return Problem(ProblemKind.INVALID, message, tree.key_span(where) if key else tree.span(where))
 
 
 def label_map_problems(tree: Tree, where: PathKey, what: str = "label") -> Iterator[Problem]:
@@ -195,7 +196,7 @@ def _peer_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
     fields = [k for k in ("podSelector", "namespaceSelector", "ipBlock") if k in peer]
     if not fields:
         yield Problem(
-            "NL002",
+            ProblemKind.INVALID,
             "a peer must set podSelector, namespaceSelector or ipBlock "
             "(to allow every peer, leave out from/to instead)",
             tree.span(where).first_line,

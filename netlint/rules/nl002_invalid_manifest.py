@@ -2,40 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from netlint.api import Context, FileResult, Finding, Rule, RuleMeta, Severity
+from netlint.api import ProblemKind, ProblemRule, RuleMeta, Severity
 
 
-class InvalidManifest(Rule):
+class InvalidManifest(ProblemRule):
+    kind = ProblemKind.INVALID
     meta = RuleMeta(
         code="NL002",
         name="invalid-manifest",
         severity=Severity.ERROR,
         summary="The API server would reject this NetworkPolicy (or a field netlint reads from "
         "a workload or namespace): wrong structure, type or value.",
-        rationale=(
+        why=(
             "A rejected policy does not exist in the cluster: the pods it was written to "
-            "protect stay open, and `kubectl apply` of the whole file fails. NetworkPolicies "
-            "are checked against the JSON Schema in `schemas/networkpolicy.schema.json` "
-            "(unknown fields, as strict field validation rejects them; types; enums such as "
-            "protocol and policyTypes) and against the value rules of the API server's "
-            "validation: CIDR syntax, `except` strictly inside `cidr`, ports within 1-65535, "
-            "named ports as IANA service names, `endPort` only with a numeric `port` and not "
-            "below it, label key and value syntax, operator/values agreement in "
-            "matchExpressions, and `ipBlock` never combined with a selector in one peer. "
-            "Workloads and namespaces are checked in the fields netlint reads (names, labels). "
-            "Unquoted `yes`, `on` or `1.0` are not strings in YAML 1.1, which Kubernetes "
-            "uses: quote label values. A policy with NL002 findings is left out of the checks "
-            "that reason about its rules."
+            "protect stay open, and `kubectl apply` of the whole file fails.\n\n"
+            "NetworkPolicies are checked against the JSON Schema in "
+            "`schemas/networkpolicy.schema.json` (unknown fields, as strict field validation "
+            "rejects them; types; enums such as protocol and policyTypes) and against the "
+            "value rules of the API server's validation: CIDR syntax, `except` strictly inside "
+            "`cidr`, ports within 1-65535, named ports as IANA service names, `endPort` only "
+            "with a numeric `port` and not below it, label key and value syntax, "
+            "operator/values agreement in matchExpressions, and `ipBlock` never combined with "
+            "a selector in one peer. Workloads and namespaces are checked in the fields "
+            "netlint reads (names, labels)."
         ),
+        fix=(
+            "Correct the field the finding points at, as its message says. Unquoted `yes`, "
+            "`on` or `1.0` are not strings in YAML 1.1, which Kubernetes uses: quote label "
+            "values."
+        ),
+        not_reported=(
+            "Fields of workloads and namespaces that netlint does not read are not validated. "
+            "A policy with NL002 findings is left out of the checks that reason about its "
+            "rules, so its other problems show once it is valid."
+        ),
+        added_in="0.1.0",
         tags=("correctness", "schema"),
         security_severity=6.0,
     )
-
-    def check_file(self, ctx: Context, file: FileResult) -> Iterator[Finding]:
-        for problem in ctx.problems(file):
-            yield ctx.finding(problem.span, problem.message, subject=problem.subject)
 
 
 RULE = InvalidManifest

@@ -18,6 +18,7 @@ from netlint.api import (
     Rule,
     RuleMeta,
     Severity,
+    display,
     plural,
 )
 
@@ -33,27 +34,35 @@ class DuplicatePolicyName(Rule):
         severity=Severity.ERROR,
         summary="Two NetworkPolicies applied together (one file, or files of one directory) "
         "have the same name in the same namespace, so the one applied last replaces the other.",
-        rationale=(
+        why=(
             "A NetworkPolicy is identified by its namespace and name. `kubectl apply -f dir/` "
             "(and GitOps tools) apply the files of a directory in path order and the documents "
             "of a file in order, so the later definition overwrites the earlier one: the rules "
             "of the first are gone from the cluster although they are still in the repo. This "
-            "usually comes from copying a policy and forgetting to rename it. Give each policy "
-            "a unique name, or merge the two.\n\n"
+            "usually comes from copying a policy and forgetting to rename it.\n\n"
             "Namespaces are resolved as `kubectl apply` would: `metadata.namespace`, else the "
             "configured default namespace. Reported: a second definition in the same file "
             "(even an identical copy, which is harmless but usually a copy-paste whose edit "
             "was forgotten), and a second definition with different rules in another file of "
-            "the same directory. Not reported: policies in different directories (usually "
-            "different deploy units: kustomize overlays, per-environment or per-cluster "
-            "folders, test scenarios, which are never applied together); identical copies in "
-            "sibling files (alternative bundles such as `install.yaml` and "
-            "`namespace-install.yaml`: applying both changes nothing); sibling files in a "
-            "kustomization directory (kustomize itself rejects duplicate resources, so a "
-            "same-named policy there is a patch); and policies the API server would reject "
-            "(NL002). Definitions are compared by their spec (selectors, peers and ports, in "
-            "the order written), not by labels or annotations."
+            "the same directory."
         ),
+        fix=(
+            "Give each policy a unique name, or merge the two. Delete an identical copy, or, "
+            "if it was copied to start another policy, give it its own name and rules."
+        ),
+        not_reported=(
+            "Policies in different directories (usually different deploy units: kustomize "
+            "overlays, per-environment or per-cluster folders, test scenarios, which are never "
+            "applied together); identical copies in sibling files (alternative bundles such as "
+            "`install.yaml` and `namespace-install.yaml`: applying both changes nothing); "
+            "sibling files in a kustomization directory (kustomize itself rejects duplicate "
+            "resources, so a same-named policy there is a patch); and policies the API server "
+            "would reject (NL002).\n\n"
+            "Definitions are compared by their spec (selectors, peers and ports, in the order "
+            "written), not by labels or annotations: copies that differ only there are the "
+            "same policy."
+        ),
+        added_in="0.1.0",
         tags=("correctness",),
         security_severity=5.0,
     )
@@ -248,31 +257,38 @@ def _finding(ctx: Context, policy: NetworkPolicy, verdict: _Verdict) -> Finding:
         if first.ref.path == policy.ref.path
         else f"{posixpath.basename(first.ref.path)}:{first.name_span.line}, same folder"
     )
-    what = f"NetworkPolicy {policy.namespace}/{policy.name}"
+    what = display(policy)
     if not verdict.differing:
+        # Only copies in the same file are reported (see _verdict), so "first at" is in it.
         if verdict.earlier == 1:
-            message = (
-                f"{what} is defined twice in this file, identically (first at {where}): the "
-                "copy changes nothing. Delete it, or, if it was copied to start another policy, "
-                "give it its own name and rules."
-            )
+            message = f"{what} is defined twice in this file, identically (first at {where})"
         else:
             copies = plural(verdict.earlier, "earlier copy", "earlier copies")
             message = (
-                f"{what} is defined again in this file, identically ({copies}, first at "
-                f"{where}): the copy changes nothing. Delete it, or, if it was copied to start "
-                "another policy, give it its own name and rules."
+                f"{what} is defined again in this file, identically ({copies}, first at {where})"
             )
-    else:
-        more = f" (and {verdict.differing - 1} more)" if verdict.differing > 1 else ""
-        message = (
-            f"{what} is defined again with different rules (first at {where}){more}: "
-            "applied in order, this definition replaces the first and its rules are lost. "
-            "Rename one of them, or merge them into one policy."
+        message += ": the copy changes nothing"
+        fix = (
+            "Delete it, or, if it was copied to start another policy, give it its own name "
+            "and rules."
         )
+    else:
+        if verdict.differing == 1:
+            message = (
+                f"{what} is defined again with different rules (first at {where}): applying "
+                "it replaces the first"
+            )
+        else:
+            others = plural(verdict.differing, "earlier definition")
+            message = (
+                f"{what} is defined again with different rules ({others} differ, first at "
+                f"{where}): applying it replaces them"
+            )
+        fix = "Rename one of them, or merge them into one policy."
     return ctx.finding(
         policy.name_span,
         message,
+        fix=fix,
         related=[Related(other.name_span, text) for other, text in verdict.related],
         subject=policy,
     )

@@ -65,6 +65,7 @@ from netlint.core.model import (
     Rule,
     Workload,
 )
+from netlint.core.problems import Problem, ProblemKind
 from netlint.core.rule import RuleMeta
 from netlint.core.selectors import Operator
 from netlint.core.source import Span
@@ -72,11 +73,10 @@ from netlint.output.report import Report
 from netlint.read.directives import Directive
 from netlint.read.discover import Skipped
 from netlint.read.load import FileResult, digest
-from netlint.read.parse import Problem
 
 CACHE_DIR: Final = ".netlint_cache"
 #: Bumped whenever the layout of any encoded object changes: older files are then rejected.
-FORMAT: Final = 3
+FORMAT: Final = 4
 _MAGIC: Final = b"netlint-cache\n"
 #: Files modified this close to the state's writing may have changed within one timestamp tick.
 _RACY_NS: Final = 2_000_000_000
@@ -637,7 +637,7 @@ def _e_result(r: FileResult) -> tuple[Any, ...]:
         p,
         r.digest,
         tuple(_ENCODERS[type(o)](o, p) for o in r.objects),
-        tuple((x.code, x.message, _es(x.span, p), x.subject) for x in r.problems),
+        tuple((x.kind.value, x.message, _es(x.span, p), x.subject) for x in r.problems),
         dict(r.kinds),
         r.skipped,
         r.documents,
@@ -654,8 +654,10 @@ def _d_result(v: object) -> FileResult:
         decoded_objects.append(_DECODERS[_t(item)[0]](item, p))
     decoded_problems = []
     for item in _t(problems):
-        code, message, span, subject = _t(item, 4)
-        decoded_problems.append(Problem(_s(code), _s(message), _ds(span, p), _os(subject)))
+        kind, message, span, subject = _t(item, 4)
+        decoded_problems.append(
+            Problem(ProblemKind(_s(kind)), _s(message), _ds(span, p), _os(subject))
+        )
     decoded_directives = []
     for item in _t(directives):
         tokens, file_level, own_line, span = _t(item, 4)

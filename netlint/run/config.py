@@ -27,7 +27,7 @@ from netlint.read.discover import (
     compile_glob,
     find_git_root,
 )
-from netlint.read.parse import ALL, Limits, PathKey, Problem, Tree, parse, to_tree
+from netlint.read.parse import ALL, Limits, PathKey, Tree, parse, to_tree
 from netlint.read.schema import dotted, load_schema
 
 #: A config or baseline file bigger than this is refused from its ``stat``, before it is read.
@@ -40,6 +40,16 @@ MAX_PROBLEMS: Final = 50
 
 class ConfigError(Exception):
     """A configuration problem, already formatted as ``path:line:col: message``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One thing wrong with a config file, where it is: collected so that one error lists
+    them all (up to ``MAX_PROBLEMS``). Not an input problem of a rule: a bad config stops
+    the run instead of becoming a finding."""
+
+    message: str
+    span: Span
 
 
 def escape(text: str, limit: int = 300) -> str:
@@ -253,9 +263,9 @@ def _load(path: Path, rules: Sequence[Rule], bound: Path | None, *, owned: bool)
     return _build(path, tree.data)
 
 
-def _check_values(tree: Tree, base: Path) -> list[Problem]:
+def _check_values(tree: Tree, base: Path) -> list[ConfigProblem]:
     """What the schema cannot say: every glob compiles, every root exists inside the project."""
-    problems: list[Problem] = []
+    problems: list[ConfigProblem] = []
     data = tree.data if isinstance(tree.data, dict) else {}
     general = 0  # patterns that need the glob automaton, capped: each costs a run per path
     for index, pattern in enumerate(data.get("exclude", ())):
@@ -263,7 +273,7 @@ def _check_values(tree: Tree, base: Path) -> list[Problem]:
         try:
             glob = compile_glob(pattern)
         except GlobError as exc:
-            problems.append(Problem("config", f"{dotted(where)}: {exc}", tree.span(where)))
+            problems.append(ConfigProblem(f"{dotted(where)}: {exc}", tree.span(where)))
             continue
         if glob.kind is None:
             general += 1
@@ -273,7 +283,7 @@ def _check_values(tree: Tree, base: Path) -> list[Problem]:
                     "wildcards in the middle (literal names and paths, `*suffix`, `prefix*` "
                     "and `dir/**` have no limit)"
                 )
-                problems.append(Problem("config", message, tree.span(where)))
+                problems.append(ConfigProblem(message, tree.span(where)))
     real_base = Path(os.path.realpath(base))
     for index, name in enumerate(data.get("roots", ())):
         where = ("roots", index)
@@ -283,14 +293,11 @@ def _check_values(tree: Tree, base: Path) -> list[Problem]:
             os.stat(base / name)
         except OSError as exc:
             reason = "a symbolic link loop" if exc.errno == errno.ELOOP else "no such directory"
-            problems.append(
-                Problem("config", f"{dotted(where)}: {shown}: {reason}", tree.span(where))
-            )
+            problems.append(ConfigProblem(f"{dotted(where)}: {shown}: {reason}", tree.span(where)))
             continue
         if not _within(real, real_base):
             problems.append(
-                Problem(
-                    "config",
+                ConfigProblem(
                     f"{dotted(where)}: {shown} is outside the config file's folder",
                     tree.span(where),
                 )
@@ -365,10 +372,10 @@ def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _validate(tree: Tree, rules: Sequence[Rule]) -> list[Problem]:
+def _validate(tree: Tree, rules: Sequence[Rule]) -> list[ConfigProblem]:
     import jsonschema
 
-    problems: list[Problem] = []
+    problems: list[ConfigProblem] = []
     validator = jsonschema.Draft7Validator(load_schema("config"))
     for error in sorted(validator.iter_errors(tree.data), key=lambda e: list(map(str, e.path))):
         where: PathKey = tuple(error.absolute_path)
@@ -377,15 +384,14 @@ def _validate(tree: Tree, rules: Sequence[Rule]) -> list[Problem]:
             for key in error.instance:
                 if key not in allowed:
                     problems.append(
-                        Problem(
-                            "config",
+                        ConfigProblem(
                             f"unknown setting {_quote(dotted((*where, key)))}; "
                             f"allowed: {', '.join(allowed)}",
                             tree.key_span((*where, key)),
                         )
                     )
             continue
-        problems.append(Problem("config", f"{dotted(where)}: {_describe(error)}", tree.span(where)))
+        problems.append(ConfigProblem(f"{dotted(where)}: {_describe(error)}", tree.span(where)))
     settings = tree.data.get("rules") if isinstance(tree.data, dict) else None
     if isinstance(settings, dict):
         for token, entry in settings.items():
@@ -399,8 +405,7 @@ def _validate(tree: Tree, rules: Sequence[Rule]) -> list[Problem]:
             )
             if rule is None:
                 problems.append(
-                    Problem(
-                        "config",
+                    ConfigProblem(
                         f"rules.{escape(str(token), 60)}: no rule has this code or name "
                         "(see `netlint rules`)",
                         tree.key_span(("rules", token)),
@@ -412,7 +417,7 @@ def _validate(tree: Tree, rules: Sequence[Rule]) -> list[Problem]:
     return problems
 
 
-def _validate_options(tree: Tree, where: PathKey, meta: RuleMeta) -> list[Problem]:
+def _validate_options(tree: Tree, where: PathKey, meta: RuleMeta) -> list[ConfigProblem]:
     import jsonschema
 
     schema = {
@@ -423,7 +428,7 @@ def _validate_options(tree: Tree, where: PathKey, meta: RuleMeta) -> list[Proble
             **meta.option_schema,
         },
     }
-    out: list[Problem] = []
+    out: list[ConfigProblem] = []
     for error in jsonschema.Draft7Validator(schema).iter_errors(tree.get(where)):
         at: PathKey = (*where, *error.absolute_path)
         if error.validator == "additionalProperties":
@@ -432,15 +437,14 @@ def _validate_options(tree: Tree, where: PathKey, meta: RuleMeta) -> list[Proble
             for key in error.instance:
                 if key not in properties:
                     out.append(
-                        Problem(
-                            "config",
+                        ConfigProblem(
                             f"{dotted(at)}: {meta.code} has no option {_quote(key)}; "
                             f"allowed: {allowed}",
                             tree.key_span((*at, key)),
                         )
                     )
             continue
-        out.append(Problem("config", f"{dotted(at)}: {_describe(error)}", tree.span(at)))
+        out.append(ConfigProblem(f"{dotted(at)}: {_describe(error)}", tree.span(at)))
     return out
 
 

@@ -12,16 +12,36 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from netlint.analysis.context import Context, Rule
+from netlint.analysis.context import Context, ProblemRule, Rule
 from netlint.analysis.index import Index
 from netlint.core.findings import Finding, Severity
 from netlint.core.model import Namespace, NetworkPolicy, Workload
+from netlint.core.problems import ProblemKind
 from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
 from netlint.run.workers import exit_with_parent
 
-#: Raised-exception findings use this code; its metadata lives in rules/nl900_rule_crashed.py.
-CRASH_CODE = "NL900"
+#: Who a rule's crash is reported as when the catalogue has no rule of kind INTERNAL to report
+#: it (one without netlint's own rules): the identity of netlint's NL900. A crash is never
+#: dropped for want of a rule to report it.
+_CRASH_FALLBACK = RuleMeta(
+    code="NL900",
+    name="rule-crashed",
+    severity=Severity.ERROR,
+    summary="netlint raised an exception while running a rule.",
+)
+
+
+def crash_meta_of(rules: Iterable[Rule]) -> RuleMeta | None:
+    """The meta of the rule that reports netlint's own failures (the input rule of kind
+    ``INTERNAL``, NL900 in netlint's catalogue): a rule's crash is reported as its finding. A
+    built-in one wins over a plugin's (the ``NL`` prefix is reserved for built-ins), so a plugin
+    cannot take over crash reports by declaring the kind too."""
+    internal = [
+        r.meta for r in rules if isinstance(r, ProblemRule) and r.kind is ProblemKind.INTERNAL
+    ]
+    internal.sort(key=lambda meta: (not meta.code.startswith("NL"), meta.code))
+    return internal[0] if internal else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +89,8 @@ def run(
         rule = active.rule
         # One memo per rule and run: what the rule derives from the whole index is computed
         # once, and never outlives the index it came from.
-        ctx = Context(index, rule.meta, active.severity, active.options, {})
+        kind = rule.kind if isinstance(rule, ProblemRule) else None
+        ctx = Context(index, rule.meta, active.severity, active.options, {}, kind)
         plan: list[tuple[str, Iterable[Any]]] = [
             ("check_file", files),
             ("check_policy", policies),
@@ -171,10 +192,11 @@ def _crash(meta: RuleMeta, subject: Any, exc: Exception, crash_meta: RuleMeta | 
         what = subject.path
         about = None
     detail = str(exc).splitlines()[0] if str(exc) else ""
+    reporter = crash_meta or _CRASH_FALLBACK
     return Finding(
-        code=CRASH_CODE,
-        name=crash_meta.name if crash_meta else "rule-crashed",
-        severity=crash_meta.severity if crash_meta else Severity.ERROR,
+        code=reporter.code,
+        name=reporter.name,
+        severity=reporter.severity,
         message=(
             f"rule {meta.code} {meta.name} crashed on {what}: {type(exc).__name__}"
             + (f": {detail}" if detail else "")

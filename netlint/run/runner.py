@@ -32,7 +32,7 @@ from netlint.run.config import (
     load_config,
     read_project_file,
 )
-from netlint.run.engine import CRASH_CODE, ActiveRule, run_parallel
+from netlint.run.engine import ActiveRule, crash_meta_of, run_parallel
 from netlint.run.registry import GROUP, Catalogue, is_selected, load_catalogue, unknown_tokens
 from netlint.run.workspace import LoadSettings, Workspace, default_jobs, read_file
 
@@ -418,13 +418,12 @@ class Session:
         were suppressed. ``jobs`` 0 means one process per CPU when the repo is big enough;
         ``notes`` collects what rules say for ``--verbose`` (e.g. work left undecided)."""
         index = self.workspace.index()
-        crash = self.catalogue.by_code().get(CRASH_CODE)
         findings = run_parallel(
             index,
             self.active,
             reported,
             jobs=jobs if jobs > 0 else default_jobs(),
-            crash_meta=crash.meta if crash else None,
+            crash_meta=crash_meta_of(self.catalogue.rules),
             debug=self.debug,
             notes=notes,
         )

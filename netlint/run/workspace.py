@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from netlint.analysis.index import Index
+from netlint.core.problems import ProblemKind
 from netlint.read.build import BuildOptions
 from netlint.read.discover import Skipped
 from netlint.read.load import FileResult, FileTooLarge, load, unreadable
@@ -135,7 +136,7 @@ def _as_patch(result: FileResult) -> FileResult:
     return replace(
         result,
         objects=[],
-        problems=[p for p in result.problems if p.code == "NL001"],
+        problems=[p for p in result.problems if p.kind is ProblemKind.SYNTAX],
     )
 
 

@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final
 
+from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import Span
 from netlint.read.kustomize import fieldspecs, generators, transforms
 from netlint.read.kustomize.fieldspecs import FieldSpec
 from netlint.read.kustomize.nodes import BuildError, N, clone, from_tree, get, str_at, text, to_tree
 from netlint.read.kustomize.patch import json_patch, strategic_merge
 from netlint.read.kustomize.transforms import Res, Transformation, Unmodelled
-from netlint.read.parse import ALL, Limits, Problem, Tree, parse
+from netlint.read.parse import ALL, Limits, Tree, parse
 from netlint.read.parse import to_tree as parse_to_tree
 
 KUSTOMIZATION_FILES: Final = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -232,7 +233,7 @@ class _Build:
             self.error(f"file {path!r} not found", span)
             return None
         for problem in source.problems:
-            if problem.code == "NL001":
+            if problem.kind is ProblemKind.SYNTAX:
                 self.error(f"{path}: {problem.message}", problem.span)
         return [from_tree(doc) for doc in source.documents if doc.data is not None]
 
@@ -256,7 +257,7 @@ class _Build:
             return None
         path, source = found[0]
         for problem in source.problems:
-            if problem.code == "NL001":
+            if problem.kind is ProblemKind.SYNTAX:
                 self.error(problem.message, problem.span)
                 return None
         docs = [d for d in source.documents if d.data is not None]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import point
 from netlint.read.kustomize.build import SourceFile
-from netlint.read.parse import ALL, Limits, Problem, parse, to_tree
+from netlint.read.parse import ALL, Limits, parse, to_tree
 
 
 class FileSource:
@@ -31,7 +32,7 @@ class FileSource:
             return None
         if not resolved.is_relative_to(self.root):
             problem = Problem(
-                "NL001",
+                ProblemKind.SYNTAX,
                 "a symlink to a file outside the project root is not read",
                 point(path, 0, 0),
             )
@@ -42,7 +43,7 @@ class FileSource:
             size = resolved.stat().st_size
             if size > self.limits.max_file_bytes:
                 problem = Problem(
-                    "NL001",
+                    ProblemKind.SYNTAX,
                     f"file is {size:,} bytes, over the {self.limits.max_file_bytes:,}-byte limit",
                     point(path, 0, 0),
                 )
@@ -50,7 +51,8 @@ class FileSource:
             data = resolved.read_bytes()
         except OSError as exc:
             return SourceFile(
-                (), (Problem("NL001", f"cannot read: {exc.strerror}", point(path, 0, 0)),)
+                (),
+                (Problem(ProblemKind.SYNTAX, f"cannot read: {exc.strerror}", point(path, 0, 0)),),
             )
         parsed = parse(path, data, self.limits)
         trees = [
