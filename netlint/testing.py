@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from netlint.api import Finding
+from netlint.api import Finding, ProblemRule
+from netlint.run.registry import load_catalogue
 from netlint.run.runner import CheckRequest, check
 
 __all__ = [
@@ -56,9 +57,6 @@ __all__ = [
 #: The manifests a fixture folder holds; its ``.netlint.yaml`` configures the run instead.
 MANIFEST_SUFFIXES: Final = (".yaml", ".yml", ".json")
 CONFIG_NAME: Final = ".netlint.yaml"
-#: Run beside the rules a test names: a fixture that does not parse, or a rule that crashes,
-#: then shows as an unexpected finding instead of passing in silence.
-ALWAYS: Final = ("NL001", "NL002", "NL900")
 
 _CODE: Final = r"[A-Z]+[0-9]+"
 _MESSAGE: Final = r'"(?:[^"\\]|\\.)*"'
@@ -169,7 +167,10 @@ def lint_fixture(
     root = _root(path)
     if config is None and (root / CONFIG_NAME).is_file():
         config = root / CONFIG_NAME
-    select = None if rules is None else [*rules, *(c for c in ALWAYS if c not in rules)]
+    # The input rules (every ProblemRule: syntax, invalid manifests, crashes) run beside the
+    # rules a test names: a fixture that does not parse, or a rule that crashes, then shows as
+    # an unexpected finding instead of passing in silence.
+    select = None if rules is None else [*rules, *(c for c in _input_rules() if c not in rules)]
     request = CheckRequest(
         paths=[str(path)],
         root=root,
@@ -222,3 +223,8 @@ def assert_markers(
             + mismatch_report(missing, unexpected)
         )
     return findings
+
+
+def _input_rules() -> list[str]:
+    """The codes of the catalogue's input rules (NL001, NL002, NL900 among the built-ins)."""
+    return [r.meta.code for r in load_catalogue().rules if isinstance(r, ProblemRule)]
