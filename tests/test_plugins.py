@@ -117,6 +117,8 @@ def test_third_party_rules_run_beside_the_builtins(tmp_path: Path, plugin_path: 
     # Broken or rule-breaking plugins are reported, and the run goes on.
     assert "acme_rules_gone" in out.stderr and "failed to load" in out.stderr
     assert "NL555" not in out.stdout and "reserved for netlint" in out.stderr
+    # Rules written for contract v1 (a `rationale` blob) still run, with a warning to move.
+    assert "ACME001 uses rule contract v1" in out.stderr
     assert "Traceback" not in out.stderr
     assert out.returncode == 1
 

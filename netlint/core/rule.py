@@ -119,6 +119,12 @@ class RuleMeta:
     good_example: str | None = None
 
     @property
+    def contract_v1(self) -> bool:
+        """Whether the meta still uses rule contract v1 (a ``rationale`` blob, options as a dict
+        beside ``options_schema``): accepted for plugins, with a warning, while they move."""
+        return bool(self.rationale) or isinstance(self.options, Mapping)
+
+    @property
     def names(self) -> tuple[str, ...]:
         """Its name and the names it had before, lower case: what config, ``--select`` and
         suppressions may call it."""

@@ -83,6 +83,12 @@ def load_catalogue(untrusted: Sequence[Path] = ()) -> Catalogue:
                 if type(rules[meta.code]) is not type(rule):
                     errors.append(f"rule plugin {ep.value} ({dist}): {meta.code} is already taken")
                 continue  # else the same distribution seen twice on sys.path
+            if meta.contract_v1:
+                errors.append(
+                    f"rule plugin {ep.value} ({dist}): {meta.code} uses rule contract v1 "
+                    "(`rationale`, or options as a dict); it still runs, but move it to v2: "
+                    "`why`/`fix` sections and an Options dataclass (see netlint.api)"
+                )
             rules[meta.code] = rule
     ordered = tuple(sorted(rules.values(), key=lambda r: r.meta.code))
     return Catalogue(ordered, tuple(errors))
