@@ -34,3 +34,17 @@ def test_every_test_docs_robustness_md_names_exists() -> None:
     assert not missing, f"docs/robustness.md names tests that do not exist: {missing}"
     named_files = set(re.findall(r"(test_\w+\.py)", doc))
     assert not named_files - files, sorted(named_files - files)
+
+
+def test_every_builtin_rule_is_on_contract_v2() -> None:
+    """Every built-in rule says why and how to fix in sections of their own, declares its
+    options as a dataclass, and keeps its messages apart from the fix (contract v2)."""
+    from netlint.run.registry import load_catalogue
+
+    for rule in load_catalogue().rules:
+        meta = rule.meta
+        if not meta.code.startswith("NL"):
+            continue
+        assert not meta.contract_v1, f"{meta.code} still uses contract v1"
+        assert meta.why.strip() and meta.fix.strip(), f"{meta.code} lacks `why` or `fix`"
+        assert meta.summary.strip() and meta.added_in, meta.code

@@ -90,9 +90,13 @@ def test_spec_pod_selector_typo_suggests_the_closest_label(write: Write, tmp_pat
     path = write("p.yaml", policy("        - podSelector: {}\n", "{matchLabels: {app: fronted}}"))
     (finding,) = nl102(tmp_path)
     assert (finding.span.line, finding.span.col) == (line_of(path, "podSelector: {matchL"), 3)
-    assert "spec.podSelector `app=fronted` selects no pod" in finding.message
-    assert "none of the 2 workloads the repo declares in namespace shop" in finding.message
-    assert "did you mean `app: frontend` (Deployment shop/frontend)?" in finding.message
+    # The message names the selector, what it was tested against and the policy; the
+    # suggestion is the fix.
+    assert finding.message == (
+        "spec.podSelector `app=fronted` of NetworkPolicy shop/p selects no pod of the 2 "
+        "workloads in its namespace"
+    )
+    assert finding.fix == "Did you mean `app: frontend` (Deployment shop/frontend)?"
     # The suggestion points at the labels that exist (the pod template's labels key).
     (related,) = finding.related
     assert (related.span.path, related.span.line) == (
@@ -106,7 +110,7 @@ def test_no_suggestion_when_nothing_is_close(write: Write, tmp_path: Path) -> No
     path = write("p.yaml", policy("        - podSelector: {matchLabels: {app: decommissioned}}\n"))
     (finding,) = nl102(tmp_path)
     assert finding.span.line == line_of(path, "decommissioned")
-    assert "did you mean" not in finding.message
+    assert finding.fix is not None and "did you mean" not in finding.fix.lower()
     assert finding.related == ()
 
 
@@ -114,7 +118,7 @@ def test_a_key_typo_with_the_same_value_is_suggested(write: Write, tmp_path: Pat
     write("repo.yaml", REPO)
     write("p.yaml", policy("        - podSelector: {matchLabels: {ap: frontend}}\n"))
     (finding,) = nl102(tmp_path)
-    assert "did you mean `app: frontend`" in finding.message
+    assert finding.fix is not None and "Did you mean `app: frontend`" in finding.fix
 
 
 def test_pod_selector_alone_says_where_the_pods_run(write: Write, tmp_path: Path) -> None:
@@ -123,8 +127,11 @@ def test_pod_selector_alone_says_where_the_pods_run(write: Write, tmp_path: Path
     (finding,) = nl102(tmp_path)
     assert finding.span.line == line_of(path, "app: checkout")
     assert "ingress[0].from[0] podSelector `app=checkout`" in finding.message
-    assert "pods with these labels run in namespace payments" in finding.message
-    assert "add a namespaceSelector for that namespace" in finding.message
+    assert "no pod in namespace shop" in finding.message
+    assert finding.fix is not None
+    assert "A podSelector alone looks only in its policy's namespace" in finding.fix
+    assert "Pods with these labels run in namespace payments" in finding.fix
+    assert "add a namespaceSelector for that namespace" in finding.fix
 
 
 def test_and_peer_points_at_the_namespace_selector_when_no_namespace_matches(
@@ -141,7 +148,8 @@ def test_and_peer_points_at_the_namespace_selector_when_no_namespace_matches(
     (finding,) = nl102(tmp_path)
     assert finding.span.line == line_of(path, "namespaceSelector")
     assert "namespaceSelector `team=paymnts` matches no namespace" in finding.message
-    assert "did you mean `team: payments` (Namespace payments)?" in finding.message
+    assert "(2 declared, and the built-in ones)" in finding.message
+    assert finding.fix == "Did you mean `team: payments` (Namespace payments)?"
 
 
 def test_and_peer_points_at_the_pod_selector_when_the_namespaces_lack_the_pods(
@@ -157,9 +165,10 @@ def test_and_peer_points_at_the_pod_selector_when_the_namespaces_lack_the_pods(
     )
     (finding,) = nl102(tmp_path)
     assert finding.span.line == line_of(path, "podSelector: {matchLabels: {app: frontend")
-    assert "in namespace payments, which its namespaceSelector `team=payments`" in finding.message
-    assert "pods with these labels run in namespace shop" in finding.message
-    assert "the namespaceSelector does not select that namespace" in finding.message
+    assert "in namespace payments (namespaceSelector `team=payments`)" in finding.message
+    assert finding.fix is not None
+    assert "Pods with these labels run in namespace shop" in finding.fix
+    assert "which the namespaceSelector does not select" in finding.fix
 
 
 def test_egress_peers_and_rules_outside_policy_types_are_checked(
@@ -314,8 +323,9 @@ def test_the_closest_pod_is_named_when_each_label_exists_but_not_together(
         "p.yaml", policy("        - podSelector: {matchLabels: {app: frontend, tier: backend}}\n")
     )
     (finding,) = nl102(tmp_path)
-    assert "closest: Deployment shop/" in finding.message
-    assert "which does not meet" in finding.message
+    assert finding.fix is not None
+    assert "Closest: Deployment shop/" in finding.fix
+    assert "which does not meet" in finding.fix
 
 
 def test_workloads_without_namespace_may_run_in_any_namespace(write: Write, tmp_path: Path) -> None:
@@ -334,7 +344,7 @@ def test_a_policy_without_namespace_may_apply_to_any_namespace(
     assert nl102(tmp_path) == []
     path.write_text(path.read_text().replace("app: checkout", "app: chekout"))
     (finding,) = nl102(tmp_path)
-    assert "did you mean `app: checkout`" in finding.message
+    assert finding.fix is not None and "Did you mean `app: checkout`" in finding.fix
 
 
 def test_a_workload_patch_makes_its_namespace_unknown(write: Write, tmp_path: Path) -> None:
@@ -421,7 +431,7 @@ def test_a_key_and_value_both_close_are_suggested_together(write: Write, tmp_pat
         policy("        - podSelector: {matchLabels: {app: celico-node}}\n", "{}", "kube-system"),
     )
     (finding,) = nl102(tmp_path)
-    assert "did you mean `k8s-app: calico-node`" in finding.message
+    assert finding.fix is not None and "Did you mean `k8s-app: calico-node`" in finding.fix
 
 
 # -- the "did you mean" similarity: cheap bounds first, the same answers as difflib -------------

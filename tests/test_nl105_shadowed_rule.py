@@ -18,6 +18,7 @@ from test_algebra import (
     brute_covered,
     policy,
     rule,
+    selector,
 )
 
 from netlint.api import Context, Index, NetworkPolicy, PolicyRule, Severity
@@ -25,7 +26,9 @@ from netlint.core.model import Namespace, ObjectRef
 from netlint.core.source import Span
 from netlint.output.reporters import render
 from netlint.read.load import FileResult
+from netlint.rules import nl105_shadowed_rule
 from netlint.rules.nl105_shadowed_rule import RULE as ShadowedRule
+from netlint.rules.nl105_shadowed_rule import ShadowedRuleOptions
 
 POLICY = """\
 apiVersion: networking.k8s.io/v1
@@ -87,7 +90,11 @@ def test_message_names_every_covering_rule_with_its_line(write, tmp_path: Path) 
     assert found(report) == {("policies.yaml", 27, "NL105")}
     (finding,) = report.findings
     assert "ingress[2] of NetworkPolicy shop/api is shadowed" in finding.message
-    assert "ingress[0] (line 13) and ingress[1] (line 20)" in finding.message
+    assert "ingress[0] (line 13), ingress[1] (line 20) together" in finding.message
+    # The remediation is the fix, in the plural for two covering rules.
+    assert finding.fix is not None
+    assert "remove it, or narrow the covering rules" in finding.fix
+    assert finding.fix.startswith("For every pod the policy can select")
     assert [(r.span.path, r.span.line) for r in finding.related] == [
         ("policies.yaml", 13),
         ("policies.yaml", 20),
@@ -101,7 +108,9 @@ def test_duplicate_is_the_later_copy_and_points_at_the_first(write, tmp_path: Pa
     report = lint(tmp_path, select=["NL105"])
     assert found(report) == {("b.yaml", 13, "NL105")}
     (finding,) = report.findings
-    assert "duplicates ingress[0] of shop/api (a.yaml:13)" in finding.message
+    # Another file's cover is named by its policy; where it is, the related location says.
+    assert finding.message.endswith("duplicates ingress[0] of shop/api")
+    assert finding.fix is not None and finding.fix.endswith("remove one of them.")
     assert [(r.span.path, r.span.line) for r in finding.related] == [("a.yaml", 13)]
 
 
@@ -146,7 +155,9 @@ def test_no_claim_when_the_cover_is_a_second_declaration_of_the_same_name(
     report = lint(tmp_path, select=["NL105"])
     assert found(report) == {("b.yaml", 13, "NL105")}
     (finding,) = report.findings
-    assert "duplicates ingress[0] of shop/api (a.yaml:13)" in finding.message
+    # Another file's cover is named by its policy; where it is, the related location says.
+    assert finding.message.endswith("duplicates ingress[0] of shop/api")
+    assert finding.fix is not None and finding.fix.endswith("remove one of them.")
     assert [(r.span.path, r.span.line) for r in finding.related] == [("a.yaml", 13)]
 
 
@@ -161,7 +172,8 @@ def test_a_second_declaration_covers_only_other_names(
     report = lint(tmp_path, select=["NL105"])
     assert found(report) == {("c.yaml", 19, "NL105")}
     (finding,) = report.findings
-    assert "duplicates ingress[0] of shop/other (b.yaml:13)" in finding.message
+    assert finding.message.endswith("duplicates ingress[0] of shop/other")
+    assert [(r.span.path, r.span.line) for r in finding.related] == [("b.yaml", 13)]
 
 
 def test_undecided_coverage_stays_silent(write, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -191,6 +203,26 @@ def _index(policies: Sequence[NetworkPolicy], declared: dict[str, dict[str, str]
     return Index([FileResult("t.yaml", "digest", objects=objects)])  # type: ignore[arg-type]
 
 
+def test_notes_tell_the_latest_run_over_an_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine asks for notes with the index alone, after the run: a run that left rules
+    undecided says so, and a later run over the same index that decided them all says
+    nothing (each run's memo is its own; nothing of the first run is reused)."""
+    copies = [rule([], [], line=10 * n) for n in range(1, 5)]
+    target = policy(selector(), copies, name="same")
+    index = _index([target], {})
+    checker = ShadowedRule()
+    monkeypatch.setattr(nl105_shadowed_rule, "WORK_BASE", 0)
+    monkeypatch.setattr(nl105_shadowed_rule, "WORK_PER_RULE", 1)
+    starved = Context(index, checker.meta, Severity.WARNING, ShadowedRuleOptions())
+    assert list(checker.check_policy(starved, target)) == []
+    (note,) = checker.notes(index)
+    assert note.startswith("NL105: 4 rules of namespace ")
+    monkeypatch.undo()
+    fresh = Context(index, checker.meta, Severity.WARNING, ShadowedRuleOptions())
+    assert [f.span.line for f in checker.check_policy(fresh, target)] == [20, 30, 40]
+    assert list(checker.notes(index)) == []
+
+
 NAMESPACES = st.lists(
     st.tuples(POD_SELECTORS, st.lists(RULES, min_size=1, max_size=3)), min_size=1, max_size=3
 )
@@ -216,7 +248,7 @@ def test_kept_rules_allow_what_all_rules_allow(
         policies.append(policy(pods, placed, name=f"p{i}"))  # type: ignore[arg-type]
     index = _index(policies, declared)
     checker = ShadowedRule()
-    ctx = Context(index, checker.meta, Severity.WARNING, {"cross-policy": cross_policy})
+    ctx = Context(index, checker.meta, Severity.WARNING, ShadowedRuleOptions(cross_policy))
     by_line = {r.span.line: (p, r) for p in policies for r in p.ingress}
     reported: dict[int, list[int]] = {}
     for p in policies:

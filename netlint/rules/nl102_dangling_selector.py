@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import posixpath
-import weakref
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +28,9 @@ from netlint.api import (
     Span,
     Workload,
     describe,
+    display,
+    listing,
+    plural,
     requirement_matches,
 )
 
@@ -36,8 +38,6 @@ from netlint.api import (
 _CLOSE = 0.75
 #: The same for a whole ``key: value`` when both the key and the value differ.
 _CLOSE_PAIR = 0.8
-#: How many namespaces a message names before it says "and N more".
-_NAMED = 3
 
 
 class DanglingSelector(Rule):
@@ -47,33 +47,45 @@ class DanglingSelector(Rule):
         severity=Severity.WARNING,
         summary="A podSelector or namespaceSelector matches nothing the repo declares: the "
         "policy applies to no pod, or the peer allows no traffic.",
-        rationale=(
+        why=(
             "A selector that matches nothing fails silently: a `spec.podSelector` that selects "
             "no pod leaves the pods it was written for unprotected, and a peer that matches no "
             "pod or namespace allows nothing, so the traffic it was meant to allow is dropped "
             "once the destination is isolated. The usual causes are a typo in a label, a label "
             "renamed in the workload but not in the policy, and a podSelector alone (which only "
-            "looks in the policy's own namespace) where a namespaceSelector was needed. netlint "
-            "suggests the closest label that exists and says where pods with these labels "
-            "run. In a peer with both selectors (AND), the part that matches nothing is "
-            "reported: the namespaceSelector when it matches no namespace, else the "
-            "podSelector. An empty selector `{}` never dangles. Rules of a direction that "
-            "policyTypes leaves out are checked too; policies with NL002 errors are not.\n\n"
+            "looks in the policy's own namespace) where a namespaceSelector was needed.\n\n"
+            "In a peer with both selectors (AND), the part that matches nothing is reported: "
+            "the namespaceSelector when it matches no namespace, else the podSelector. Rules of "
+            "a direction that policyTypes leaves out are checked too."
+        ),
+        fix=(
+            "Correct the label: the finding suggests the closest label that exists (or the "
+            "object that meets the most requirements, and what it misses) and says where pods "
+            "with these labels run. When they run in another namespace, add a "
+            "namespaceSelector for it to the same peer (a podSelector alone looks only in the "
+            "policy's own namespace), or put the policy in their namespace (a policy selects "
+            "pods of its own namespace only)."
+        ),
+        not_reported=(
+            "An empty selector `{}` never dangles. Policies with NL002 errors are not "
+            "checked.\n\n"
             'Only what the repo knows is judged ("unknown is not empty"). Pod selectors are '
             "not judged in a namespace where the repo declares no workload, declares only a "
             "patch of one, or keeps a custom resource whose operator runs pods (Prometheus, "
             "Kafka, Elasticsearch...; taken from the same folder), nor anywhere when a "
             "kustomization's folder holds a workload without labels or namespace (`commonLabels` "
             "adds them). A workload without `metadata.namespace` may run in any namespace, and "
-            "a policy without one may apply in any. A namespaceSelector is not judged when it "
-            "names by `kubernetes.io/metadata.name` a namespace the repo does not know, when a "
-            "namespace the repo mentions without declaring it could carry its labels, or when "
-            "it uses a label key that no Namespace object of the repo carries (it selects "
-            "namespaces labelled outside the repo; a key within typo distance of a used one is "
-            "still judged). A built-in namespace (`kube-system`...) that the repo neither "
-            "declares nor uses is taken to carry only its name label, unless the selector names "
-            "it in a label value (`name: kube-system`, a label admins often add)."
+            "a policy without one may apply in any.\n\n"
+            "A namespaceSelector is not judged when it names by `kubernetes.io/metadata.name` a "
+            "namespace the repo does not know, when a namespace the repo mentions without "
+            "declaring it could carry its labels, or when it uses a label key that no Namespace "
+            "object of the repo carries (it selects namespaces labelled outside the repo; a key "
+            "within typo distance of a used one is still judged). A built-in namespace "
+            "(`kube-system`...) that the repo neither declares nor uses is taken to carry only "
+            "its name label, unless the selector names it in a label value (`name: "
+            "kube-system`, a label admins often add)."
         ),
+        added_in="0.1.0",
         tags=("correctness", "typo"),
         security_severity=4.0,
     )
@@ -81,7 +93,7 @@ class DanglingSelector(Rule):
     def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
         if not policy.valid:
             return
-        known = _knowledge(ctx.index)
+        known = ctx.memo("knowledge", lambda: _knowledge(ctx.index))
         finding = _check_target(ctx, known, policy)
         if finding is not None:
             yield finding
@@ -94,7 +106,7 @@ class DanglingSelector(Rule):
 
 
 # ---------------------------------------------------------------------------------------------
-# What the repo knows about namespaces, computed once per index
+# What the repo knows about namespaces, computed once per run (in the run's memo)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,53 +131,38 @@ class _Knowledge:
     )
 
 
-_KNOWLEDGE: weakref.WeakKeyDictionary[Index, _Knowledge] = weakref.WeakKeyDictionary()
-
-
-@lru_cache(maxsize=1 << 16)
-def _folder(path: str) -> str:
-    # Kept across runs of the language server, where the same paths come back on every edit.
-    return posixpath.dirname(path)
-
-
 def _knowledge(index: Index) -> _Knowledge:
-    found = _KNOWLEDGE.get(index)
-    if found is None:
-        vocabulary = frozenset(
-            key for ns in index.namespace_objects.values() for key in ns.labels if key != NAME_LABEL
-        )
-        mentioned = frozenset(
-            n
-            for n in index.known_namespaces
-            if index.is_declared(n) or index.workloads_in(n) or index.policies_in(n)
-        )
-        incomplete = {
-            w.namespace for w in index.workloads if w.namespace_declared and w.is_fragment
-        }
-        # The rule API does not give a custom resource's namespace: take those of the objects
-        # in the same directory (a component's folder, a namespace's folder).
-        operated = {
-            _folder(f.path)
-            for f in index.files.values()
-            if not _POD_RUNNING_KINDS.isdisjoint(f.kinds)
-        }
-        incomplete.update(
-            obj.ref.namespace
-            for f in index.files.values()
-            if _folder(f.path) in operated
-            for obj in f.objects
-        )
-        floating = tuple(
-            w for w in index.workloads if not w.namespace_declared and not w.is_fragment
-        )
-        kustomized = {_folder(f.path) for f in index.files.values() if f.kinds["Kustomization"]}
-        blind = any(
-            not w.namespace_declared and w.is_fragment and _folder(w.ref.path) in kustomized
-            for w in index.workloads
-        )
-        found = _Knowledge(vocabulary, mentioned, frozenset(incomplete), floating, blind)
-        _KNOWLEDGE[index] = found
-    return found
+    vocabulary = frozenset(
+        key for ns in index.namespace_objects.values() for key in ns.labels if key != NAME_LABEL
+    )
+    mentioned = frozenset(
+        n
+        for n in index.known_namespaces
+        if index.is_declared(n) or index.workloads_in(n) or index.policies_in(n)
+    )
+    incomplete = {w.namespace for w in index.workloads if w.namespace_declared and w.is_fragment}
+    # The rule API does not give a custom resource's namespace: take those of the objects in
+    # the same directory (a component's folder, a namespace's folder).
+    operated = {
+        posixpath.dirname(f.path)
+        for f in index.files.values()
+        if not _POD_RUNNING_KINDS.isdisjoint(f.kinds)
+    }
+    incomplete.update(
+        obj.ref.namespace
+        for f in index.files.values()
+        if posixpath.dirname(f.path) in operated
+        for obj in f.objects
+    )
+    floating = tuple(w for w in index.workloads if not w.namespace_declared and not w.is_fragment)
+    kustomized = {
+        posixpath.dirname(f.path) for f in index.files.values() if f.kinds["Kustomization"]
+    }
+    blind = any(
+        not w.namespace_declared and w.is_fragment and posixpath.dirname(w.ref.path) in kustomized
+        for w in index.workloads
+    )
+    return _Knowledge(vocabulary, mentioned, frozenset(incomplete), floating, blind)
 
 
 #: Custom resources whose operators run pods the repo does not declare as workloads.
@@ -272,12 +269,12 @@ def _check_target(ctx: Context, known: _Knowledge, policy: NetworkPolicy) -> Fin
     if candidates is None or any(selector.matches(w.pod_labels) for w in candidates):
         return None
     hint, related = _pod_hint(index, selector, candidates, (policy.namespace,), looking="target")
-    count = len(index.workloads_in(policy.namespace))
+    declared = plural(len(index.workloads_in(policy.namespace)), "workload")
     return ctx.finding(
         selector.key_span,
-        f"spec.podSelector `{selector}` selects no pod: none of the {count} "
-        f"{_plural(count, 'workload')} the repo declares in namespace {policy.namespace} "
-        f"matches it, so policy {policy.namespace}/{policy.name} applies to nothing" + hint,
+        f"spec.podSelector `{selector}` of {display(policy)} selects no pod of the {declared} "
+        "in its namespace",
+        fix=hint or "Correct the selector to the labels of the pods the policy is for.",
         related=related,
         subject=policy,
     )
@@ -334,16 +331,23 @@ def _check_peer(
         looking="alone" if ns_selector is None else "and",
     )
     if ns_selector is None:
-        looked = f"in namespace {policy.namespace} (a podSelector alone looks only there)"
+        looked = f"in namespace {policy.namespace}"
+        alone = "A podSelector alone looks only in its policy's namespace."
+        fix = (
+            f"{hint} {alone}"
+            if hint
+            else f"Correct its labels, or add a namespaceSelector. {alone}"
+        )
     else:
-        looked = (
-            f"in {_plural(len(namespaces), 'namespace')} {_list(namespaces)}, which its "
-            f"namespaceSelector `{ns_selector}` selects"
+        where_ns = "namespace" if len(namespaces) == 1 else "namespaces"
+        looked = f"in {where_ns} {listing(namespaces)} (namespaceSelector `{ns_selector}`)"
+        fix = (
+            hint or "Correct its labels, or make the namespaceSelector select the pods' namespace."
         )
     return ctx.finding(
         pod_selector.key_span,
-        f"{where} podSelector `{pod_selector}` matches no pod the repo declares {looked}, so "
-        "this peer allows nothing" + hint,
+        f"{where} podSelector `{pod_selector}` matches no pod {looked}: this peer allows nothing",
+        fix=fix,
         related=related,
         subject=policy,
     )
@@ -355,11 +359,11 @@ def _namespace_finding(
     declared = sorted(ctx.index.namespace_objects.values(), key=lambda ns: ns.name)
     labelled = [(ns.labels, ns.name_span, f"Namespace {ns.name}") for ns in declared]
     hint, related = _label_hint(selector, labelled)
-    count = len(declared)
     return ctx.finding(
         selector.key_span,
-        f"{where} namespaceSelector `{selector}` matches no namespace the repo knows (the "
-        f"{count} it declares and the built-in ones), so this peer allows nothing" + hint,
+        f"{where} namespaceSelector `{selector}` matches no namespace the repo knows "
+        f"({len(declared)} declared, and the built-in ones): this peer allows nothing",
+        fix=hint or "Correct its labels, or label the Namespace objects the peer is meant for.",
         related=related,
         subject=policy,
     )
@@ -373,9 +377,9 @@ def _pod_hint(
     *,
     looking: Literal["target", "alone", "and"],
 ) -> tuple[str, list[Related]]:
-    """A close label among the pods in scope, else where pods with these labels run, else the
-    pod that comes closest."""
-    labelled = [(w.pod_labels, w.labels_span or w.name_span, _what(w)) for w in candidates]
+    """The fix: a close label among the pods in scope, else where pods with these labels run,
+    else the pod that comes closest ("" when none applies)."""
+    labelled = [(w.pod_labels, w.labels_span or w.name_span, display(w)) for w in candidates]
     suggestion = _suggest(selector, labelled)
     if suggestion is not None:
         return _did_you_mean(suggestion)
@@ -385,15 +389,15 @@ def _pod_hint(
     if elsewhere is None:
         return _nearest(selector, labelled)
     if looking == "target":
-        advice = "a policy selects pods of its own namespace only"
+        advice = ": a policy selects pods of its own namespace only, so this one belongs there."
     elif looking == "alone":
-        advice = "add a namespaceSelector for that namespace to the same peer"
+        advice = ": add a namespaceSelector for that namespace to the same peer."
     else:
-        advice = "the namespaceSelector does not select that namespace"
+        advice = ", which the namespaceSelector does not select."
     return (
-        f"; pods with these labels run in namespace {elsewhere.namespace} "
-        f"({_what(elsewhere)}): {advice}",
-        [Related(elsewhere.labels_span or elsewhere.name_span, _what(elsewhere))],
+        f"Pods with these labels run in namespace {elsewhere.namespace} "
+        f"({display(elsewhere)}){advice}",
+        [Related(elsewhere.labels_span or elsewhere.name_span, display(elsewhere))],
     )
 
 
@@ -411,7 +415,7 @@ def _label_hint(selector: LabelSelector, objects: Sequence[Labelled]) -> tuple[s
 
 def _did_you_mean(suggestion: Suggestion) -> tuple[str, list[Related]]:
     text, span, owner = suggestion
-    return f"; did you mean `{text}` ({owner})?", [Related(span, f"{owner} has {text}")]
+    return f"Did you mean `{text}` ({owner})?", [Related(span, f"{owner} has {text}")]
 
 
 def _suggest(selector: LabelSelector, objects: Sequence[Labelled]) -> Suggestion | None:
@@ -452,7 +456,7 @@ def _nearest(selector: LabelSelector, objects: Sequence[Labelled]) -> tuple[str,
     missed = ",".join(
         describe(r) for r in selector.requirements if not requirement_matches(r, labels)
     )
-    return f"; closest: {owner}, which does not meet {missed}", [
+    return f"Closest: {owner}, which does not meet {missed}.", [
         Related(span, f"{owner} does not meet {missed}")
     ]
 
@@ -479,7 +483,9 @@ def _ratio(a: str, b: str, cutoff: float) -> float:
     characters the two strings share counted with multiplicity (difflib's ``quick_ratio``,
     from counts kept per string instead of a matcher built per pair). A dangling selector is
     compared with every label of its namespace, and most pairs stop there. Label vocabularies
-    repeat across a repo: the answers are kept."""
+    repeat across a repo: the answers are kept. Outside the per-run memo, as a pure function of
+    its arguments (no run's data can go stale in it) and bounded, so a language server that
+    keeps running holds at most so many pairs."""
     total = len(a) + len(b)
     # As difflib computes its ratios (2.0 * matches / total), so each bound is one of them.
     if not total:
@@ -499,24 +505,6 @@ def _ratio(a: str, b: str, cutoff: float) -> float:
 @lru_cache(maxsize=1 << 14)
 def _counts(text: str) -> Mapping[str, int]:
     return Counter(text)
-
-
-# ---------------------------------------------------------------------------------------------
-# Wording
-
-
-def _what(workload: Workload) -> str:
-    return f"{workload.kind} {workload.namespace}/{workload.name}"
-
-
-def _plural(count: int, word: str) -> str:
-    return word if count == 1 else f"{word}s"
-
-
-def _list(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:_NAMED])
-    more = len(names) - _NAMED
-    return shown + (f" and {more} more" if more > 0 else "")
 
 
 RULE = DanglingSelector

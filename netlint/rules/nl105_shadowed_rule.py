@@ -37,6 +37,7 @@ from netlint.api import (
     LabelValues,
     Namespaces,
     NetworkPolicy,
+    Options,
     PolicyRule,
     PortSet,
     Related,
@@ -46,7 +47,10 @@ from netlint.api import (
     TooComplex,
     Traffic,
     UnsupportedTraffic,
+    display,
+    listing,
     mentioned_names,
+    option,
     rule_traffic,
     subject_traffic,
 )
@@ -69,13 +73,24 @@ _Analysis = dict[PolicyRule, _Verdict]
 
 
 @dataclass(slots=True)
-class _PerIndex:
-    """What one run's index yields: namespace facts, and the verdicts of each namespace."""
+class _PerRun:
+    """What one run derives from its index (kept in the run's memo): namespace facts, and the
+    verdicts of each namespace."""
 
     facts: Namespaces
-    analyses: dict[tuple[str, bool], _Analysis] = field(default_factory=dict)
+    analyses: dict[str, _Analysis] = field(default_factory=dict)
     #: Per namespace, how many rules the work budget left undecided (for ``--verbose``).
     undecided: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ShadowedRuleOptions(Options):
+    cross_policy: bool = option(
+        True,
+        description="Let rules of other policies in the namespace cover a rule (false: only "
+        "the other rules of the same policy count).",
+        schema={"type": "boolean"},
+    )
 
 
 def _label(rule: PolicyRule) -> str:
@@ -94,50 +109,57 @@ class ShadowedRule(Rule):
         severity=Severity.WARNING,
         summary="An ingress or egress rule allows nothing that other rules of the same "
         "direction do not already allow, for every pod its policy can select.",
-        rationale=(
+        why=(
             "NetworkPolicies only add: a pod's allowed traffic is the union of the rules of "
             "every policy that selects it. A rule whose connections are all inside that union "
             "changes nothing, so it misleads the reader (narrowing or deleting it has no "
             "effect) and often hides a mistake: the covering rule is broader than intended, "
-            "or a copy was left behind. netlint decides coverage symbolically, for every pod "
-            "the policy's podSelector can match (declared in the repo or not): label selectors "
-            "by containment (all four matchExpressions operators; `NotIn` and `DoesNotExist` "
-            "match pods without the key), namespaces by their labels (only "
-            "`kubernetes.io/metadata.name` and the labels of a Namespace the repo declares "
-            "are taken as known), ipBlock ranges minus `except`, and ports as ranges per "
-            "protocol (a named port equals only the same name). Coverage may come from several "
-            "rules together, of the same policy or of other policies in the namespace whose "
-            "podSelector selects the pods; an ipBlock never covers pods and a selector never "
-            "covers addresses. Rules Kubernetes ignores (a direction policyTypes leaves out, a "
-            "policy with NL002 errors) neither cover nor get reported, nor does a second "
-            "declaration of the same namespace/name, which replaces the first rather than "
-            "adding to it (a rule whose only cover depends on such a declaration is not "
-            "reported either). Of two rules that cover each other the later one in file order "
-            "is reported. The covering rules are named in the message and linked as related "
-            "locations. Remove the shadowed rule, or narrow the covering rule if the shadowed "
-            "one states the intended access. The work per namespace is bounded (linear in its "
-            "rules): past the bound, rules not yet decided are not reported (never a false "
-            "claim), and `--verbose` says how many."
+            "or a copy was left behind.\n\n"
+            "netlint decides coverage symbolically, for every pod the policy's podSelector can "
+            "match (declared in the repo or not): label selectors by containment (all four "
+            "matchExpressions operators; `NotIn` and `DoesNotExist` match pods without the "
+            "key), namespaces by their labels (only `kubernetes.io/metadata.name` and the "
+            "labels of a Namespace the repo declares are taken as known), ipBlock ranges minus "
+            "`except`, and ports as ranges per protocol (a named port equals only the same "
+            "name). Coverage may come from several rules together, of the same policy or of "
+            "other policies in the namespace whose podSelector selects the pods (unless "
+            "`cross-policy` is false); an ipBlock never covers pods and a selector never covers "
+            "addresses. Of two rules that cover each other the later one in file order is "
+            "reported. The covering rules are named in the message and linked as related "
+            "locations."
         ),
+        fix=(
+            "Remove the shadowed rule, or narrow the covering rule if the shadowed one states "
+            "the intended access. Deleting every reported rule at once is safe: the rules left "
+            "allow exactly what all of them allowed."
+        ),
+        not_reported=(
+            "Rules Kubernetes ignores (a direction policyTypes leaves out, a policy with NL002 "
+            "errors) neither cover nor get reported, nor does a second declaration of the same "
+            "namespace/name, which replaces the first rather than adding to it (a rule whose "
+            "only cover depends on such a declaration is not reported either).\n\n"
+            "The work per namespace is bounded (linear in its rules): past the bound, rules "
+            "not yet decided are not reported (never a false claim), and `--verbose` says how "
+            "many."
+        ),
+        added_in="0.1.0",
         tags=("redundancy", "maintainability"),
         security_severity=3.0,
-        options={"cross-policy": True},
-        options_schema={
-            "cross-policy": {
-                "type": "boolean",
-                "description": "Let rules of other policies in the namespace cover a rule "
-                "(false: only the other rules of the same policy count).",
-            }
-        },
+        options=ShadowedRuleOptions,
     )
 
     def __init__(self) -> None:
-        self._cache: weakref.WeakKeyDictionary[Index, _PerIndex] = weakref.WeakKeyDictionary()
+        # The engine asks for ``notes(index)`` after the run, when the run's Context (and its
+        # memo) is gone: so the undecided counts alone are also kept here, for the latest run
+        # over each index, and weakly (they go with their index). Everything else lives in
+        # the run's memo.
+        self._undecided: weakref.WeakKeyDictionary[Index, dict[str, int]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def notes(self, index: Index) -> Iterator[str]:
         """For ``--verbose``: namespaces where the work bound left rules undecided."""
-        per_index = self._cache.get(index)
-        for namespace, count in sorted(per_index.undecided.items() if per_index else ()):
+        for namespace, count in sorted(self._undecided.get(index, {}).items()):
             yield (
                 f"NL105: {count} rules of namespace {namespace!r} left undecided (too many "
                 "overlapping rules to decide in bounded time); none of them is reported"
@@ -146,64 +168,76 @@ class ShadowedRule(Rule):
     def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
         if not policy.valid:
             return
-        analysis = self._analysis(ctx.index, policy.namespace, bool(ctx.options["cross-policy"]))
+        analysis = self._analysis(ctx, policy.namespace)
         for direction in Direction:
             for rule in policy.effective_rules(direction):
                 verdict = analysis.get(rule)
                 if verdict is not None:
-                    yield self._finding(ctx, policy, rule, verdict)
+                    yield _finding(ctx, policy, rule, verdict)
 
-    def _analysis(self, index: Index, namespace: str, cross_policy: bool) -> _Analysis:
-        per_index = self._cache.get(index)
-        if per_index is None:
-            facts = Namespaces({name: ns.labels for name, ns in index.namespace_objects.items()})
-            per_index = self._cache[index] = _PerIndex(facts)
-        key = (namespace, cross_policy)
-        if key not in per_index.analyses:
-            analysis, undecided = _analyse(index, per_index.facts, namespace, cross_policy)
-            per_index.analyses[key] = analysis
+    def _analysis(self, ctx: Context, namespace: str) -> _Analysis:
+        per_run = ctx.memo("run", lambda: self._start(ctx.index))
+        analysis = per_run.analyses.get(namespace)
+        if analysis is None:
+            options: ShadowedRuleOptions = ctx.options
+            analysis, undecided = _analyse(
+                ctx.index, per_run.facts, namespace, options.cross_policy
+            )
+            per_run.analyses[namespace] = analysis
             if undecided:
-                per_index.undecided[namespace] = undecided
-        return per_index.analyses[key]
+                per_run.undecided[namespace] = undecided
+        return analysis
 
-    def _finding(
-        self, ctx: Context, policy: NetworkPolicy, rule: PolicyRule, verdict: _Verdict
-    ) -> Finding:
-        what = f"{_label(rule)} of NetworkPolicy {policy.namespace}/{policy.name}"
-        names = [_describe(policy, entry) for entry in verdict.covers]
-        if verdict.duplicate:
-            message = (
-                f"{what} duplicates {names[0]}: it allows the same connections for every pod "
-                "the policy selects; remove one of them"
-            )
-        else:
-            plural = len(names) > 1
-            message = (
-                f"{what} is shadowed: every connection it allows, for every pod the policy can "
-                f"select, is already allowed by {_join(names)}; remove it, or narrow the "
-                f"covering rule{'s' if plural else ''} if this one states the intended access"
-            )
-        related = [
-            Related(entry.rule.span, f"covered by {_describe(None, entry)}")
-            for entry in verdict.covers
-        ]
-        return ctx.finding(rule.span, message, related=related, subject=policy)
+    def _start(self, index: Index) -> _PerRun:
+        facts = Namespaces({name: ns.labels for name, ns in index.namespace_objects.items()})
+        per_run = _PerRun(facts)
+        # This run's counts replace an earlier run's over the same index (see __init__).
+        self._undecided[index] = per_run.undecided
+        return per_run
 
 
-def _describe(home: NetworkPolicy | None, entry: _Entry) -> str:
+def _finding(ctx: Context, policy: NetworkPolicy, rule: PolicyRule, verdict: _Verdict) -> Finding:
+    what = f"{_label(rule)} of {display(policy)}"
+    # The message names the covers; where they are is in the related locations.
+    names = [_name(policy, entry) for entry in verdict.covers]
+    if verdict.duplicate:
+        message = f"{what} duplicates {names[0]}"
+        fix = (
+            "It allows the same connections, for every pod the policy selects: remove one of them."
+        )
+    else:
+        together = " together" if len(names) > 1 else ""
+        message = f"{what} is shadowed by {listing(names)}{together}"
+        covering = "rule" if len(names) == 1 else "rules"
+        fix = (
+            "For every pod the policy can select, every connection it allows is already "
+            f"allowed: remove it, or narrow the covering {covering} if this one states the "
+            "intended access."
+        )
+    related = [
+        Related(entry.rule.span, f"covered by {_describe(entry)}") for entry in verdict.covers
+    ]
+    return ctx.finding(rule.span, message, fix=fix, related=related, subject=policy)
+
+
+def _name(home: NetworkPolicy, entry: _Entry) -> str:
+    """A cover as the message names it: its line in the same file, its policy's name when it
+    is another policy's (where it is, the related locations say)."""
+    rule = entry.rule
+    named = _label(rule)
+    if entry.policy is not home:
+        named += f" of {entry.policy.namespace}/{entry.policy.name}"
+    if rule.span.path == home.ref.path:
+        named += f" (line {rule.span.line})"
+    return named
+
+
+def _describe(entry: _Entry) -> str:
     span = entry.rule.span
-    if entry.policy is home:
-        return f"{_label(entry.rule)} (line {span.line})"
     return (
         f"{_label(entry.rule)} of {entry.policy.namespace}/{entry.policy.name} "
         f"({span.path}:{span.line})"
     )
-
-
-def _join(names: Sequence[str]) -> str:
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _entries(index: Index, namespace: str, direction: Direction) -> list[_Entry]:
