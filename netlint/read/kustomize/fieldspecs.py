@@ -155,8 +155,9 @@ def merge_specs(base: Iterable[FieldSpec], more: Iterable[FieldSpec]) -> tuple[F
 
 
 @lru_cache(maxsize=1024)
-def split_path(path: str) -> tuple[str, ...]:
-    """utils.PathSplitter: split at ``/``, except inside ``[...]``."""
+def split_path(path: str, separator: str = "/") -> tuple[str, ...]:
+    """utils.PathSplitter (``/``) and kyaml's SmarterPathSplitter (``.``): split at
+    ``separator``, except inside ``[...]``."""
     parts: list[str] = []
     current: list[str] = []
     depth = 0
@@ -165,7 +166,7 @@ def split_path(path: str) -> tuple[str, ...]:
             depth += 1
         elif ch == "]":
             depth = max(depth - 1, 0)
-        if ch == "/" and depth == 0:
+        if ch == separator and depth == 0:
             parts.append("".join(current))
             current = []
         else:

@@ -18,7 +18,7 @@ from typing import Final
 
 from netlint.core.source import Span
 from netlint.read.kustomize import fieldspecs
-from netlint.read.kustomize.fieldspecs import FieldSpec
+from netlint.read.kustomize.fieldspecs import FieldSpec, split_path
 from netlint.read.kustomize.nodes import (
     BuildError,
     N,
@@ -554,21 +554,7 @@ def _legacy_images(node: N, setter: fieldspecs.Setter) -> None:
 
 def _field_path(path: str) -> list[str]:
     """kyaml SmarterPathSplitter with ``.``: brackets keep their dots."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for ch in path:
-        if ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth = max(depth - 1, 0)
-        if ch == "." and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current))
-    return [p for p in parts if p]
+    return [p for p in split_path(path, ".") if p]
 
 
 def _lookup(node: N, parts: list[str], create: bool, span: Span) -> list[N]:
