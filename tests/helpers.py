@@ -5,6 +5,7 @@ the ``# expect:`` marker grammar is netlint.testing's."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -108,3 +109,26 @@ def git(*args: str, cwd: Path, env: Mapping[str, str]) -> str:
     return subprocess.run(
         ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True, timeout=120
     ).stdout
+
+
+def copy_of_work_tree(
+    repo: Path, target: Path, env: Mapping[str, str], only: tuple[str, ...] = ()
+) -> Path:
+    """A new git repository at ``target`` holding ``repo``'s tracked and untracked (not
+    ignored) files, staged, as a commit of the current work would hold them; ``only`` limits it
+    to paths with those prefixes. Tests run tools against it, never against the checkout."""
+    listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=repo, env=env)
+    for rel in filter(None, listed.split("\0")):
+        if only and not rel.startswith(only):
+            continue
+        source, copy = repo / rel, target / rel
+        if not (source.exists() or source.is_symlink()):
+            continue  # tracked but deleted in the work tree
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            copy.symlink_to(os.readlink(source))
+        else:
+            shutil.copy2(source, copy)
+    git("init", "-q", cwd=target, env=env)
+    git("add", "-A", cwd=target, env=env)
+    return target

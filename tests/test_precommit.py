@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import NAMESPACE, REPO, WEB, WORKER, lint
-from helpers import git
+from helpers import copy_of_work_tree, git
 
 WORKER_LINE = 4  # `  name: worker`: no policy selects the worker's pods (NL101)
 POLICY = """\
@@ -92,22 +91,10 @@ def _hook_repo(tmp: Path, env: dict[str, str]) -> Path:
     """The repository to install the hook from: this checkout when everything is committed (as
     in CI); otherwise a commit of its working tree, because try-repo takes staged and modified
     tracked files but not untracked ones (a new hook manifest or module would be missing)."""
-    listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO, env=env)
     dirty = git("status", "--porcelain", cwd=REPO, env=env).strip()
     if not dirty:
         return REPO
-    snapshot = tmp / "netlint-snapshot"
-    for rel in filter(None, listed.split("\0")):
-        source, target = REPO / rel, snapshot / rel
-        if not (source.exists() or source.is_symlink()):
-            continue  # tracked but deleted in the work tree
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_symlink():
-            target.symlink_to(os.readlink(source))
-        else:
-            shutil.copy2(source, target)
-    git("init", "-q", cwd=snapshot, env=env)
-    git("add", "-A", cwd=snapshot, env=env)
+    snapshot = copy_of_work_tree(REPO, tmp / "netlint-snapshot", env)
     git("commit", "-q", "-m", "snapshot of the work tree", cwd=snapshot, env=env)
     return snapshot
 

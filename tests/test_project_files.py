@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO
-from helpers import git
+from helpers import copy_of_work_tree, git
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -119,23 +118,7 @@ def _env() -> dict[str, str]:
 
 
 def _copy_of_work_tree(target: Path, env: dict[str, str], only: tuple[str, ...] = ()) -> Path:
-    """A new git repository holding the work tree's tracked and untracked (not ignored) files,
-    staged, as a commit of the current work would hold them; `only` limits it to those paths."""
-    listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=REPO, env=env)
-    for rel in filter(None, listed.split("\0")):
-        if only and not rel.startswith(only):
-            continue
-        source, copy = REPO / rel, target / rel
-        if not (source.exists() or source.is_symlink()):
-            continue  # tracked but deleted in the work tree
-        copy.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_symlink():
-            copy.symlink_to(os.readlink(source))
-        else:
-            shutil.copy2(source, copy)
-    git("init", "-q", cwd=target, env=env)
-    git("add", "-A", cwd=target, env=env)
-    return target
+    return copy_of_work_tree(REPO, target, env, only)
 
 
 def _pre_commit(*args: str, cwd: Path, env: dict[str, str]) -> tuple[int, str]:
