@@ -411,7 +411,7 @@ def test_a_workload_edit_republishes_an_open_policy(
     diagnostics = client.diagnostics(policy, since, lambda d: any(x["code"] == "NL102" for x in d))
     dangling = next(d for d in diagnostics if d["code"] == "NL102")
     assert dangling["range"]["start"] == {"line": selector, "character": 2}
-    assert "`app=web` selects no pod" in dangling["message"]
+    assert "`app=web`" in dangling["message"] and "selects no pod" in dangling["message"]
     # The edited document is linted too (policies/annotated.yaml still selects its pods).
     assert client.diagnostics(workload, since, version=2) == []
     since = client.mark()
