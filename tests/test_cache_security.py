@@ -316,3 +316,20 @@ def test_files_of_another_user_are_not_read(tmp_path: Path) -> None:
         assert cache_module._read(fd, "head", 100) is None
     finally:
         os.close(fd)
+
+
+def test_a_head_naming_a_path_outside_the_cache_is_never_followed(tmp_path: Path) -> None:
+    """A head is read before anything vouches for it, and names its state: a name with ``/``
+    or ``..`` (which ``O_NOFOLLOW`` would not stop, it guards the last part only) is refused."""
+    outside = tmp_path / "secret.msgpack"
+    outside.write_bytes(b"not a cache")
+    cache_dir = tmp_path / "repo" / CACHE_DIR
+    cache_dir.mkdir(parents=True)
+    fd = os.open(cache_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        seen = os.fstat(fd)
+        for name in ("../../secret.msgpack", "..", ".", "a/b", "x\0y"):
+            assert cache_module._read(fd, name, 1 << 20) is None
+        assert os.fstat(fd).st_ino == seen.st_ino
+    finally:
+        os.close(fd)

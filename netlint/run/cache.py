@@ -814,7 +814,12 @@ def _directory(
 def _read(dir_fd: int, name: str, limit: int, anchor: Anchor | None = None) -> bytes | None:
     """A regular file of the cache directory, never through a link, when it belongs to this
     user (in a directory others may write to, theirs could name anchors of their own files), is
-    at most ``limit`` bytes and (with ``anchor``) is still the very file netlint wrote."""
+    at most ``limit`` bytes and (with ``anchor``) is still the very file netlint wrote. Names
+    come partly from cache files (a head names its state): one that is not a plain file name of
+    the directory (``/``, ``..``) is never opened, as ``O_NOFOLLOW`` guards the last part only.
+    """
+    if "/" in name or "\0" in name or name in (".", ".."):
+        return None
     try:
         fd = os.open(name, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
