@@ -132,3 +132,21 @@ def copy_of_work_tree(
     git("init", "-q", cwd=target, env=env)
     git("add", "-A", cwd=target, env=env)
     return target
+
+
+def pre_commit(command: str, *args: str, cwd: Path, env: Mapping[str, str]) -> tuple[int, str]:
+    """The real ``pre-commit COMMAND ARGS`` (this interpreter's pre-commit, colour off): its
+    exit status and its output; pre-commit's own crash ("An error has occurred") fails the
+    test."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pre_commit", command, "--color", "never", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    output = out.stdout + out.stderr
+    assert "An error has occurred" not in output, output
+    return out.returncode, output

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NAMESPACE, REPO, WEB, WORKER, lint
-from helpers import copy_of_work_tree, git
+from helpers import copy_of_work_tree, git, pre_commit
 
 WORKER_LINE = 4  # `  name: worker`: no policy selects the worker's pods (NL101)
 POLICY = """\
@@ -122,29 +122,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[st
 
 def try_repo(setup: tuple[Path, Path, dict[str, str]], *files: str) -> tuple[int, str]:
     hooks, user, env = setup
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pre_commit",
-            "try-repo",
-            str(hooks),
-            "netlint",
-            "--color",
-            "never",
-            "--files",
-            *files,
-        ],
-        cwd=user,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    output = out.stdout + out.stderr
-    assert "An error has occurred" not in output, output
-    return out.returncode, output
+    return pre_commit("try-repo", str(hooks), "netlint", "--files", *files, cwd=user, env=env)
 
 
 def findings(output: str) -> set[tuple[str, int, str]]:

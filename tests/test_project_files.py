@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO
-from helpers import copy_of_work_tree, git
+from helpers import copy_of_work_tree, git, pre_commit
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -117,29 +116,10 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _copy_of_work_tree(target: Path, env: dict[str, str], only: tuple[str, ...] = ()) -> Path:
-    return copy_of_work_tree(REPO, target, env, only)
-
-
-def _pre_commit(*args: str, cwd: Path, env: dict[str, str]) -> tuple[int, str]:
-    out = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "run", "--color", "never", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    output = out.stdout + out.stderr
-    assert "An error has occurred" not in output, output
-    return out.returncode, output
-
-
 def test_pre_commit_config_passes_on_the_work_tree(tmp_path: Path) -> None:
     env = _env()
-    repo = _copy_of_work_tree(tmp_path / "repo", env)
-    status, output = _pre_commit("--all-files", "--show-diff-on-failure", cwd=repo, env=env)
+    repo = copy_of_work_tree(REPO, tmp_path / "repo", env)
+    status, output = pre_commit("run", "--all-files", "--show-diff-on-failure", cwd=repo, env=env)
     assert status == 0, output
     config = (repo / ".pre-commit-config.yaml").read_text(encoding="utf-8")
     assert re.findall(r"^      - id: (\S+)$", config, re.M) == list(HOOKS), config
@@ -166,14 +146,14 @@ spec:
 def test_netlint_hook_fails_only_on_findings_the_baseline_lacks(tmp_path: Path) -> None:
     env = _env()
     only = ("examples/", ".pre-commit-config.yaml", ".netlint-baseline.json")
-    repo = _copy_of_work_tree(tmp_path / "repo", env, only)
+    repo = copy_of_work_tree(REPO, tmp_path / "repo", env, only)
     recorded = sorted(str(p.relative_to(repo)) for p in (repo / "examples").rglob("*.yaml"))
-    status, output = _pre_commit("netlint-examples", "--files", *recorded, cwd=repo, env=env)
+    status, output = pre_commit("run", "netlint-examples", "--files", *recorded, cwd=repo, env=env)
     assert status == 0, output
     (repo / "examples" / "policies" / "wide.yaml").write_text(NEW_FINDING)
     git("add", "-A", cwd=repo, env=env)
-    status, output = _pre_commit(
-        "netlint-examples", "--files", "examples/policies/wide.yaml", cwd=repo, env=env
+    status, output = pre_commit(
+        "run", "netlint-examples", "--files", "examples/policies/wide.yaml", cwd=repo, env=env
     )
     assert status == 1, output
     assert re.search(r"^examples/policies/wide\.yaml:12:19: NL104 warning: ", output, re.M), output
