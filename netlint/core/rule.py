@@ -130,6 +130,12 @@ class RuleMeta:
         suppressions may call it."""
         return tuple(n.lower() for n in (self.name, *self.old_names))
 
+    def answers_to(self, token: str) -> bool:
+        """Whether a config key or a suppression token names this rule: its code, its name or
+        an old name, in any case."""
+        token = token.strip()
+        return token.upper() == self.code or token.lower() in self.names
+
     @property
     def option_fields(self) -> tuple[OptionField, ...]:
         return option_fields(self.options, self.options_schema)

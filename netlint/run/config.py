@@ -151,7 +151,7 @@ class Config:
     def settings_for(self, meta: RuleMeta) -> Mapping[str, Any]:
         """The config entry for a rule, by code or by name."""
         for token, settings in self.rules.items():
-            if token.upper() == meta.code or token.lower() in meta.names:
+            if meta.answers_to(token):
                 return settings
         return {}
 
@@ -395,14 +395,8 @@ def _validate(tree: Tree, rules: Sequence[Rule]) -> list[ConfigProblem]:
     settings = tree.data.get("rules") if isinstance(tree.data, dict) else None
     if isinstance(settings, dict):
         for token, entry in settings.items():
-            rule = next(
-                (
-                    r
-                    for r in rules
-                    if str(token).upper() == r.meta.code or str(token).lower() == r.meta.name
-                ),
-                None,
-            )
+            # The same lookup as Config.settings_for, old names included.
+            rule = next((r for r in rules if r.meta.answers_to(str(token))), None)
             if rule is None:
                 problems.append(
                     ConfigProblem(

@@ -25,12 +25,8 @@ class Catalogue:
         return {rule.meta.code: rule for rule in self.rules}
 
     def find(self, token: str) -> Rule | None:
-        """A rule by exact code or name (case-insensitive)."""
-        token = token.lower()
-        for rule in self.rules:
-            if token == rule.meta.code.lower() or token in rule.meta.names:
-                return rule
-        return None
+        """A rule by exact code, name or old name (case-insensitive)."""
+        return next((rule for rule in self.rules if rule.meta.answers_to(token)), None)
 
 
 def load_catalogue(untrusted: Sequence[Path] = ()) -> Catalogue:
