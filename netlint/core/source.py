@@ -14,6 +14,7 @@ breaks at those; YAML 1.1 at NEL, LS and PS), has the same line numbers everywhe
 
 from __future__ import annotations
 
+import os
 import re
 from bisect import bisect_right
 from itertools import accumulate
@@ -177,3 +178,17 @@ def text_point(path: str, text: str, index: int) -> Span:
 def point(path: str, line0: int, col0: int, width: int = 1) -> Span:
     """A span of ``width`` characters at a 0-based (line, column), as parsers report errors."""
     return Span(path, line0 + 1, col0 + 1, line0 + 1, col0 + 1 + width)
+
+
+def read_bounded(fd: int, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of an open file: more than ``limit`` tells a file bigger than
+    allowed, or one that grew after its ``fstat``, without ever holding more in memory."""
+    chunks = []
+    left = limit + 1
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)

@@ -68,7 +68,7 @@ from netlint.core.model import (
 from netlint.core.problems import Problem, ProblemKind
 from netlint.core.rule import RuleMeta
 from netlint.core.selectors import Operator
-from netlint.core.source import Span
+from netlint.core.source import Span, read_bounded
 from netlint.output.report import Report
 from netlint.read.directives import Directive
 from netlint.read.discover import Skipped
@@ -832,15 +832,7 @@ def _read(dir_fd: int, name: str, limit: int, anchor: Anchor | None = None) -> b
             return None
         if anchor is not None and _anchor(st) != anchor:
             return None
-        chunks = []
-        left = st.st_size + 1  # one more byte tells a file that grew
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 24))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        data = b"".join(chunks)
+        data = read_bounded(fd, st.st_size)  # one byte more tells a file that grew
         return data if len(data) == st.st_size else None
     except OSError:
         return None

@@ -19,7 +19,7 @@ from typing import Any, Final
 from netlint.analysis.context import Rule
 from netlint.core.findings import Severity
 from netlint.core.rule import RuleMeta
-from netlint.core.source import Span
+from netlint.core.source import Span, read_bounded
 from netlint.read.discover import (
     CONFIG_NAMES,
     MAX_AUTOMATON_GLOBS,
@@ -100,17 +100,10 @@ def read_project_file(path: Path, bound: Path | None, what: str, *, owned: bool 
                 f"{shown}: the {what} has {info.st_size} bytes, more than the "
                 f"{MAX_PROJECT_FILE_BYTES} netlint reads"
             )
-        chunks = []
-        left = MAX_PROJECT_FILE_BYTES + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        if left <= 0:  # it grew while being read
+        data = read_bounded(fd, MAX_PROJECT_FILE_BYTES)
+        if len(data) > MAX_PROJECT_FILE_BYTES:  # it grew while being read
             raise ConfigError(f"{shown}: the {what} is bigger than {MAX_PROJECT_FILE_BYTES} bytes")
-        return b"".join(chunks)
+        return data
     except OSError as exc:
         raise ConfigError(f"{shown}: cannot read the {what}: {exc.strerror}") from None
     finally:
