@@ -83,6 +83,7 @@ from netlint.core.problems import Problem, ProblemKind
 from netlint.core.rule import Options, RuleMeta, option
 from netlint.core.selectors import Operator, describe, describe_all, requirement_matches
 from netlint.core.source import Span
+from netlint.core.units import Certainty, Unit, UnitKind
 from netlint.read.load import FileResult
 
 __all__ = [
@@ -94,6 +95,7 @@ __all__ = [
     "POD",
     "PORT",
     "Box",
+    "Certainty",
     "ContainerPort",
     "Context",
     "Dim",
@@ -136,6 +138,8 @@ __all__ = [
     "TooComplex",
     "Traffic",
     "Tri",
+    "Unit",
+    "UnitKind",
     "UnsupportedTraffic",
     "Workload",
     "describe",

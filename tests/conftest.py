@@ -91,6 +91,12 @@ def lint(
     return check(request).report
 
 
+#: A config declaring every file of the project one deploy unit, applied together (as
+#: ``kubectl apply -R -f .`` would): for tests of claims about objects in several files, which
+#: plain files alone never support (docs/units.md).
+TOGETHER = "units:\n  - name: all\n    paths: ['*']\n"
+
+
 def found(report: Report) -> Expected:
     return {(f.span.path, f.span.line, f.code) for f in report.findings}
 

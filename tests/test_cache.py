@@ -440,7 +440,7 @@ def test_every_fixture_round_trips_exactly() -> None:
             assert same(original, copy), original.path
         before, _ = session.lint(lambda path: True)
         session.workspace.results = {r.path: r for r in decoded}
-        session.workspace._index = None
+        session.workspace._layout = None
         after, _ = session.lint(lambda path: True)
         assert after == before, folder
         checked += len(results)

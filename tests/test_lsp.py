@@ -667,6 +667,8 @@ def test_messages_are_escaped_and_uris_carry_the_file_names_bytes(
         f"  namespace: shop\n  annotations: {{netlint.dev/ignore: {json.dumps(token)}}}\n",
     )
     (project / "policies/zz.yaml").write_text(again, encoding="utf-8")
+    # Both definitions applied together (one deploy unit), so zz.yaml's replaces café's.
+    (project / ".netlint.yaml").write_text("units:\n  - paths: [policies]\n")
     client = client_factory(project)
     client.initialize(project)
     since = client.mark()

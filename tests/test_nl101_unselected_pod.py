@@ -354,10 +354,11 @@ def test_a_kustomize_patch_of_a_network_policy_is_not_another_engine(
     write: Write, tmp_path: Path
 ) -> None:
     path = write("w.yaml", deployment("web"))
+    write("p.yaml", policy("api", "{matchLabels: {app: api}}"))
     write(
         "kustomization.yaml",
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        "resources: [w.yaml]\npatches:\n  - path: policy-patch.yaml\n",
+        "resources: [w.yaml, p.yaml]\npatches:\n  - path: policy-patch.yaml\n",
     )
-    write("policy-patch.yaml", policy("api", "{matchLabels: {app: api}}"))
+    write("policy-patch.yaml", policy("api", "{matchLabels: {app: api, tier: x}}"))
     assert [f.span.line for f in nl101(tmp_path)] == [line_of(path, "name: web")]

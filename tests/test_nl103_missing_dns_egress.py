@@ -332,3 +332,83 @@ def test_tcp_only_blocked_has_its_own_fix(write, tmp_path: Path) -> None:  # typ
     (finding,) = run(tmp_path)
     assert finding.message.startswith("TCP port 53 is blocked for every pod in namespace shop")
     assert "large responses and some resolvers need TCP" in (finding.fix or "")
+
+
+def dns_egress(pod_selector: str) -> str:
+    """An egress rule for UDP and TCP 53 to kube-system, with ``pod_selector`` (flow YAML)."""
+    return (
+        "[{to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, "
+        f"podSelector: {pod_selector}}}], "
+        "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]}]"
+    )
+
+
+def test_a_mislabelled_dns_peer_is_one_finding_at_its_pod_selector(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    selector = (
+        "{matchLabels: {k8s-app: kube-dns}, matchExpressions: [{key: team, operator: Exists}]}"
+    )
+    write("p.yaml", policy("api", "shop", "{matchLabels: {app: api}}", dns_egress(selector)))
+    (finding,) = run(tmp_path)
+    # The podSelector key of the peer (in egress, line 9), not the Egress item (line 8).
+    assert (finding.span.line, finding.span.col) == (9, 97)
+    assert finding.message.startswith(
+        "shop/api egress[0] looks meant for DNS (port 53), but its podSelector also requires "
+        "team, which the DNS pods (k8s-app=kube-dns in namespace kube-system) do not carry: "
+        "DNS (UDP and TCP port 53) is blocked for pods matching app=api in shop"
+    )
+    # The cause is the message; the fix says what to do, once; no related line repeats it.
+    assert str(finding.fix).startswith("Drop it from the peer's podSelector")
+    assert "looks meant for DNS" not in str(finding.fix)
+    assert finding.related == ()
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        # NotIn and DoesNotExist match pods without the label, as the DNS pods are.
+        "{matchLabels: {k8s-app: kube-dns}, matchExpressions: [{key: team, operator: NotIn, "
+        "values: [a]}]}",
+        "{matchLabels: {k8s-app: kube-dns}, matchExpressions: [{key: team, operator: "
+        "DoesNotExist}]}",
+        # Labels real DNS pods carry (AKS, EKS, a controller's hash).
+        "{matchLabels: {k8s-app: kube-dns, kubernetes.io/cluster-service: 'true'}}",
+        "{matchLabels: {k8s-app: kube-dns, eks.amazonaws.com/component: coredns}}",
+        "{matchLabels: {k8s-app: kube-dns}, matchExpressions: [{key: pod-template-hash, "
+        "operator: Exists}]}",
+    ],
+)
+def test_dns_peers_the_dns_pods_may_match_are_not_reported(  # type: ignore[no-untyped-def]
+    write, tmp_path: Path, selector: str
+) -> None:
+    write("p.yaml", policy("api", "shop", "{matchLabels: {app: api}}", dns_egress(selector)))
+    assert run(tmp_path) == []
+
+
+def test_pod_labels_option_names_labels_the_dns_pods_carry(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    selector = "{matchLabels: {k8s-app: kube-dns, team: platform}}"
+    write("p.yaml", policy("api", "shop", "{matchLabels: {app: api}}", dns_egress(selector)))
+    (finding,) = run(tmp_path)
+    assert "also requires team=platform" in finding.message
+    assert "set NL103's pod-labels option if the DNS pods do carry it" in str(finding.fix)
+    labels = "{k8s-app: kube-dns, team: platform}"
+    config = write(
+        ".netlint.yaml", f"select: [{CODE}]\nrules:\n  {CODE}:\n    pod-labels: {labels}\n"
+    )
+    assert run(tmp_path, config) == []
+
+
+def test_a_mislabelled_pod_selector_alone_names_both_mistakes(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    alone = (
+        "[{to: [{podSelector: {matchLabels: {k8s-app: kube-dns, team: a}}}], "
+        "ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]}]"
+    )
+    write("shop.yaml", policy("api", "shop", "{matchLabels: {app: api}}", alone))
+    # In the DNS namespace itself a podSelector alone is right: only the label is wrong.
+    write("ks.yaml", policy("agent", "kube-system", "{matchLabels: {k8s-app: agent}}", alone))
+    shop, system = sorted(run(tmp_path), key=lambda f: f.span.path, reverse=True)
+    assert "also requires team=a" in shop.message
+    assert [r.message.split(": ", 1)[1] for r in shop.related] == [
+        "a podSelector alone selects pods in namespace shop, not in kube-system; put a "
+        "namespaceSelector for kube-system in the same peer"
+    ]
+    assert "also requires team=a" in system.message and system.related == ()

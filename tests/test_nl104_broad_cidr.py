@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import found, lint
+from conftest import REPO, found, lint
 
 from netlint.core.findings import Finding
+from netlint.testing import assert_markers
 
 Write = Callable[[str, str], Path]
 
@@ -147,3 +148,26 @@ def test_annotation_silences_one_policy(tmp_path: Path, write: Write) -> None:
     report = lint(tmp_path, [annotated, plain], select=["NL104"])
     assert found(report) == {("plain.yaml", 12, "NL104")}
     assert report.suppressed == 1
+
+
+def test_metadata_endpoint_only_when_the_ports_may_include_tcp_80() -> None:
+    """The endpoint serves on TCP 80: rules on 443, on 8000-9000, on UDP 80 or on a named port
+    (it resolves against pods; the endpoint is none) do not reach it; no ports, port 80, a range
+    holding it or a ports entry without a port do. The fixture's markers place every finding;
+    this says which ones name the endpoint."""
+    findings = assert_markers(REPO / "rules" / "NL104-broad-cidr" / "metadata-port.yaml", ["NL104"])
+    claims = {(f.span.line, f.span.col): "metadata endpoint" in f.message for f in findings}
+    assert claims == {
+        (13, 29): True,
+        (15, 29): False,
+        (18, 29): True,
+        (18, 61): False,  # 0.0.0.0/1 does not hold 169.254.169.254
+        (21, 29): True,
+        (24, 29): False,
+        (27, 29): False,
+        (30, 29): False,
+        (33, 29): True,
+    }
+    fixes = {f.span.line: str(f.fix) for f in findings}
+    assert "169.254.169.254/32 to except" not in fixes[15]
+    assert "169.254.169.254/32 to except" in fixes[13]

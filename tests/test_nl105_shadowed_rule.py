@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import found, lint
+from conftest import TOGETHER, found, lint
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_algebra import (
@@ -103,6 +103,7 @@ def test_message_names_every_covering_rule_with_its_line(write, tmp_path: Path) 
 
 
 def test_duplicate_is_the_later_copy_and_points_at_the_first(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(".netlint.yaml", TOGETHER)
     write("a.yaml", _policy("api", 8080))
     write("b.yaml", _policy("api-again", 8080))
     report = lint(tmp_path, select=["NL105"])
@@ -128,6 +129,7 @@ def test_sarif_carries_covering_rules_as_related_locations(write, tmp_path: Path
 
 
 def test_only_reported_files_get_findings_but_every_file_covers(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(".netlint.yaml", TOGETHER)
     first = write("a.yaml", _policy("api", 8080))
     second = write("b.yaml", _policy("api-again", 8080))
     assert found(lint(tmp_path, [second], select=["NL105"])) == {("b.yaml", 13, "NL105")}
@@ -135,6 +137,7 @@ def test_only_reported_files_get_findings_but_every_file_covers(write, tmp_path:
 
 
 def test_another_namespace_never_covers(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    write(".netlint.yaml", TOGETHER)
     write("a.yaml", _policy("api", 8080))
     write("b.yaml", _policy("api-again", 8080).replace("namespace: shop", "namespace: staging"))
     report = lint(tmp_path, select=["NL105"])
@@ -149,6 +152,7 @@ def test_no_claim_when_the_cover_is_a_second_declaration_of_the_same_name(
     # together. Visited from the last, c's rule is covered by b's, and b's by a's; a's rule
     # cannot cover c's, so nothing the final rules allow covers c's rule: no claim at all
     # (netlint once said it was "already allowed by ;"). b's duplicate of a's is reported.
+    write(".netlint.yaml", TOGETHER)
     write("a.yaml", _policy("api", 8080))
     write("b.yaml", _policy("other", 8080))
     write("c.yaml", _policy("api", 8080))
@@ -166,6 +170,7 @@ def test_a_second_declaration_covers_only_other_names(
 ) -> None:
     # c.yaml's ingress[0] equals a.yaml's rule, but a.yaml declares the same shop/api: it never
     # covers c's rule, which stays unreported; c's ingress[1] duplicates b's rule.
+    write(".netlint.yaml", TOGETHER)
     write("a.yaml", _policy("api", 8080))
     write("b.yaml", _policy("other", 9090))
     write("c.yaml", _policy("api", 8080, 9090))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from conftest import found, lint
+from conftest import TOGETHER, found
+from conftest import lint as lint_alone
+
+from netlint.output.report import Report
 
 Write = Callable[[str, str], Path]
 
@@ -23,6 +27,27 @@ def policy(name: str, app: str, *, labels: str = "{}", namespace: str = "shop") 
         f"  podSelector: {{matchLabels: {{app: {app}}}}}\n"  # 8
         "  policyTypes: [Ingress]\n"  # 9
     )
+
+
+def lint(root: Path, paths: Sequence[Path] = (), **options: Any) -> Report:
+    """Lint ``root`` with its files declared one unit: these tests are about definitions
+    applied together (without such evidence, separate files never are: see the test below)."""
+    config = root / ".netlint.yaml"
+    if not config.exists():
+        config.write_text(TOGETHER)
+    return lint_alone(root, paths, **options)
+
+
+def test_sibling_files_are_not_applied_together_without_evidence(
+    tmp_path: Path, write: Write
+) -> None:
+    """Alternative versions of one policy side by side (policy1.yaml, policy2.yaml; lab steps)
+    are not one replacing the other unless the config says the folder is applied as one."""
+    write("p/policy1.yaml", policy("x", "a"))
+    write("p/policy2.yaml", policy("x", "b"))
+    assert found(lint_alone(tmp_path, select=["NL206"])) == set()
+    write(".netlint.yaml", "units:\n  - paths: [p]\n")
+    assert found(lint_alone(tmp_path, select=["NL206"])) == {("p/policy2.yaml", 4, "NL206")}
 
 
 def run(tmp_path: Path, *paths: Path) -> set[tuple[str, int, str]]:
@@ -140,6 +165,9 @@ def _reference(layout: dict[str, list[tuple[str, str]]], kustomized: set[str]) -
     out: set[Finding3] = set()
     for path, k, name, app in defs:
         folder = path.rpartition("/")[0]
+        if folder in kustomized:
+            # kustomize refuses a build with two objects of one id: it applies none of them.
+            continue
         earlier = [
             d
             for d in defs

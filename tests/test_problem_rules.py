@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from netlint.analysis.index import Index
+from netlint.analysis.layout import Layout
 from netlint.api import (
     Context,
     FileResult,
@@ -61,7 +62,9 @@ class Crashes(Rule):
 def _run(*rules: Rule, crash: RuleMeta | None = None) -> tuple[FileResult, list[Finding]]:
     result = load("p.yaml", BROKEN, BuildOptions(), Limits())
     active = [ActiveRule(rule, Severity.WARNING, None) for rule in rules]
-    return result, engine.run(Index([result]), active, lambda path: True, crash_meta=crash)
+    return result, engine.run(
+        Layout.together([result]), active, lambda path: True, crash_meta=crash
+    )
 
 
 def test_each_kind_is_reported_by_one_builtin_rule() -> None:

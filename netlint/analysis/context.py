@@ -13,6 +13,7 @@ from netlint.core.model import Namespace, NetworkPolicy, Object, Workload
 from netlint.core.problems import Problem, ProblemKind
 from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
+from netlint.core.units import Unit
 from netlint.read.load import FileResult
 
 T = TypeVar("T")
@@ -40,8 +41,15 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a rule sees: the whole repo's index, its typed options (None for a rule without
-    options), a memo for this run, and how to make findings."""
+    """What a rule sees: the index of the deploy unit being checked (``index``: the objects
+    applied together), the index of everything that may be applied with it (``cluster``: every
+    unit), the unit itself, its typed options (None for a rule without options), memos for
+    this run, and how to make findings.
+
+    A claim about objects that interact uses ``index``; a claim that something is absent
+    ("no policy selects it") asks ``cluster`` before it speaks (docs/units.md). For
+    ``check_file`` hooks, which run once per file, ``index`` is the cluster's.
+    """
 
     index: Index
     meta: RuleMeta
@@ -50,10 +58,27 @@ class Context:
     _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
     #: The kind of input problem the rule reports (``ProblemRule.kind``); None for other rules.
     kind: ProblemKind | None = None
+    #: Every unit's objects; None when the run has one unit (then it is ``index``).
+    _cluster: Index | None = None
+    #: The unit being checked (None in ``check_file`` hooks).
+    unit: Unit | None = None
+
+    @property
+    def cluster(self) -> Index:
+        """Everything that may be applied with the unit: the objects of every unit."""
+        return self._cluster if self._cluster is not None else self.index
 
     def memo(self, key: Hashable, factory: Callable[[], T]) -> T:
-        """``factory()``, computed once per run and rule for ``key``: what a rule derives from
-        the whole index (facts per namespace, verdicts it reuses) lives here."""
+        """``factory()``, computed once per run, rule and unit for ``key``: what a rule
+        derives from ``ctx.index`` (facts per namespace, verdicts it reuses) lives here."""
+        return self._memoized((self.unit.id if self.unit is not None else None, key), factory)
+
+    def cluster_memo(self, key: Hashable, factory: Callable[[], T]) -> T:
+        """``factory()``, computed once per run and rule for ``key``, whatever the unit: what a
+        rule derives from ``ctx.cluster`` lives here."""
+        return self._memoized(("\0cluster", key), factory)
+
+    def _memoized(self, key: Hashable, factory: Callable[[], T]) -> T:
         try:
             return self._memo[key]  # type: ignore[no-any-return]
         except KeyError:

@@ -19,6 +19,7 @@ from netlint.core.model import (
     LabelSelector,
     Namespace,
     NetworkPolicy,
+    Object,
     Peer,
     Workload,
 )
@@ -50,7 +51,14 @@ class PeerMatch:
 
 
 class Index:
-    def __init__(self, files: Iterable[FileResult]) -> None:
+    """``files`` with their objects, or with ``objects`` instead: what a deploy unit applies
+    (kustomize's output, which may name files many times over) or what every unit does."""
+
+    def __init__(
+        self,
+        files: Iterable[FileResult],
+        objects: Iterable[Object | ForeignPolicy] | None = None,
+    ) -> None:
         self.files: dict[str, FileResult] = {}
         policies: list[NetworkPolicy] = []
         workloads: list[Workload] = []
@@ -58,15 +66,17 @@ class Index:
         foreign: list[ForeignPolicy] = []
         for result in files:
             self.files[result.path] = result
-            for obj in result.objects:
-                if isinstance(obj, NetworkPolicy):
-                    policies.append(obj)
-                elif isinstance(obj, Workload):
-                    workloads.append(obj)
-                elif isinstance(obj, Namespace):
-                    self.namespace_objects.setdefault(obj.name, obj)
-                else:
-                    foreign.append(obj)
+        if objects is None:
+            objects = (o for r in self.files.values() for o in r.objects)
+        for obj in objects:
+            if isinstance(obj, NetworkPolicy):
+                policies.append(obj)
+            elif isinstance(obj, Workload):
+                workloads.append(obj)
+            elif isinstance(obj, Namespace):
+                self.namespace_objects.setdefault(obj.name, obj)
+            else:
+                foreign.append(obj)
         #: Other engines' policies: cluster-scoped ones, and namespaced ones by namespace.
         self.cluster_foreign_policies: tuple[ForeignPolicy, ...] = tuple(
             f for f in foreign if f.namespace is None

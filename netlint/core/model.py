@@ -10,6 +10,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar
 
 from netlint.core import selectors
 from netlint.core.selectors import Operator
@@ -248,6 +249,9 @@ class Workload:
     labels_span: Span | None
     annotations: Mapping[str, str]
     annotation_span: Span | None = None
+    #: A Pod's controller (``metadata.ownerReferences`` item with ``controller: true``) as
+    #: (kind, name): a cluster dump's pods are that workload's replicas. Kind "" when unwritten.
+    owner: tuple[str, str] | None = None
 
     def named_port(self, name: str) -> tuple[ContainerPort, ...]:
         return tuple(p for p in self.ports if p.name == name)
@@ -262,6 +266,10 @@ class Workload:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Namespace:
+    #: The annotation that asked for default-deny ingress before NetworkPolicy was GA
+    #: (``{"ingress": {"isolation": "DefaultDeny"}}``); Kubernetes ignores it since 1.7.
+    LEGACY_ISOLATION_ANNOTATION: ClassVar[str] = "net.beta.kubernetes.io/network-policy"
+
     ref: ObjectRef
     name: str
     #: Declared labels plus ``kubernetes.io/metadata.name``.
@@ -269,6 +277,8 @@ class Namespace:
     name_span: Span
     annotations: Mapping[str, str]
     annotation_span: Span | None = None
+    #: The key of the ``LEGACY_ISOLATION_ANNOTATION`` annotation, when the namespace has it.
+    legacy_isolation_span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)

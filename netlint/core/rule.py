@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from netlint.core.findings import Severity
+from netlint.core.units import Certainty
 
 __all__ = ["Options", "RuleMeta", "option", "option_fields"]
 
@@ -109,6 +110,9 @@ class RuleMeta:
     #: GitHub code scanning's security severity, in (0, 10].
     security_severity: float = 5.0
     precision: str = "very-high"
+    #: What the rule's claims need (see :class:`~netlint.core.units.Certainty`): one object,
+    #: everything that may be applied with it, or objects applied together in one unit.
+    certainty: Certainty = Certainty.OBJECT
     options: type[Options] | Mapping[str, Any] | None = None
     #: Migration shims for rule contract v1 (removed once every rule has moved): one prose blob,
     #: and options as a dict of defaults beside a dict of schemas.

@@ -106,6 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "markdown"), default="text", help="output format"
     )
 
+    units = commands.add_parser(
+        "units",
+        help="list the deploy units netlint inferred",
+        description="The deploy units of the project: what netlint treats as applied "
+        "together (kustomizations, GitOps apps, config units, plain files), with the files "
+        "each reads, what it applies, and why any is incomplete. See docs/units.md.",
+    )
+    units.add_argument("paths", nargs="*", metavar="PATH", help="the project (default: .)")
+    units.add_argument("--config", metavar="FILE", help="config file")
+    units.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    units.add_argument("--files", action="store_true", help="list every file a unit reads")
+    units.add_argument("--no-cache", action="store_true", help="ignore the parse cache")
+
     commands.add_parser(
         "lsp",
         help="run the language server (stdio), for editors",
@@ -117,13 +130,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     # `netlint PATH` and `netlint --format ...` mean `netlint check ...`.
-    if not args_list or args_list[0] not in ("check", "rules", "lsp", "-h", "--help", "--version"):
+    if not args_list or args_list[0] not in (
+        "check",
+        "rules",
+        "units",
+        "lsp",
+        "-h",
+        "--help",
+        "--version",
+    ):
         args_list.insert(0, "check")
     parser = build_parser()
     args = parser.parse_args(args_list)
     try:
         if args.command == "rules":
             return _rules(args)
+        if args.command == "units":
+            return _units(args)
         if args.command == "lsp":
             from netlint.integrations.lsp import main as serve
 
@@ -223,6 +246,22 @@ def _check(args: argparse.Namespace) -> int:
     threshold = _FAIL_ON[fail_on]
     failed = any(f.severity.rank >= threshold for f in report.findings)
     return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _units(args: argparse.Namespace) -> int:
+    from netlint.output.units import render_units
+    from netlint.run.runner import CheckRequest, UsageError, layout
+
+    request = CheckRequest(paths=list(args.paths), config=args.config, use_cache=not args.no_cache)
+    try:
+        found, _ = layout(request)
+    except UsageError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    for warning in request.warnings:
+        _say(f"warning: {warning}")
+    sys.stdout.write(render_units(found, args.format, files=args.files))
+    return EXIT_OK
 
 
 def _rules(args: argparse.Namespace) -> int:

@@ -87,6 +87,12 @@ def markdown(meta: RuleMeta, *, heading: str = "#") -> str:
     ]
     for title, text in meta.sections():
         parts += ["", f"{heading}# {title}", "", text]
+    parts += [
+        "",
+        f"{heading}# Certainty",
+        "",
+        f"`{meta.certainty.value}`: {meta.certainty.explained} See [deploy units](../units.md).",
+    ]
     if meta.options:
         parts += ["", f"{heading}# Options", ""]
         for key, default, description in _options(meta):
@@ -109,6 +115,7 @@ def plain(meta: RuleMeta) -> str:
     ]
     for title, text in meta.sections():
         parts += ["", f"{title}:", "", _indent(text)]
+    parts += ["", "Certainty:", "", _indent(f"{meta.certainty.value}: {meta.certainty.explained}")]
     if meta.options:
         parts += ["", "Options:", ""]
         for key, default, description in _options(meta):

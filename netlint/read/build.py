@@ -188,25 +188,110 @@ def _build_object(
     built.kinds.append(kind or "(no kind)")
     path = positions.path
     span = positions.span(node.start_mark, node.end_mark)
-    if kind == "NetworkPolicy" and api_version.startswith(POLICY_GROUPS):
+    # A known kind under a built-in group that does not serve it (`apiVersion: apps/v1` on a
+    # Pod) is rejected by the API server: NL002 says so, and the object is still modelled as
+    # the kind it names, so that rules judge what the author meant instead of reporting its
+    # absence (a selector "matching nothing" because the Pod vanished).
+    misplaced = _misplaced(kind, api_version) and _writes_api_version(node)
+    modelled = _modelled_as(kind, api_version, misplaced)
+    if modelled == "policy":
+        # _policy reports every apiVersion but networking.k8s.io/v1 itself, and marks the
+        # policy invalid, as it does for the removed extensions/v1beta1.
         tree = to_tree(path, node, ALL, options.max_depth, positions)
         built.objects.append(_policy(tree, index, prefix, span, options, built.problems))
-    elif kind in _WORKLOAD_SHAPES and api_version.startswith(_WORKLOAD_GROUPS[kind]):
+    elif modelled == "workload":
         tree = to_tree(path, node, _WORKLOAD_SHAPES[kind], options.max_depth, positions)
+        if misplaced:
+            built.problems.append(_misplaced_problem(tree, kind, api_version, options))
         workload = _workload(tree, kind, index, prefix, span, options, built.problems)
         if workload is not None:
             built.objects.append(workload)
-    elif (scope := _foreign_scope(kind, api_version)) is not None:
+    elif modelled is not None and modelled.startswith("foreign"):
+        scope = modelled.partition(":")[2]
         tree = to_tree(path, node, _NAMESPACE_SHAPE, options.max_depth, positions)
         name = _str_or_none(tree.get(("metadata", "name"))) or "(unnamed)"
         home = _namespace_of(tree, options)[0] if scope == "namespaced" else None
         ref = _ref(tree, kind, name, home or "", index, prefix, span)
         built.objects.append(ForeignPolicy(ref, kind, api_version, home))
-    elif kind == "Namespace" and api_version == "v1":
+    elif modelled == "namespace":
         tree = to_tree(path, node, _NAMESPACE_SHAPE, options.max_depth, positions)
+        if misplaced:
+            built.problems.append(_misplaced_problem(tree, kind, api_version, options))
         namespace = _namespace(tree, index, prefix, span, built.problems)
         if namespace is not None:
             built.objects.append(namespace)
+
+
+def _modelled_as(kind: str, api_version: str, misplaced: bool) -> str | None:
+    """Which model object a document of this kind and apiVersion becomes: ``policy``,
+    ``workload``, ``namespace``, ``foreign:<scope>``, or None for kinds netlint does not model.
+    A ``misplaced`` known kind (a built-in group that does not serve it) is still modelled."""
+    if kind == "NetworkPolicy" and (misplaced or api_version.startswith(POLICY_GROUPS)):
+        return "policy"
+    if kind in _WORKLOAD_SHAPES and (misplaced or api_version.startswith(_WORKLOAD_GROUPS[kind])):
+        return "workload"
+    if (scope := _foreign_scope(kind, api_version)) is not None:
+        return f"foreign:{scope}"
+    if kind == "Namespace" and (misplaced or api_version == "v1"):
+        return "namespace"
+    return None
+
+
+#: Built-in API groups ("" is the core group, ``apiVersion: v1``). A known kind under one of
+#: them that does not serve it is a mistake; under any other group it is someone's CRD that
+#: reuses the name (``kind: Deployment`` in ``apps.example.com/v1``), not netlint's business.
+_BUILTIN_GROUPS: Final = frozenset(("", "apps", "batch", "networking.k8s.io", "extensions"))
+#: The apiVersion each modelled kind is served at, for the message.
+_SERVED_AT: Final = {
+    "Pod": "v1",
+    "ReplicationController": "v1",
+    "Namespace": "v1",
+    "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "Job": "batch/v1",
+    "CronJob": "batch/v1",
+    "DeploymentConfig": "apps.openshift.io/v1 (v1 on OpenShift 3)",
+    "NetworkPolicy": "networking.k8s.io/v1",
+}
+
+
+def _misplaced(kind: str, api_version: str) -> bool:
+    """Whether ``kind`` is a modelled kind whose ``api_version`` names a built-in group that
+    does not serve it. An empty apiVersion is not judged (a fragment, or a List item that
+    inherits its list's)."""
+    if kind not in _SERVED_AT or not api_version:
+        return False
+    group = api_version.partition("/")[0] if "/" in api_version else ""
+    if group not in _BUILTIN_GROUPS:
+        return False
+    if kind == "NetworkPolicy":
+        return not api_version.startswith(POLICY_GROUPS)
+    if kind == "Namespace":
+        return api_version != "v1"
+    return not api_version.startswith(_WORKLOAD_GROUPS[kind])
+
+
+def _writes_api_version(node: Node) -> bool:
+    """Whether the object writes its own apiVersion (a List item may inherit its list's: the
+    problem would have no line of the item to point at)."""
+    return "apiVersion" in top_level_scalars(node, ("apiVersion",))
+
+
+def _misplaced_problem(tree: Tree, kind: str, api_version: str, options: BuildOptions) -> Problem:
+    name = _str_or_none(tree.get(("metadata", "name")))
+    if kind == "Namespace":
+        subject = f"Namespace/{name}/{name}" if name else None
+    else:
+        subject = f"{kind}/{_namespace_of(tree, options)[0]}/{name}" if name else None
+    return Problem(
+        ProblemKind.INVALID,
+        f"apiVersion {api_version} does not serve kind {kind}, so the API server rejects this "
+        f"object; {kind} is served at {_SERVED_AT[kind]} (netlint still reads it as a {kind})",
+        tree.span(("apiVersion",)),
+        subject,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,7 +433,12 @@ def _policy(
             Problem(
                 ProblemKind.INVALID,
                 f"apiVersion {api_version} is not served for NetworkPolicy "
-                "(extensions/v1beta1 was removed in Kubernetes 1.16); use networking.k8s.io/v1",
+                + (
+                    "(extensions/v1beta1 was removed in Kubernetes 1.16)"
+                    if api_version.startswith("extensions/")
+                    else "(the API server rejects this object)"
+                )
+                + "; use networking.k8s.io/v1",
                 tree.span(("apiVersion",)),
             )
         )
@@ -552,7 +642,20 @@ def _workload(
         labels_span=tree.key_spans.get(labels_at),
         annotations=_string_map(metadata.get("annotations")),
         annotation_span=_annotation_span(tree),
+        owner=_controller(metadata) if kind == "Pod" else None,
     )
+
+
+def _controller(metadata: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The controller ownerReference of a Pod, as (kind, name); a Node owner (static pods)
+    is no workload."""
+    references = metadata.get("ownerReferences")
+    for item in references if isinstance(references, list) else ():
+        if isinstance(item, dict) and item.get("controller") is True:
+            kind, name = item.get("kind"), item.get("name")
+            if isinstance(name, str) and name and kind != "Node":
+                return (kind if isinstance(kind, str) else "", name)
+    return None
 
 
 def _container_ports(tree: Tree, pod_spec: PathKey) -> Iterator[ContainerPort]:
@@ -602,4 +705,32 @@ def _namespace(
         name_span=tree.span(("metadata", "name")),
         annotations=_string_map(metadata.get("annotations")),
         annotation_span=_annotation_span(tree),
+        legacy_isolation_span=tree.key_spans.get(
+            ("metadata", "annotations", Namespace.LEGACY_ISOLATION_ANNOTATION)
+        ),
     )
+
+
+def build_tree(
+    tree: Tree, document: int, prefix: PathKey, span: Span, options: BuildOptions
+) -> Object | ForeignPolicy | None:
+    """The model object of one object already converted whole (a kustomize build's output,
+    whose spans point into the files that wrote each value), or None for a kind netlint does
+    not model. Its input problems are not returned: the files it came from report theirs."""
+    kind = _str_or_none(tree.get(("kind",))) or ""
+    api_version = _str_or_none(tree.get(("apiVersion",))) or ""
+    problems: list[Problem] = []
+    modelled = _modelled_as(kind, api_version, _misplaced(kind, api_version))
+    if modelled == "policy":
+        return _policy(tree, document, prefix, span, options, problems)
+    if modelled == "workload":
+        return _workload(tree, kind, document, prefix, span, options, problems)
+    if modelled is not None and modelled.startswith("foreign"):
+        name = _str_or_none(tree.get(("metadata", "name"))) or "(unnamed)"
+        scope = modelled.partition(":")[2]
+        home = _namespace_of(tree, options)[0] if scope == "namespaced" else None
+        ref = _ref(tree, kind, name, home or "", document, prefix, span)
+        return ForeignPolicy(ref, kind, api_version, home)
+    if modelled == "namespace":
+        return _namespace(tree, document, prefix, span, problems)
+    return None

@@ -19,8 +19,19 @@ from netlint.read.parse import Limits, Parsed, parse, size_problem
 #: A Go-template action where YAML would need a value: at the start of a line, after `- `, or as
 #: the unquoted value of a key. Inside quotes or a block scalar (Prometheus rules, Grafana
 #: dashboards) `{{` is ordinary text and the file is linted.
+#: A key never starts with `- ` (the dashes before it are the sequence's): without that
+#: lookahead a line of many `- ` would be split between dashes and key in every way, which
+#: is quadratic in the line's length.
 _TEMPLATE_LINE: Final = re.compile(
-    r"^[ \t]*(?:-[ \t]+)*(?:[^\s#'\"{][^#'\"]*?:[ \t]+)?\{\{", re.MULTILINE
+    r"^[ \t]*(?:-[ \t]+)*(?:(?:-(?=\S)|[^\s#'\"{-])[^#'\"]*?:[ \t]+)?\{\{", re.MULTILINE
+)
+#: The line that opens a block scalar: ``key: |``, ``- >-``, ``key: !!str |2`` (a tag or an
+#: anchor may precede the indicator; a comment may follow it). ``lead`` ends where the node
+#: that owns the scalar starts: its lines are those indented deeper than that column.
+_BLOCK_HEADER: Final = re.compile(
+    r"(?P<lead>[ \t]*(?:-[ \t]+)*)"
+    r"(?P<key>(?:(?:\"[^\"]*\"|'[^']*')[ \t]*|(?:-(?=\S)|[^\s#'\"{|>-])[^#]*?):[ \t]+)?"
+    r"(?:[!&]\S*[ \t]+)*[|>][1-9+-]{0,2}[ \t]*(?:#.*)?"
 )
 
 
@@ -70,7 +81,38 @@ def unreadable(path: str, error: OSError) -> FileResult:
 
 
 def is_templated(text: str) -> bool:
-    return "{{" in text and _TEMPLATE_LINE.search(text) is not None
+    """Whether a Go-template action stands where YAML needs a value (a Helm template).
+
+    A line inside a block scalar is text, whatever it holds: an embedded collector config's
+    ``project: {{PROJECT_ID}}`` or a shell script's ``sed s/{{X}}/`` does not make the file a
+    template. The regular expression decides most files at once; only a file it matches is
+    walked line by line, to learn which matches sit in a block scalar.
+    """
+    if "{{" not in text or _TEMPLATE_LINE.search(text) is None:
+        return False
+    return _template_outside_blocks(text)
+
+
+def _template_outside_blocks(text: str) -> bool:
+    """Whether a line outside every block scalar starts a template action."""
+    #: While in a block scalar: the column its lines must be deeper than; else -1.
+    owner = -1
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        if owner >= 0:
+            # Blank lines belong to the scalar; a line at the owner's column or left of it
+            # ends the scalar and is read as YAML again.
+            if not stripped.strip() or len(line) - len(stripped) > owner:
+                continue
+            owner = -1
+        if "{{" in line and _TEMPLATE_LINE.match(line):
+            return True
+        header = _BLOCK_HEADER.fullmatch(line)
+        if header is not None:
+            lead = header.group("lead")
+            # `key: |` is owned by the key; `- |` by its sequence, at the dash.
+            owner = len(lead) if header.group("key") or "-" not in lead else lead.rindex("-")
+    return False
 
 
 def _broken_by_template(parsed: Parsed) -> bool:

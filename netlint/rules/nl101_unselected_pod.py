@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from netlint.api import (
+    Certainty,
     Context,
     Direction,
     Finding,
@@ -96,6 +97,7 @@ class UnselectedPod(Rule):
         added_in="0.1.0",
         tags=("security", "coverage"),
         security_severity=5.0,
+        certainty=Certainty.MAY,
         options=UnselectedPodOptions,
     )
 
@@ -103,7 +105,7 @@ class UnselectedPod(Rule):
         if (
             workload.host_network
             or workload.is_fragment
-            or ctx.index.foreign_policies_for(workload.namespace)
+            or ctx.cluster.foreign_policies_for(workload.namespace)
         ):
             return
         selecting = _selecting(ctx, workload)
@@ -160,8 +162,10 @@ def _selecting(ctx: Context, workload: Workload) -> list[NetworkPolicy]:
     counts for the workloads of other namespaces only when its podSelector names their labels
     (it was written for them): a namespace-less `{}` policy, often a test fixture or a
     per-namespace template, would otherwise silence the whole repo."""
-    found = list(ctx.index.policies_selecting(workload))
-    written, unwritten = ctx.memo("by-namespace-written", lambda: _by_namespace_written(ctx.index))
+    found = list(ctx.cluster.policies_selecting(workload))
+    written, unwritten = ctx.cluster_memo(
+        "by-namespace-written", lambda: _by_namespace_written(ctx.cluster)
+    )
     if workload.namespace_declared:
         others: Iterable[NetworkPolicy] = (p for p in unwritten if not p.pod_selector.is_empty)
     else:
@@ -211,7 +215,7 @@ def _labels(workload: Workload) -> str:
 
 def _namespace_fix(ctx: Context, workload: Workload) -> str:
     namespace = workload.namespace
-    count = len(ctx.index.policies_in(namespace))
+    count = len(ctx.cluster.policies_in(namespace))
     if not count:
         return (
             f"The repo has no NetworkPolicy in namespace {namespace}: add a default-deny "

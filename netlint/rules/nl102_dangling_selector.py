@@ -12,6 +12,7 @@ from typing import Literal
 
 from netlint.api import (
     NAME_LABEL,
+    Certainty,
     Context,
     Finding,
     Index,
@@ -88,12 +89,13 @@ class DanglingSelector(Rule):
         added_in="0.1.0",
         tags=("correctness", "typo"),
         security_severity=4.0,
+        certainty=Certainty.MAY,
     )
 
     def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
         if not policy.valid:
             return
-        known = ctx.memo("knowledge", lambda: _knowledge(ctx.index))
+        known = ctx.cluster_memo("knowledge", lambda: _knowledge(ctx.cluster))
         finding = _check_target(ctx, known, policy)
         if finding is not None:
             yield finding
@@ -263,7 +265,7 @@ def _reaches_outside(index: Index, known: _Knowledge, requirement: Requirement) 
 
 def _check_target(ctx: Context, known: _Knowledge, policy: NetworkPolicy) -> Finding | None:
     """spec.podSelector: judged only where the repo declares the workloads."""
-    index = ctx.index
+    index = ctx.cluster
     selector = policy.pod_selector
     candidates = _candidates(index, known, policy, (policy.namespace,), home=True)
     if candidates is None or any(selector.matches(w.pod_labels) for w in candidates):
@@ -306,7 +308,7 @@ def _candidates(
 def _check_peer(
     ctx: Context, known: _Knowledge, policy: NetworkPolicy, rule: PolicyRule, peer: Peer
 ) -> Finding | None:
-    index = ctx.index
+    index = ctx.cluster
     where = f"{rule.direction.rules_key}[{rule.index}].{rule.direction.peers_key}[{peer.index}]"
     namespaces: Sequence[str] = (policy.namespace,)
     ns_selector = peer.namespace_selector
@@ -356,7 +358,7 @@ def _check_peer(
 def _namespace_finding(
     ctx: Context, policy: NetworkPolicy, selector: LabelSelector, where: str
 ) -> Finding:
-    declared = sorted(ctx.index.namespace_objects.values(), key=lambda ns: ns.name)
+    declared = sorted(ctx.cluster.namespace_objects.values(), key=lambda ns: ns.name)
     labelled = [(ns.labels, ns.name_span, f"Namespace {ns.name}") for ns in declared]
     hint, related = _label_hint(selector, labelled)
     return ctx.finding(

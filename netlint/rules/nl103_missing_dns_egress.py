@@ -11,8 +11,9 @@ selector on labels of a namespace or pod the repo does not declare never causes 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from netlint.api import (
     IP,
@@ -20,6 +21,7 @@ from netlint.api import (
     NAMESPACE,
     POD,
     Box,
+    Certainty,
     Context,
     Dim,
     Direction,
@@ -31,12 +33,14 @@ from netlint.api import (
     LabelSelector,
     LabelValues,
     NetworkPolicy,
+    Operator,
     Options,
     Peer,
     PolicyRule,
     PortSet,
     PortSpec,
     Related,
+    Requirement,
     Rule,
     RuleMeta,
     SelectorIndex,
@@ -46,6 +50,7 @@ from netlint.api import (
     Traffic,
     Tri,
     Workload,
+    describe,
     display,
     hypothetical_pod,
     labels_exactly,
@@ -54,6 +59,7 @@ from netlint.api import (
     option,
     peer_traffic,
     port_set,
+    requirement_matches,
     selector_box,
     selects_hypothetical,
 )
@@ -74,6 +80,22 @@ TCP = "TCP"
 #: Pods with these dnsPolicy values resolve through the node (or their own dnsConfig), not
 #: through cluster DNS, so blocking it breaks nothing for them.
 _NO_CLUSTER_DNS = frozenset(("Default", "None"))
+
+#: Labels that real cluster DNS pods carry beside ``k8s-app: kube-dns``, and which values they
+#: take there: controller hashes, and the labels of EKS, AKS, RKE2 and the CoreDNS Helm chart.
+#: When the repo does not declare the DNS pods, a DNS peer that also requires one of these may
+#: still match them; one that requires any other label cannot (kustomize's ``commonLabels`` on
+#: a kube-dns peer).
+_DNS_POD_EXTRA_LABELS: Final[Mapping[str, Callable[[str], bool]]] = {
+    "pod-template-hash": lambda value: True,
+    "controller-revision-hash": lambda value: True,
+    "pod-template-generation": lambda value: True,
+    "version": lambda value: True,
+    "kubernetes.io/cluster-service": lambda value: value == "true",
+    "eks.amazonaws.com/component": lambda value: value == "coredns",
+    "app.kubernetes.io/name": lambda value: "dns" in value,
+    "app.kubernetes.io/instance": lambda value: "dns" in value,
+}
 
 
 class FrozenLabels(Mapping[str, str]):
@@ -168,6 +190,13 @@ class Hint:
 
     span: Span
     text: str
+    #: What is wrong, without the remedy, for a hint that can lead the finding of the policy
+    #: it was found in (``owner``): the finding then points at the hint's line instead of the
+    #: policy's Egress item, since that line is the one to change.
+    cause: str | None = None
+    owner: NetworkPolicy | None = field(default=None, compare=False)
+    #: What to do, when the hint leads: the finding's message already says the cause.
+    remedy: str | None = None
 
 
 @dataclass(slots=True)
@@ -324,8 +353,59 @@ class Dns:
             return Tri.TRUE
         allowed = Traffic()
         for peer in rule.peers:
+            if (
+                not self.dns_workloads
+                and peer.ip_block is None
+                and self.missing_labels(peer.pod_selector)
+            ):
+                # Meant for the DNS pods, but requiring labels they do not carry: it reaches
+                # none of them. (Declared DNS pods are matched exactly by the algebra.)
+                continue
             allowed = allowed.union(peer_traffic(policy, peer))
         return self.reach(allowed)
+
+    def _means_dns(self, selector: LabelSelector) -> bool:
+        """Whether a podSelector requires every configured DNS label, with its value: it names
+        the DNS pods (and may require more)."""
+        return all(
+            any(
+                r.key == key and r.operator is Operator.IN and value in r.values
+                for r in selector.requirements
+            )
+            for key, value in self.pod_labels.items()
+        )
+
+    def missing_labels(self, selector: LabelSelector | None) -> tuple[Requirement, ...]:
+        """The requirements of a podSelector meant for the DNS pods (it requires every
+        configured DNS label) that the DNS pods do not meet: those no declared DNS workload
+        meets, or, when the repo declares none, those requiring a label real DNS pods do not
+        carry (any label but the configured ones and ``_DNS_POD_EXTRA_LABELS``)."""
+        if selector is None or not self.pod_labels or not self._means_dns(selector):
+            return ()
+        if self.dns_workloads:
+            return tuple(
+                r
+                for r in selector.requirements
+                if not any(requirement_matches(r, w.pod_labels) for w in self.dns_workloads)
+            )
+        return tuple(r for r in selector.requirements if self._foreign(r))
+
+    def _foreign(self, requirement: Requirement) -> bool:
+        """Whether a requirement asks for a label that cluster DNS pods do not carry."""
+        if requirement.key in self.pod_labels:
+            return False  # _means_dns checked it
+        if requirement.operator not in (Operator.IN, Operator.EXISTS):
+            return False  # NotIn and DoesNotExist match pods without the label
+        known = _DNS_POD_EXTRA_LABELS.get(requirement.key)
+        if known is None:
+            return True
+        return requirement.operator is Operator.IN and not any(map(known, requirement.values))
+
+    def dns_pods_text(self) -> str:
+        """The DNS pods, as a message names them."""
+        if self.dns_workloads:
+            return listing((display(w) for w in self.dns_workloads), MAX_NAMED)
+        return f"{_labels_text(self.pod_labels)} in namespace {self.options.namespace}"
 
     def ports_of(self, specs: Sequence[PortSpec], protocol: str) -> bool:
         """Whether ports (every port when empty) meet the DNS ports of ``protocol``."""
@@ -381,12 +461,20 @@ class Dns:
         namespace = self.options.namespace
         for peer in rule.peers:
             pods = peer.pod_selector
+            missing = self.missing_labels(pods) if peer.ip_block is None else ()
             to_dns_pods = (
                 pods is not None and not pods.is_empty and self.pod_selector(pods) is Tri.TRUE
-            )
+            ) or bool(missing)
             if not (explicit or to_dns_pods):
                 continue
-            if pods is not None and to_dns_pods and peer.namespace_selector is None:
+            if pods is not None and missing:
+                yield self._missing_hint(policy, rule, where, pods, missing)
+            if (
+                pods is not None
+                and to_dns_pods
+                and peer.namespace_selector is None
+                and policy.namespace != namespace
+            ):
                 yield Hint(
                     pods.key_span,
                     f"{where}: a podSelector alone selects pods in namespace "
@@ -397,7 +485,7 @@ class Dns:
             if (
                 selector is not None
                 and self.namespace(policy, peer) is Tri.FALSE
-                and (pods is None or self.pod_selector(pods) is Tri.TRUE)
+                and (pods is None or to_dns_pods)
             ):
                 labels = self.index.namespace_labels(namespace)
                 yield Hint(
@@ -412,6 +500,32 @@ class Dns:
                     f"{where}: ipBlock {peer.ip_block.cidr} does not contain the configured "
                     f"DNS address ({ips})",
                 )
+
+    def _missing_hint(
+        self,
+        policy: NetworkPolicy,
+        rule: PolicyRule,
+        where: str,
+        pods: LabelSelector,
+        missing: Sequence[Requirement],
+    ) -> Hint:
+        required = listing((describe(r) for r in missing), MAX_NAMED)
+        ports = "" if rule.allows_all_ports else f" ({self.port_text})"
+        cause = (
+            f"{where} looks meant for DNS{ports}, but its podSelector also requires "
+            f"{required}, which the DNS pods ({self.dns_pods_text()}) do not carry"
+        )
+        it = "it" if len(missing) == 1 else "them"
+        remedy = (
+            f"drop {it} from the peer's podSelector (kustomize's `commonLabels`, and `labels` "
+            "with `includeSelectors: true`, add labels to every selector), or "
+            + (
+                f"add {it} to the DNS pods' labels"
+                if self.dns_workloads
+                else "set NL103's pod-labels option if the DNS pods do carry " + it
+            )
+        )
+        return Hint(pods.key_span, f"{cause}; {remedy}", cause, policy, remedy)
 
     def _port_hints(self, policy: NetworkPolicy, rule: PolicyRule, where: str) -> Iterator[Hint]:
         if self.ports(rule, UDP):
@@ -497,7 +611,14 @@ class MissingDnsEgress(Rule):
             "`namespaceSelector` matching the DNS namespace with no, an empty, or a "
             "DNS-pod-matching `podSelector`; an `ipBlock` (any one when the option `ip` is "
             "unset, since the DNS service IP is unknown; else one containing a configured IP); "
-            "a `podSelector` alone reaches only the policy's own namespace. A port counts when "
+            "a `podSelector` alone reaches only the policy's own namespace. A `podSelector` "
+            "that requires the DNS labels and more (kustomize's `commonLabels` rewrite a "
+            "kube-dns peer that way) reaches no DNS pod when the extra labels are ones the DNS "
+            "pods do not carry: the declared DNS workloads' labels when the repo has them, else "
+            "any label but the configured ones and those real DNS pods carry "
+            "(`pod-template-hash`, `version`, EKS's and AKS's labels, "
+            "`app.kubernetes.io/name` naming DNS); the finding is then at that `podSelector`. "
+            "A port counts when "
             "it is 53 (the `ports` option), a range containing it, a configured port name "
             "(`dns`, `dns-tcp`) or absent. Declared pods are judged; a policy selecting none "
             "is judged for a pod carrying exactly the labels its selector requires (`In` with "
@@ -517,7 +638,9 @@ class MissingDnsEgress(Rule):
         not_reported=(
             "Where the repo cannot know, DNS is taken as reachable: a namespace it does not "
             "declare, selected by labels other than its name; pod labels beyond the configured "
-            "DNS labels; whether an unsure policy selects the pod; a policy selecting it that "
+            "DNS labels, unless the selector also requires all the configured ones (then it "
+            "names the DNS pods, and labels they do not carry are reported); whether an unsure "
+            "policy selects the pod; a policy selecting it that "
             "the API server would reject (see NL002). Host-network pods, pods whose `dnsPolicy` "
             "is `Default` or `None`, and the DNS pods themselves (they resolve through the "
             "node's upstream servers, not cluster DNS) are not judged."
@@ -525,6 +648,7 @@ class MissingDnsEgress(Rule):
         added_in="0.1.0",
         tags=("reliability", "dns", "egress"),
         security_severity=2.0,
+        certainty=Certainty.MAY,
         options=DnsOptions,
     )
 
@@ -541,17 +665,17 @@ class MissingDnsEgress(Rule):
 
 
 def _dns(ctx: Context) -> Dns:
-    return ctx.memo("dns", lambda: Dns(ctx.index, ctx.options))
+    return ctx.cluster_memo("dns", lambda: Dns(ctx.cluster, ctx.options))
 
 
 def _policy_reach(ctx: Context, dns: Dns, policy: NetworkPolicy) -> PolicyReach:
     # A default-deny policy and an allow-dns policy select the same pods: each policy's reach
     # is worked out once per run.
-    return ctx.memo(("policy", policy), lambda: dns.policy(policy))
+    return ctx.cluster_memo(("policy", policy), lambda: dns.policy(policy))
 
 
 def _subjects(ctx: Context, dns: Dns, policy: NetworkPolicy) -> list[Subject]:
-    selected = ctx.index.selected_workloads(policy)
+    selected = _judged_pods(ctx, policy)
     if selected:
         return [
             Subject(display(w), _workload_verdict(ctx, dns, w))
@@ -566,7 +690,7 @@ def _subjects(ctx: Context, dns: Dns, policy: NetworkPolicy) -> list[Subject]:
     # Policies with the same required labels judge the same hypothetical pod: one verdict per
     # (namespace, required labels), which keeps the rule linear in the policies of a namespace.
     key = ("pod", policy.namespace, frozenset(pod.items()))
-    verdict = ctx.memo(key, lambda: _hypothetical_verdict(ctx, dns, policy.namespace, pod))
+    verdict = ctx.cluster_memo(key, lambda: _hypothetical_verdict(ctx, dns, policy.namespace, pod))
     if policy.pod_selector.is_empty:
         text = f"every pod in namespace {policy.namespace} (the repo declares none)"
     else:
@@ -574,8 +698,24 @@ def _subjects(ctx: Context, dns: Dns, policy: NetworkPolicy) -> list[Subject]:
     return [Subject(text, verdict)]
 
 
+def _judged_pods(ctx: Context, policy: NetworkPolicy) -> list[Workload]:
+    """The declared pods the policy isolates: those of its own deploy unit, and those of other
+    units when both it and they state their namespace (an explicit namespace is where they
+    meet; two namespace-less objects of different units are not known to, see docs/units.md)."""
+    own = list(ctx.index.selected_workloads(policy))
+    if policy.namespace_declared and ctx.cluster is not ctx.index:
+        seen = set(own)
+        own += [
+            w
+            for w in ctx.cluster.selected_workloads(policy)
+            if w.namespace_declared and w not in seen
+        ]
+    # In the order of the repo's files (a build lists them in its resources' order).
+    return sorted(own, key=lambda w: (w.ref.path, w.ref.span.line, w.ref.span.col))
+
+
 def _hypothetical_verdict(ctx: Context, dns: Dns, namespace: str, pod: HypotheticalPod) -> Verdict:
-    judges = ctx.memo(("judges", namespace), lambda: _judges(ctx, dns, namespace))
+    judges = ctx.cluster_memo(("judges", namespace), lambda: _judges(ctx, dns, namespace))
     judged = ((other, selects_hypothetical(other.pod_selector, pod)) for other in judges.of(pod))
     return _verdict(ctx, dns, judged)
 
@@ -586,15 +726,15 @@ def _judges(ctx: Context, dns: Dns, namespace: str) -> SelectorIndex:
     return SelectorIndex(
         [
             p
-            for p in ctx.index.policies_in(namespace)
+            for p in ctx.cluster.policies_in(namespace)
             if Direction.EGRESS in p.policy_types and _policy_reach(ctx, dns, p).matters
         ]
     )
 
 
 def _workload_verdict(ctx: Context, dns: Dns, workload: Workload) -> Verdict:
-    judged = ((p, Tri.TRUE) for p in ctx.index.policies_selecting(workload))
-    return ctx.memo(("workload", workload), lambda: _verdict(ctx, dns, judged))
+    judged = ((p, Tri.TRUE) for p in ctx.cluster.policies_selecting(workload))
+    return ctx.cluster_memo(("workload", workload), lambda: _verdict(ctx, dns, judged))
 
 
 def _anchor(policy: NetworkPolicy) -> Span | None:
@@ -657,9 +797,16 @@ def _finding(
     for subject in (*blocked, *no_udp, *no_tcp):
         for hint in subject.verdict.hints:
             hints.setdefault((hint.span, hint.text), hint)
-    chosen = list(hints.values())[:MAX_HINTS]
+    # A cause written in this very policy (a DNS peer whose podSelector no DNS pod matches)
+    # leads the finding, at its line: one finding for one mistake, where it is fixed.
+    lead = next((h for h in hints.values() if h.cause is not None and h.owner is policy), None)
+    others = [h for h in hints.values() if h is not lead]
+    chosen = ([lead] if lead is not None else []) + others[: MAX_HINTS - (lead is not None)]
     if chosen:
-        fix = " ".join(f"{h.text}." for h in chosen)
+        fix = " ".join(
+            f"{h.remedy[0].upper()}{h.remedy[1:]}." if h is lead and h.remedy else f"{h.text}."
+            for h in chosen
+        )
     elif blocked or no_udp:
         fix = (
             f"Allow UDP and TCP {port} to cluster DNS ({dns.description}), e.g. to "
@@ -671,11 +818,15 @@ def _finding(
         fix = (
             f"Allow TCP {port} to cluster DNS as well: large responses and some resolvers need TCP."
         )
+    message = "; ".join(parts)
+    if lead is not None and lead.cause is not None:
+        anchor = lead.span
+        message = f"{lead.cause}: {message}"
     return ctx.finding(
         anchor,
-        "; ".join(parts),
+        message,
         fix=fix,
-        related=[Related(h.span, h.text) for h in chosen],
+        related=[Related(h.span, h.text) for h in chosen if h is not lead],
         subject=policy,
     )
 

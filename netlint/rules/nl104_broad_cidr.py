@@ -28,6 +28,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: from a pod usually means reaching the node's cloud credentials.
 METADATA_V4 = ipaddress.IPv4Address("169.254.169.254")
 METADATA_V6 = ipaddress.IPv6Address("fd00:ec2::254")
+#: The port they serve on (plain HTTP): a rule whose ports leave out TCP 80 does not reach them.
+METADATA_PORT = 80
 
 #: What an "internet only" egress recipe excepts: RFC 1918 for IPv4, unique local for IPv6.
 PRIVATE_V4 = tuple(
@@ -68,8 +70,9 @@ class BroadCidr(Rule):
             'usual "internet egress" recipe) still leaves the whole internet, so the block is '
             "still reported, with the excepts acknowledged.\n\n"
             "An egress block that contains the cloud metadata endpoint (`169.254.169.254`, or "
-            "`fd00:ec2::254` on IPv6) without excepting it lets any compromised pod read the "
-            "node's cloud credentials."
+            "`fd00:ec2::254` on IPv6) without excepting it, in a rule whose ports include TCP "
+            "80 (no `ports`, a ports entry without a port, port 80 or a range holding it), "
+            "lets any compromised pod read the node's cloud credentials; the finding says so."
         ),
         fix=(
             "List the ranges the pods actually need (a partner's /24, the cluster's service "
@@ -84,7 +87,10 @@ class BroadCidr(Rule):
         not_reported=(
             "Blocks in rules that `policyTypes` makes Kubernetes ignore: they open nothing and "
             "are left to NL201. Policies that the API server would reject (NL002) are not "
-            "checked."
+            "checked. The metadata endpoint is not mentioned for a rule whose ports all leave "
+            "out TCP 80 (only 443, say, or only UDP): the endpoint serves on TCP 80 alone. A "
+            "named port does not count either: a name resolves against the container ports of "
+            "a destination pod, and the metadata endpoint is no pod."
         ),
         added_in="0.1.0",
         tags=("security", "least-privilege"),
@@ -132,13 +138,35 @@ def _message(
     fix = "List only the ranges the pods need."
     if rule.direction is Direction.EGRESS:
         endpoint = METADATA_V4 if network.version == 4 else METADATA_V6
-        if endpoint in network and not any(endpoint in e for e in inside):
+        if (
+            endpoint in network
+            and not any(endpoint in e for e in inside)
+            and _may_allow_tcp(rule, METADATA_PORT)
+        ):
             text += f"; it reaches the metadata endpoint {endpoint}"
             fix = (
                 f"Add {endpoint}/{endpoint.max_prefixlen} to except (it serves the node's cloud "
                 "credentials), and list only the ranges the pods need."
             )
     return text, fix
+
+
+def _may_allow_tcp(rule: PolicyRule, number: int) -> bool:
+    """Whether the rule's ports allow TCP ``number`` to an address outside the cluster: no
+    ports (every port), a ports entry without a port, that port, or a range holding it. A named
+    port does not: it resolves against a destination pod's container ports, and an ipBlock
+    address that is no pod (the metadata endpoint) has none."""
+    if rule.allows_all_ports:
+        return True
+    for spec in rule.ports:
+        if spec.protocol != "TCP" or isinstance(spec.port, str):
+            continue
+        if spec.port is None:
+            return True
+        end = spec.end_port if spec.end_port is not None else spec.port
+        if spec.port <= number <= end:
+            return True
+    return False
 
 
 def _union_size(networks: list[Network]) -> int:

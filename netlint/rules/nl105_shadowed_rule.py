@@ -28,6 +28,7 @@ from netlint.api import (
     KINDS,
     PORT,
     Box,
+    Certainty,
     Context,
     Dim,
     Direction,
@@ -78,9 +79,11 @@ class _PerRun:
     verdicts of each namespace."""
 
     facts: Namespaces
-    analyses: dict[str, _Analysis] = field(default_factory=dict)
-    #: Per namespace, how many rules the work budget left undecided (for ``--verbose``).
-    undecided: dict[str, int] = field(default_factory=dict)
+    #: By deploy unit (its id; None for a run without units) and namespace.
+    analyses: dict[tuple[str | None, str], _Analysis] = field(default_factory=dict)
+    #: Per unit and namespace, how many rules the work budget left undecided (for
+    #: ``--verbose``).
+    undecided: dict[tuple[str | None, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +126,9 @@ class ShadowedRule(Rule):
             "`except`, and ports as ranges per protocol (a named port equals only the same "
             "name). Coverage may come from several rules together, of the same policy or of "
             "other policies in the namespace whose podSelector selects the pods (unless "
-            "`cross-policy` is false); an ipBlock never covers pods and a selector never covers "
+            "`cross-policy` is false) that are applied together with it: in the same deploy "
+            "unit (the same file, kustomize build, GitOps or config unit; see docs/units.md); "
+            "an ipBlock never covers pods and a selector never covers "
             "addresses. Of two rules that cover each other the later one in file order is "
             "reported. The covering rules are named in the message and linked as related "
             "locations."
@@ -138,12 +143,17 @@ class ShadowedRule(Rule):
             "errors) neither cover nor get reported, nor does a second declaration of the same "
             "namespace/name, which replaces the first rather than adding to it (a rule whose "
             "only cover depends on such a declaration is not reported either).\n\n"
+            "Covers from files that are not applied with the rule: another plain file (two "
+            "files of a folder are often alternatives, or steps of a tutorial) or another "
+            "kustomize build. Declare a folder that is applied as one in the config "
+            "(`units:`).\n\n"
             "The work per namespace is bounded (linear in its rules): past the bound, rules "
             "not yet decided are not reported (never a false claim), and `--verbose` says how "
             "many."
         ),
         added_in="0.1.0",
         tags=("redundancy", "maintainability"),
+        certainty=Certainty.TOGETHER,
         security_severity=3.0,
         options=ShadowedRuleOptions,
     )
@@ -153,16 +163,20 @@ class ShadowedRule(Rule):
         # memo) is gone: so the undecided counts alone are also kept here, for the latest run
         # over each index, and weakly (they go with their index). Everything else lives in
         # the run's memo.
-        self._undecided: weakref.WeakKeyDictionary[Index, dict[str, int]] = (
+        self._undecided: weakref.WeakKeyDictionary[Index, dict[tuple[str | None, str], int]] = (
             weakref.WeakKeyDictionary()
         )
 
     def notes(self, index: Index) -> Iterator[str]:
         """For ``--verbose``: namespaces where the work bound left rules undecided."""
-        for namespace, count in sorted(self._undecided.get(index, {}).items()):
+        found = self._undecided.get(index, {})
+        for (unit, namespace), count in sorted(
+            found.items(), key=lambda i: (i[0][0] or "", i[0][1])
+        ):
+            where = f" of unit {unit}" if unit is not None else ""
             yield (
-                f"NL105: {count} rules of namespace {namespace!r} left undecided (too many "
-                "overlapping rules to decide in bounded time); none of them is reported"
+                f"NL105: {count} rules of namespace {namespace!r}{where} left undecided (too "
+                "many overlapping rules to decide in bounded time); none of them is reported"
             )
 
     def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
@@ -176,16 +190,19 @@ class ShadowedRule(Rule):
                     yield _finding(ctx, policy, rule, verdict)
 
     def _analysis(self, ctx: Context, namespace: str) -> _Analysis:
-        per_run = ctx.memo("run", lambda: self._start(ctx.index))
-        analysis = per_run.analyses.get(namespace)
+        # Namespace labels are facts of the cluster; the rules that may cover one another are
+        # those applied together: the unit's.
+        per_run = ctx.cluster_memo("run", lambda: self._start(ctx.cluster))
+        unit = ctx.unit.id if ctx.unit is not None else None
+        analysis = per_run.analyses.get((unit, namespace))
         if analysis is None:
             options: ShadowedRuleOptions = ctx.options
             analysis, undecided = _analyse(
                 ctx.index, per_run.facts, namespace, options.cross_policy
             )
-            per_run.analyses[namespace] = analysis
+            per_run.analyses[(unit, namespace)] = analysis
             if undecided:
-                per_run.undecided[namespace] = undecided
+                per_run.undecided[(unit, namespace)] = undecided
         return analysis
 
     def _start(self, index: Index) -> _PerRun:

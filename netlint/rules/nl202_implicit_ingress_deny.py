@@ -91,7 +91,9 @@ def _already_isolating(ctx: Context, policy: NetworkPolicy) -> NetworkPolicy | N
     containment of the selected-pod boxes, so `app In (a, b)` covers `app: a` and `app`
     Exists covers both; a podSelector that matches nothing is covered by any)."""
     inner = _selected(policy)
-    vouchers = ctx.memo(("vouchers", policy.namespace), lambda: _vouchers(ctx, policy.namespace))
+    vouchers = ctx.cluster_memo(
+        ("vouchers", policy.namespace), lambda: _vouchers(ctx, policy.namespace)
+    )
     for other, outer in vouchers:
         if other is policy:
             continue
@@ -105,7 +107,7 @@ def _vouchers(ctx: Context, namespace: str) -> tuple[tuple[NetworkPolicy, Box | 
     each with the box of the pods it selects: computed once per namespace, since every
     candidate of the namespace is compared with all of them."""
     found = []
-    for other in ctx.index.policies_in(namespace):
+    for other in ctx.cluster.policies_in(namespace):
         if not other.valid or Direction.INGRESS not in other.policy_types:
             continue
         if other.ingress_key_span is None and not other.declared_policy_types and other.egress:

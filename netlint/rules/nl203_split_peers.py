@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from netlint.api import (
     NAME_LABEL,
+    Certainty,
     Context,
     Finding,
     LabelSelector,
@@ -56,6 +57,7 @@ class SplitPeers(Rule):
         added_in="0.1.0",
         tags=("security", "pitfall"),
         security_severity=6.0,
+        certainty=Certainty.MAY,
     )
 
     def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
@@ -141,19 +143,19 @@ def _evidence(
 ) -> str | None:
     """Why the OR cannot be what was meant, or None when it plausibly is."""
     key = rule.direction.peers_key
-    if ctx.index.namespace_selector_matches(namespaces, policy.namespace) is True:
+    if ctx.cluster.namespace_selector_matches(namespaces, policy.namespace) is True:
         return (
             f"{key}[{ns_peer.index}] already allows every pod of {policy.namespace}, so the "
             "podSelector item adds nothing."
         )
-    own = ctx.index.workloads_in(policy.namespace)
+    own = ctx.cluster.workloads_in(policy.namespace)
     if not own or any(pods.matches(w.pod_labels) for w in own):
         # Pods of the policy's own namespace unknown, or the OR reaches real pods there.
         return None
     elsewhere = [
         w
-        for namespace in ctx.index.namespaces_matching(namespaces).matched
-        for w in ctx.index.workloads_in(namespace)
+        for namespace in ctx.cluster.namespaces_matching(namespaces).matched
+        for w in ctx.cluster.workloads_in(namespace)
         if pods.matches(w.pod_labels)
     ]
     if not elsewhere:

@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterator, Sequence
 
 from netlint.api import (
+    Certainty,
     Context,
     Finding,
     NetworkPolicy,
@@ -48,6 +49,7 @@ class UnknownNamedPort(Rule):
         added_in="0.1.0",
         tags=("correctness", "pitfall"),
         security_severity=3.0,
+        certainty=Certainty.MAY,
     )
 
     def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
@@ -57,7 +59,7 @@ class UnknownNamedPort(Rule):
             named = [p for p in rule.ports if p.is_named]
             if not named:
                 continue
-            pods = ctx.index.selected_workloads(policy)
+            pods = ctx.cluster.selected_workloads(policy)
             if pods:
                 where = "the pods it selects"
                 yield from _check(ctx, policy, rule, named, pods, where)
@@ -82,7 +84,7 @@ def _egress_destinations(
     for peer in rule.peers:
         if peer.ip_block is not None:
             return ()
-        match = ctx.index.peer_workloads(policy, peer)
+        match = ctx.cluster.peer_workloads(policy, peer)
         if not match.complete:
             return ()
         pods.update(dict.fromkeys(match.workloads))

@@ -8,6 +8,7 @@ from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 
 from netlint.api import (
+    Certainty,
     Context,
     Finding,
     Index,
@@ -32,8 +33,8 @@ class DuplicatePolicyName(Rule):
         code="NL206",
         name="duplicate-policy-name",
         severity=Severity.ERROR,
-        summary="Two NetworkPolicies applied together (one file, or files of one directory) "
-        "have the same name in the same namespace, so the one applied last replaces the other.",
+        summary="Two NetworkPolicies applied together (one file, or one deploy unit) have the "
+        "same name in the same namespace, so the one applied last replaces the other.",
         why=(
             "A NetworkPolicy is identified by its namespace and name. `kubectl apply -f dir/` "
             "(and GitOps tools) apply the files of a directory in path order and the documents "
@@ -44,19 +45,22 @@ class DuplicatePolicyName(Rule):
             "configured default namespace. Reported: a second definition in the same file "
             "(even an identical copy, which is harmless but usually a copy-paste whose edit "
             "was forgotten), and a second definition with different rules in another file of "
-            "the same directory."
+            "the same directory of one deploy unit (a folder the config declares applied "
+            "as one, a GitOps folder; see docs/units.md)."
         ),
         fix=(
             "Give each policy a unique name, or merge the two. Delete an identical copy, or, "
             "if it was copied to start another policy, give it its own name and rules."
         ),
         not_reported=(
-            "Policies in different directories (usually different deploy units: kustomize "
-            "overlays, per-environment or per-cluster folders, test scenarios, which are never "
-            "applied together); identical copies in sibling files (alternative bundles such as "
-            "`install.yaml` and `namespace-install.yaml`: applying both changes nothing); "
-            "sibling files in a kustomization directory (kustomize itself rejects duplicate "
-            "resources, so a same-named policy there is a patch); and policies the API server "
+            "Policies of different deploy units, and of different files that no evidence "
+            "shows applied together: alternative versions side by side (`policy1.yaml`, "
+            "`policy2.yaml`), lab steps, test scenarios; policies in different directories "
+            "of one unit (per-environment or per-cluster folders); identical copies in "
+            "sibling files (alternative bundles such as `install.yaml` and "
+            "`namespace-install.yaml`: applying both changes nothing); "
+            "a kustomize build (kustomize itself refuses two resources with one id, and "
+            "netlint lists the failed build in `--verbose`); and policies the API server "
             "would reject (NL002).\n\n"
             "Definitions are compared by their spec (selectors, peers and ports, in the order "
             "written), not by labels or annotations: copies that differ only there are the "
@@ -65,6 +69,7 @@ class DuplicatePolicyName(Rule):
         added_in="0.1.0",
         tags=("correctness",),
         security_severity=5.0,
+        certainty=Certainty.TOGETHER,
     )
 
     def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
@@ -301,7 +306,7 @@ def _file_order(policy: NetworkPolicy) -> tuple[str, int, tuple[int, ...]]:
 
 
 def _is_kustomization(ctx: Context, folder: str) -> bool:
-    return any(posixpath.join(folder, name) in ctx.index.files for name in KUSTOMIZATION_FILES)
+    return any(posixpath.join(folder, name) in ctx.cluster.files for name in KUSTOMIZATION_FILES)
 
 
 def fingerprint(policy: NetworkPolicy) -> Hashable:

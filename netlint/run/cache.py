@@ -76,7 +76,7 @@ from netlint.read.load import FileResult, digest
 
 CACHE_DIR: Final = ".netlint_cache"
 #: Bumped whenever the layout of any encoded object changes: older files are then rejected.
-FORMAT: Final = 4
+FORMAT: Final = 5
 _MAGIC: Final = b"netlint-cache\n"
 #: Files modified this close to the state's writing may have changed within one timestamp tick.
 _RACY_NS: Final = 2_000_000_000
@@ -543,6 +543,7 @@ def _e_workload(o: Workload, p: str) -> tuple[Any, ...]:
         _eos(o.labels_span, p),
         o.annotations,
         _eos(o.annotation_span, p),
+        o.owner or (),
     )
 
 
@@ -562,7 +563,9 @@ def _d_workload(v: tuple[Any, ...], p: str) -> Workload:
         labels_span,
         annotations,
         annotation_span,
-    ) = _t(v, 14)
+        owner,
+    ) = _t(v, 15)
+    owned = _strs(owner)
     decoded = []
     for item in _t(ports):
         port, protocol, port_name, container = _t(item, 4)
@@ -581,6 +584,7 @@ def _d_workload(v: tuple[Any, ...], p: str) -> Workload:
         _dos(labels_span, p),
         _str_map(annotations),
         _dos(annotation_span, p),
+        (owned[0], owned[1]) if len(owned) == 2 else None,
     )
 
 
@@ -593,11 +597,12 @@ def _e_namespace(o: Namespace, p: str) -> tuple[Any, ...]:
         _es(o.name_span, p),
         o.annotations,
         _eos(o.annotation_span, p),
+        _eos(o.legacy_isolation_span, p),
     )
 
 
 def _d_namespace(v: tuple[Any, ...], p: str) -> Namespace:
-    _, ref, name, labels, name_span, annotations, annotation_span = _t(v, 7)
+    _, ref, name, labels, name_span, annotations, annotation_span, legacy_span = _t(v, 8)
     return Namespace(
         _d_ref(ref, p),
         _s(name),
@@ -605,6 +610,7 @@ def _d_namespace(v: tuple[Any, ...], p: str) -> Namespace:
         _ds(name_span, p),
         _str_map(annotations),
         _dos(annotation_span, p),
+        _dos(legacy_span, p),
     )
 
 

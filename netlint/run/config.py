@@ -20,6 +20,7 @@ from netlint.analysis.context import Rule
 from netlint.core.findings import Severity
 from netlint.core.rule import RuleMeta
 from netlint.core.source import Span, read_bounded
+from netlint.core.units import DeclaredUnit
 from netlint.read.discover import (
     CONFIG_NAMES,
     MAX_AUTOMATON_GLOBS,
@@ -134,6 +135,7 @@ class Config:
     path: Path | None = None
     roots: tuple[Path, ...] = ()
     exclude: tuple[str, ...] = ()
+    units: tuple[DeclaredUnit, ...] = ()
     default_namespace: str = "default"
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
@@ -253,7 +255,7 @@ def _load(path: Path, rules: Sequence[Rule], bound: Path | None, *, owned: bool)
         if len(errors) > MAX_PROBLEMS:
             shown.append(f"{escape(str(path))}: ... and {len(errors) - MAX_PROBLEMS} more problems")
         raise ConfigError("\n".join(shown))
-    return _build(path, tree.data)
+    return _build(path, tree)
 
 
 def _check_values(tree: Tree, base: Path) -> list[ConfigProblem]:
@@ -277,6 +279,13 @@ def _check_values(tree: Tree, base: Path) -> list[ConfigProblem]:
                     "and `dir/**` have no limit)"
                 )
                 problems.append(ConfigProblem(message, tree.span(where)))
+    for index, unit in enumerate(data.get("units", ())):
+        for number, pattern in enumerate(unit.get("paths", ()) if isinstance(unit, dict) else ()):
+            where = ("units", index, "paths", number)
+            try:
+                compile_glob(pattern)
+            except GlobError as exc:
+                problems.append(ConfigProblem(f"{dotted(where)}: {exc}", tree.span(where)))
     real_base = Path(os.path.realpath(base))
     for index, name in enumerate(data.get("roots", ())):
         where = ("roots", index)
@@ -435,8 +444,9 @@ def _validate_options(tree: Tree, where: PathKey, meta: RuleMeta) -> list[Config
     return out
 
 
-def _build(path: Path, data: Mapping[str, Any]) -> Config:
+def _build(path: Path, tree: Tree) -> Config:
     base = path.parent
+    data: Mapping[str, Any] = tree.data
     limits = data.get("limits", {})
     defaults = Limits()
     return Config(
@@ -444,6 +454,15 @@ def _build(path: Path, data: Mapping[str, Any]) -> Config:
         path=path,
         roots=tuple(base / r for r in data.get("roots", ["."])),
         exclude=tuple(data.get("exclude", ())),
+        units=tuple(
+            DeclaredUnit(
+                name=unit.get("name", unit["paths"][0]),
+                paths=tuple(unit["paths"]),
+                namespace=unit.get("namespace"),
+                declared_at=str(tree.span(("units", i))),
+            )
+            for i, unit in enumerate(data.get("units", ()))
+        ),
         default_namespace=data.get("default-namespace", "default"),
         select=tuple(data.get("select", ())),
         ignore=tuple(data.get("ignore", ())),

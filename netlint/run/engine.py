@@ -1,4 +1,4 @@
-"""Runs the selected rules over the objects of the reported files, against the whole index."""
+"""Runs the selected rules: per file, and per deploy unit over the objects it applies."""
 
 from __future__ import annotations
 
@@ -7,18 +7,20 @@ import os
 import sys
 import traceback
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Final
 
 from netlint.analysis.context import Context, ProblemRule, Rule
-from netlint.analysis.index import Index
+from netlint.analysis.layout import Layout
+from netlint.analysis.wording import listing
 from netlint.core.findings import Finding, Severity
 from netlint.core.model import Namespace, NetworkPolicy, Workload
 from netlint.core.problems import ProblemKind
 from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
+from netlint.core.units import Certainty, Unit
 from netlint.run.workers import exit_with_parent
 
 #: Who a rule's crash is reported as when the catalogue has no rule of kind INTERNAL to report
@@ -61,7 +63,7 @@ def _overrides(rule: Rule, hook: str) -> bool:
 
 
 def run(
-    index: Index,
+    layout: Layout,
     rules: Sequence[ActiveRule],
     reported: Callable[[str], bool],
     *,
@@ -70,48 +72,118 @@ def run(
     share: tuple[int, int] | None = None,
     notes: list[str] | None = None,
 ) -> list[Finding]:
-    """Findings of every rule for the objects in files that ``reported`` accepts.
+    """Findings of every rule: ``check_file`` once per file that ``reported`` accepts, the
+    object hooks once per deploy unit for the unit's objects (see docs/units.md).
 
-    ``share`` ``(k, n)`` keeps the k-th of n parts of the work: files by path, objects by
-    namespace, so that a rule's per-namespace caches serve one process only. ``notes`` receives
-    what rules tell ``--verbose`` (a rule with a ``notes(index)`` method: e.g. questions it left
+    An object is checked when its own file is reported, or, for all the objects of a unit,
+    when a reported file of the unit holds none of them (a changed kustomization or patch
+    re-checks what the build applies). Rules skip units they cannot judge (``_applies``).
+    Findings that several units give alike are reported once, naming the units when some
+    units reading that file do not give it (see ``_merge``).
+
+    ``share`` ``(k, n)`` keeps the k-th of n parts of the work: files by path, units by id,
+    so that a rule's per-unit caches serve one process only. ``notes`` receives what rules
+    tell ``--verbose`` (a rule with a ``notes(index)`` method: e.g. questions it left
     undecided because an input was too big to decide them in bounded time).
     """
-    findings: list[Finding] = []
+    held: list[tuple[Finding, Unit | None]] = []
     mine = _share_filter(share)
-    files = [f for f in index.files.values() if reported(f.path) and mine(f.path)]
-    policies = [p for p in index.policies if reported(p.ref.path) and mine(p.namespace)]
-    workloads = [w for w in index.workloads if reported(w.ref.path) and mine(w.namespace)]
-    namespaces = [
-        n for n in index.namespace_objects.values() if reported(n.ref.path) and mine(n.name)
-    ]
+    cluster = layout.cluster
+    files = [f for f in cluster.files.values() if reported(f.path) and mine(f.path)]
+    plans = []
+    for entry in layout.units:
+        if not mine(entry.unit.id):
+            continue
+        changed = [path for path in entry.unit.files if reported(path)]
+        if not changed:
+            continue
+        index = entry.index
+        holders = {o.ref.path for o in entry.objects}
+        whole = any(path not in holders for path in changed)
+
+        def chosen(items: Iterable[Any], whole: bool = whole) -> list[Any]:
+            return list(items) if whole else [o for o in items if reported(o.ref.path)]
+
+        subjects = {
+            "check_policy": chosen(index.policies),
+            "check_workload": chosen(index.workloads),
+            "check_namespace": chosen(index.namespace_objects.values()),
+        }
+        plans.append((entry, subjects))
     for active in rules:
         rule = active.rule
-        # One memo per rule and run: what the rule derives from the whole index is computed
-        # once, and never outlives the index it came from.
+        # One memo per rule and run: what the rule derives from an index is computed once,
+        # and never outlives the index it came from (the context keys it by unit).
+        memo: dict[Hashable, Any] = {}
         kind = rule.kind if isinstance(rule, ProblemRule) else None
-        ctx = Context(index, rule.meta, active.severity, active.options, {}, kind)
-        plan: list[tuple[str, Iterable[Any]]] = [
-            ("check_file", files),
-            ("check_policy", policies),
-            ("check_workload", workloads),
-            ("check_namespace", namespaces),
-        ]
-        for hook, subjects in plan:
-            if not _overrides(rule, hook):
-                continue
-            method = getattr(rule, hook)
-            for subject in subjects:
-                try:
-                    findings.extend(method(ctx, subject))
-                except Exception as exc:  # one rule's bug must not cost the user the other findings
-                    findings.append(_crash(rule.meta, subject, exc, crash_meta))
-                    if debug:
-                        traceback.print_exc(file=sys.stderr)
+        meta, severity, options = rule.meta, active.severity, active.options
+        if _overrides(rule, "check_file"):
+            ctx = Context(cluster, meta, severity, options, memo, kind)
+            for file in files:
+                held.extend(
+                    (f, None) for f in _call(rule, "check_file", ctx, file, crash_meta, debug)
+                )
+        hooks = [h for h in _OBJECT_HOOKS if _overrides(rule, h)]
+        if hooks:
+            for entry, subjects in plans:
+                if not _applies(meta.certainty, entry.unit):
+                    continue
+                ctx = Context(entry.index, meta, severity, options, memo, kind, cluster, entry.unit)
+                for hook in hooks:
+                    for subject in subjects[hook]:
+                        held.extend(
+                            (f, entry.unit)
+                            for f in _call(rule, hook, ctx, subject, crash_meta, debug)
+                        )
         told = getattr(rule, "notes", None)
         if notes is not None and callable(told):
-            notes.extend(str(note) for note in told(index))
-    return findings
+            notes.extend(str(note) for note in told(cluster))
+    return _merge(held, layout)
+
+
+_OBJECT_HOOKS: Final = ("check_policy", "check_workload", "check_namespace")
+
+
+def _applies(certainty: Certainty, unit: Unit) -> bool:
+    """Whether a rule of this certainty can judge the unit. A claim of absence (MAY) needs
+    a unit built completely: what netlint could not apply may be what it would call missing.
+    A claim about objects together needs a build that happens: kustomize refuses a failed
+    one, so its objects never meet. A claim about one object holds of it as written."""
+    if certainty is Certainty.MAY:
+        return unit.complete
+    if certainty is Certainty.TOGETHER:
+        return not unit.failed
+    return True
+
+
+def _call(
+    rule: Rule, hook: str, ctx: Context, subject: Any, crash_meta: RuleMeta | None, debug: bool
+) -> list[Finding]:
+    try:
+        return list(getattr(rule, hook)(ctx, subject))
+    except Exception as exc:  # one rule's bug must not cost the user the other findings
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        return [_crash(rule.meta, subject, exc, crash_meta)]
+
+
+def _merge(held: Sequence[tuple[Finding, Unit | None]], layout: Layout) -> list[Finding]:
+    """One finding for each that units give alike. Where only some of the units that read the
+    finding's file give it (an overlay that changes what its base says), the message names
+    them: "(in kustomize overlays/prod)"."""
+    units: dict[Finding, list[Unit]] = {}
+    for finding, unit in held:
+        found = units.setdefault(finding, [])
+        if unit is not None and unit not in found:
+            found.append(unit)
+    out = []
+    for finding, where in units.items():
+        readers = layout.units_of.get(finding.span.path, ())
+        if where and len(readers) > 1 and len(where) < len(readers):
+            names = listing(u.name for u in where)
+            finding = replace(finding, message=f"{finding.message} (in {names})")
+        out.append(finding)
+    return out
 
 
 def _share_filter(share: tuple[int, int] | None) -> Callable[[str], bool]:
@@ -128,7 +200,7 @@ PARALLEL_MIN_OBJECTS = 2000
 
 
 def run_parallel(
-    index: Index,
+    layout: Layout,
     rules: Sequence[ActiveRule],
     reported: Callable[[str], bool],
     *,
@@ -142,10 +214,12 @@ def run_parallel(
     Only where fork exists (Linux) and the repo is big enough to pay for it; the findings are
     the same as ``run``'s (the caller sorts them).
     """
-    size = len(index.policies) + len(index.workloads)
+    size = len(layout.cluster.policies) + len(layout.cluster.workloads)
     if jobs < 2 or size < PARALLEL_MIN_OBJECTS or sys.platform != "linux":
-        return run(index, rules, reported, crash_meta=crash_meta, debug=debug, notes=notes)
-    _FORKED.update(index=index, rules=rules, reported=reported, crash_meta=crash_meta, debug=debug)
+        return run(layout, rules, reported, crash_meta=crash_meta, debug=debug, notes=notes)
+    _FORKED.update(
+        layout=layout, rules=rules, reported=reported, crash_meta=crash_meta, debug=debug
+    )
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(
@@ -171,7 +245,7 @@ def run_parallel(
 def _run_share(share: tuple[int, int]) -> tuple[list[Finding], list[str]]:
     notes: list[str] = []
     findings = run(
-        _FORKED["index"],
+        _FORKED["layout"],
         _FORKED["rules"],
         _FORKED["reported"],
         crash_meta=_FORKED["crash_meta"],

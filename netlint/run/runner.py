@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from netlint.analysis.layout import Layout
 from netlint.core.findings import Finding
 from netlint.core.model import Object
 from netlint.output.report import Report
@@ -142,7 +143,20 @@ def _checked_baseline(path: Path, root: Path) -> Path:
     return real_path(absolute)
 
 
-def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
+@dataclass(slots=True)
+class _Opened:
+    """A run set up: its session, the files discovered, the paths asked for, and the buffer
+    that stands in for a file, if any."""
+
+    session: Session
+    files: list[str]
+    targets: list[Path]
+    override_rel: str | None
+    overrides: dict[str, bytes]
+
+
+def _open(request: CheckRequest, catalogue: Catalogue | None) -> _Opened:
+    """Find the project, its config and rules, and discover its files (nothing parsed yet)."""
     cwd = real_path(Path.cwd())
     if request.stdin_filename is not None:
         targets = [real_path(Path(request.stdin_filename))]
@@ -201,6 +215,13 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
         shown = escape(str(named.relative_to(cwd) if cwd in named.parents else named))
         request.warnings.append(f"{shown} is not linted: {ignored.reason}")
     files += [rel for rel in overrides if rel not in files]
+    return _Opened(session, files, targets, override_rel, overrides)
+
+
+def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
+    opened = _open(request, catalogue)
+    session, files, targets = opened.session, opened.files, opened.targets
+    override_rel, overrides, config = opened.override_rel, opened.overrides, session.config
     cache = session.open_cache() if request.use_cache else None
     key = _outcome_key(request, session, targets, files, overrides, cache)
     if cache is not None and key is not None:
@@ -220,6 +241,17 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
     return Outcome(report, config)
 
 
+def layout(request: CheckRequest, catalogue: Catalogue | None = None) -> tuple[Layout, Config]:
+    """The deploy units of the project (``netlint units``): discovered, parsed, planned."""
+    opened = _open(request, catalogue)
+    session = opened.session
+    cache = session.open_cache() if request.use_cache else None
+    session.workspace.load(opened.files, overrides=opened.overrides, cache=cache, jobs=request.jobs)
+    if cache is not None:
+        cache.save()
+    return session.workspace.layout(), session.config
+
+
 def _report(
     request: CheckRequest,
     session: Session,
@@ -232,6 +264,7 @@ def _report(
     results = list(workspace.index().files.values())
     reported = _reported_filter(config.root, targets, override_rel, request.paths)
     findings, suppressed = session.lint(reported, request.jobs, request.notes)
+    request.notes.extend(workspace.layout().notes())
     baselined = 0
     if request.baseline is not None:
         try:
@@ -371,6 +404,7 @@ class Session:
             config.root,
             BuildOptions(config.default_namespace, config.limits.max_depth),
             config.limits,
+            config.units,
         )
         return cls(config, catalogue, active, Workspace(settings), debug)
 
@@ -417,9 +451,8 @@ class Session:
         """Findings for the files ``reported`` accepts (suppressions applied), and how many
         were suppressed. ``jobs`` 0 means one process per CPU when the repo is big enough;
         ``notes`` collects what rules say for ``--verbose`` (e.g. work left undecided)."""
-        index = self.workspace.index()
         findings = run_parallel(
-            index,
+            self.workspace.layout(),
             self.active,
             reported,
             jobs=jobs if jobs > 0 else default_jobs(),

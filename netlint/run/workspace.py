@@ -18,11 +18,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from netlint.analysis.index import Index
+from netlint.analysis.layout import Layout
 from netlint.core.problems import ProblemKind
+from netlint.core.units import DeclaredUnit
 from netlint.read.build import BuildOptions
 from netlint.read.discover import Skipped
+from netlint.read.kustomize import SourceFile
 from netlint.read.load import FileResult, FileTooLarge, load, unreadable
 from netlint.read.parse import Limits
+from netlint.read.units import plan
 from netlint.run.cache import Cache, ShardRef, ShardWriter, decode_results, encode_results
 from netlint.run.workers import exit_with_parent
 
@@ -38,6 +42,8 @@ class LoadSettings:
     root: Path
     options: BuildOptions
     limits: Limits
+    #: Deploy units the config declares (``units:``).
+    units: tuple[DeclaredUnit, ...] = ()
 
 
 @dataclass(slots=True)
@@ -45,7 +51,12 @@ class Workspace:
     settings: LoadSettings
     results: dict[str, FileResult] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
-    _index: Index | None = None
+    #: Contents that stand in for files on disk (an editor's unsaved buffers).
+    overrides: dict[str, bytes] = field(default_factory=dict)
+    _layout: Layout | None = None
+    #: Files kustomize builds parsed whole, with the bytes they were parsed from: planning
+    #: again after an edit (the language server) re-parses only what changed.
+    _parsed: dict[str, tuple[bytes, SourceFile | None]] = field(default_factory=dict)
 
     def load(
         self,
@@ -57,6 +68,7 @@ class Workspace:
     ) -> None:
         """Load every path (relative to the root); ``overrides`` stand in for file contents."""
         overrides = overrides or {}
+        self.overrides.update(overrides)
         #: Files to parse, with their bytes when they were already read (else a worker reads).
         todo: list[tuple[str, bytes | None]] = []
         stats: dict[str, os.stat_result] = {}
@@ -96,15 +108,17 @@ class Workspace:
             if gc_was_enabled:
                 gc.enable()
             gc.freeze()
-        self._index = None
+        self._layout = None
 
     def update(self, rel: str, data: bytes | None) -> FileResult | None:
         """Re-load one file from ``data`` (None: the file is gone)."""
         self.results.pop(rel, None)
         self.skipped = [s for s in self.skipped if s.path != rel]
-        self._index = None
+        self._layout = None
+        self.overrides.pop(rel, None)
         if data is None:
             return None
+        self.overrides[rel] = data
         result = load(rel, data, self.settings.options, self.settings.limits)
         self._add(result)
         return result
@@ -121,13 +135,47 @@ class Workspace:
             self.results[result.path] = result
 
     def index(self) -> Index:
-        if self._index is None:
+        """Every unit's objects: what may be applied to one cluster."""
+        return self.layout().cluster
+
+    def layout(self) -> Layout:
+        """The deploy units, each with its index, and the cluster index over them all."""
+        if self._layout is None:
             patches = {p for r in self.results.values() for p in r.patches}
-            self._index = Index(
-                _as_patch(self.results[p]) if p in patches else self.results[p]
+            results = {
+                p: _as_patch(self.results[p]) if p in patches else self.results[p]
                 for p in sorted(self.results)
+            }
+            settings = self.settings
+            found = plan(
+                results,
+                self.read,
+                settings.options,
+                settings.limits,
+                settings.units,
+                (s.path for s in self.skipped),
+                self._parsed,
             )
-        return self._index
+            self._layout = Layout.from_plan(found, results)
+        return self._layout
+
+    def read(self, rel: str) -> bytes | None:
+        """The bytes of a file of the project a kustomize build reads (its unsaved buffer
+        first), or None: missing, unreadable, too large, not a regular file, or leading out of
+        the root through a linked folder (the file itself is opened without following links)."""
+        if rel in self.overrides:
+            return self.overrides[rel]
+        root = self.settings.root
+        path = root / rel
+        try:
+            # Discovery found the files it lists inside the root; any other path is checked.
+            if rel not in self.results:
+                real_root = os.path.realpath(root)
+                if os.path.commonpath((real_root, os.path.realpath(path.parent))) != real_root:
+                    return None
+            return read_file(path, self.settings.limits)
+        except (OSError, ValueError):
+            return None
 
 
 def _as_patch(result: FileResult) -> FileResult:

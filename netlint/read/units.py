@@ -1,0 +1,721 @@
+"""Deploy units from the evidence in the repo, and the objects each one applies (docs/units.md).
+
+Evidence, strongest first: the project config's ``units:``; GitOps definitions (Argo CD
+``Application``/``ApplicationSet``, Flux ``Kustomization``) naming a folder of this repo; every
+kustomization that no other kustomization includes; and, for what is left, each plain file on
+its own. Files inside a kustomize tree (a folder holding a kustomization, and below) that no
+build reads are *not applied*: kustomize never sends them to a cluster.
+
+A kustomize unit is built by the in-process engine (:mod:`netlint.read.kustomize`), so every
+value keeps the span of the line that wrote it. The engine needs documents as trees; the files
+were parsed once already into model objects (and those are what the cache keeps), so a build
+whose kustomizations only set metadata (``namespace``, ``namePrefix``/``nameSuffix``,
+``commonAnnotations``, metadata-only ``labels``: the common overlay) is fed *metadata trees*
+made from the model objects, and the engine's output metadata is put back on them. Everything
+else (patches, ``commonLabels``, components, generators, replacements...) re-reads the unit's
+files whole. Both ways the engine decides; the metadata trees only spare the re-parse
+(``tests/test_units.py`` checks that both give the same objects).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any, Final
+
+from netlint.core.model import (
+    NAME_LABEL,
+    ForeignPolicy,
+    Namespace,
+    NetworkPolicy,
+    Object,
+    ObjectRef,
+    Workload,
+)
+from netlint.core.problems import Problem, ProblemKind
+from netlint.core.source import Span, point
+from netlint.core.units import DeclaredUnit, Unit, UnitKind
+from netlint.read import gitops, kustomize
+from netlint.read.build import IGNORE_ANNOTATION, BuildOptions, build_tree
+from netlint.read.discover import compile_glob
+from netlint.read.load import FileResult
+from netlint.read.parse import ALL, Limits, PathKey, Tree, parse, to_tree
+
+Modelled = Object | ForeignPolicy
+#: path relative to the root -> its bytes (an editor's unsaved buffer first), None when there
+#: is no readable regular file there. Never follows a link out of the root.
+Reader = Callable[[str], bytes | None]
+
+#: Kustomization fields that only touch metadata (or nothing modelled): a build using no other
+#: field can run on metadata trees. ``labels`` qualifies only without includeSelectors and
+#: includeTemplates, which reach selectors and pod templates.
+_METADATA_FIELDS: Final = frozenset(
+    {
+        "apiVersion", "kind", "metadata", "resources", "bases", "namespace", "namePrefix",
+        "nameSuffix", "commonAnnotations", "labels", "buildMetadata", "sortOptions",
+    }
+)  # fmt: skip
+#: Fields of a build that only moves objects to a namespace.
+_NAMESPACE_FIELDS: Final = frozenset(
+    {"apiVersion", "kind", "metadata", "resources", "bases", "namespace", "buildMetadata"}
+)
+
+
+class _Needs(Enum):
+    NAMESPACE = "namespace"
+    METADATA = "metadata"
+    WHOLE = "whole"
+
+
+#: The API version a metadata tree says for each modelled kind. The engine reads a GVK only to
+#: tell cluster-scoped kinds (Namespace) and the kinds prefixes skip; any served version does.
+_API_VERSIONS: Final = {
+    "NetworkPolicy": "networking.k8s.io/v1",
+    "Namespace": "v1",
+    "Pod": "v1",
+    "ReplicationController": "v1",
+    "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "Job": "batch/v1",
+    "CronJob": "batch/v1",
+    "DeploymentConfig": "apps.openshift.io/v1",
+}
+#: Kinds of GitOps definitions (Argo CD, Flux) that may name a folder of the repo as a unit.
+_GITOPS_KINDS: Final = (gitops.APPLICATION, gitops.APPLICATION_SET, gitops.FLUX_KUSTOMIZATION)
+#: Where a metadata tree keeps the index of the model object it was made from.
+_MARK: Final = "__netlint_object__"
+
+
+@dataclass(slots=True)
+class Planned:
+    unit: Unit
+    objects: list[Modelled]
+
+
+@dataclass(slots=True)
+class Plan:
+    units: list[Planned]
+    #: Files in a kustomize tree that no build reads: never applied, so not linted as objects.
+    not_applied: list[str] = field(default_factory=list)
+    #: What ``--verbose`` should say: GitOps paths that name no folder of the repo, and why.
+    notes: list[str] = field(default_factory=list)
+
+
+def plan(
+    results: Mapping[str, FileResult],
+    read: Reader,
+    options: BuildOptions,
+    limits: Limits,
+    declared: Sequence[DeclaredUnit] = (),
+    skipped: Iterable[str] = (),
+    parsed: dict[str, tuple[bytes, kustomize.SourceFile | None]] | None = None,
+) -> Plan:
+    """The units of a repo whose files were loaded into ``results`` (``skipped``: files that
+    were not, templated ones), each with the model objects it applies. ``parsed`` keeps the
+    files parsed whole from one plan to the next (by their bytes)."""
+    planner = _Planner(results, read, options, limits, frozenset(skipped), parsed)
+    return planner.plan(declared)
+
+
+class _Planner:
+    def __init__(
+        self,
+        results: Mapping[str, FileResult],
+        read: Reader,
+        options: BuildOptions,
+        limits: Limits,
+        skipped: frozenset[str],
+        parsed: dict[str, tuple[bytes, kustomize.SourceFile | None]] | None = None,
+    ) -> None:
+        self.results = results
+        self.parsed = parsed if parsed is not None else {}
+        self.read = read
+        self.options = options
+        self.limits = limits
+        self.skipped = skipped
+        self._sources: dict[str, kustomize.SourceFile | None] = {}
+        self._originals: list[Modelled] = []
+        self.paths = sorted(results)
+        #: Every folder that holds a file of the project (and its parents; "" is the root).
+        self.folders = frozenset(
+            parent for p in self.paths for parent in _parents(posixpath.dirname(p))
+        )
+        self.kustomize_dirs = frozenset(
+            posixpath.dirname(p)
+            for p in self.paths
+            if posixpath.basename(p) in kustomize.KUSTOMIZATION_FILES
+        )
+
+    # -- loaders for the engine ---------------------------------------------------------
+
+    def full(self, path: str) -> kustomize.SourceFile | None:
+        """A file parsed whole (every key and value converted), once per plan."""
+        if path in self._sources:
+            return self._sources[path]
+        source: kustomize.SourceFile | None
+        if path in self.skipped:
+            problem = Problem(
+                ProblemKind.SYNTAX, "a templated file: kustomize cannot build it", point(path, 0, 0)
+            )
+            source = kustomize.SourceFile((), (problem,))
+        else:
+            data = self.read(path)
+            known = self.parsed.get(path)
+            if data is None:
+                source = None
+            elif known is not None and known[0] == data:
+                source = known[1]
+            else:
+                source = _parse_whole(path, data, self.limits)
+                self.parsed[path] = (data, source)
+        self._sources[path] = source
+        return source
+
+    def metadata(self, path: str) -> kustomize.SourceFile | None:
+        """Kustomizations whole; a resource file as metadata trees of its model objects."""
+        result = self.results.get(path)
+        if result is None or posixpath.basename(path) in kustomize.KUSTOMIZATION_FILES:
+            return self.full(path)
+        syntax = tuple(p for p in result.problems if p.kind is ProblemKind.SYNTAX)
+        trees = [self._metadata_tree(obj) for obj in result.objects]
+        return kustomize.SourceFile(trees, syntax)
+
+    def _metadata_tree(self, obj: Modelled) -> Tree:
+        self._originals.append(obj)
+        ref = obj.ref
+        api_version = obj.api_version if isinstance(obj, ForeignPolicy) else _API_VERSIONS[ref.kind]
+        metadata: dict[str, Any] = {"name": ref.name}
+        spans: dict[PathKey, Span] = {(): ref.span, ("metadata",): ref.span}
+        if isinstance(obj, NetworkPolicy | Workload | Namespace):
+            spans[("metadata", "name")] = obj.name_span
+        namespace_span = getattr(obj, "namespace_span", None)
+        if isinstance(obj, NetworkPolicy | Workload) and obj.namespace_declared:
+            metadata["namespace"] = obj.namespace
+            if namespace_span is not None:
+                spans[("metadata", "namespace")] = namespace_span
+        elif isinstance(obj, ForeignPolicy) and obj.namespace is not None and ref.namespace:
+            metadata["namespace"] = obj.namespace
+        labels = obj.labels if isinstance(obj, NetworkPolicy | Namespace) else {}
+        if labels:
+            metadata["labels"] = dict(labels)
+        if not isinstance(obj, ForeignPolicy) and obj.annotations:
+            metadata["annotations"] = dict(obj.annotations)
+            if obj.annotation_span is not None:
+                spans[("metadata", "annotations", IGNORE_ANNOTATION)] = obj.annotation_span
+        data = {
+            "apiVersion": api_version,
+            "kind": ref.kind,
+            "metadata": metadata,
+            _MARK: len(self._originals) - 1,
+        }
+        return Tree(ref.path, data, spans, {}, [])
+
+    # -- planning -----------------------------------------------------------------------
+
+    def plan(self, declared: Sequence[DeclaredUnit]) -> Plan:
+        planned: list[Planned] = []
+        claimed: set[str] = set()
+        top = kustomize.top_level_kustomizations(self.full, self.paths)
+        built: set[str] = set()
+        notes: list[str] = []
+        for app in self._gitops(notes):
+            planned.append(app)
+            claimed.update(app.unit.files)
+            built.update(d for d in self.kustomize_dirs if _kustomization_in(d, app.unit.files))
+        for entry in declared:
+            unit = self._declared(entry)
+            planned.append(unit)
+            claimed.update(unit.unit.files)
+        for directory in top:
+            if directory not in built:
+                unit = self._kustomize(directory)
+                planned.append(unit)
+                claimed.update(unit.unit.files)
+        not_applied = [
+            p
+            for p in self.paths
+            if self._in_kustomize_tree(p)
+            and p not in claimed
+            and posixpath.basename(p) not in kustomize.KUSTOMIZATION_FILES
+        ]
+        for path in self.paths:
+            if path in claimed or self._in_kustomize_tree(path):
+                continue
+            alone = Unit(f"file:{path}", UnitKind.FILE, path, None, (path,))
+            planned.append(Planned(alone, list(self.results[path].objects)))
+        return Plan(planned, not_applied, notes)
+
+    # -- GitOps definitions ---------------------------------------------------------------
+
+    def _gitops(self, notes: list[str]) -> Iterator[Planned]:
+        """A unit per Argo CD Application or ApplicationSet folder, or Flux Kustomization, that
+        names a folder of this repo (every source of one Application applied together)."""
+        folders = sorted(self.folders)
+        for path in self.paths:
+            kinds = self.results[path].kinds
+            if not any(kinds[k] for k in _GITOPS_KINDS):
+                continue
+            if posixpath.basename(path) in kustomize.KUSTOMIZATION_FILES:
+                continue
+            source = self.full(path)
+            if source is None:
+                continue
+            for tree in source.documents:
+                data = tree.data
+                if not isinstance(data, dict):
+                    continue
+                kind, api_version = data.get("kind"), data.get("apiVersion")
+                if not (isinstance(kind, str) and isinstance(api_version, str)):
+                    continue
+                if not gitops.candidate(kind, api_version):
+                    continue
+                found = gitops.scan(
+                    tree,
+                    lambda d: d in self.folders,
+                    lambda base: folders,
+                    lambda f: f in self.results,
+                )
+                notes.extend(f"{s.span}: {s.message()}" for s in found.skipped)
+                groups: dict[tuple[str, str], list[gitops.AppSource]] = {}
+                for app in found.units:
+                    groups.setdefault((app.kind, app.name), []).append(app)
+                for apps in groups.values():
+                    yield self._app(apps)
+
+    def _app(self, apps: Sequence[gitops.AppSource]) -> Planned:
+        first = apps[0]
+        kind = UnitKind.FLUX if first.kind == gitops.FLUX_KUSTOMIZATION else UnitKind.ARGOCD
+        objects: list[Modelled] = []
+        files: set[str] = set()
+        reasons: list[str] = []
+        failed: list[str] = []
+        for app in apps:
+            made, read, why, broken = self._folder(app)
+            failed.extend(broken)
+            if app.namespace is not None:
+                made = [
+                    with_namespace(o, app.namespace, app.span, override=app.override_namespace)
+                    for o in made
+                ]
+            objects.extend(made)
+            files.update(read)
+            reasons.extend(why)
+            if app.incomplete:
+                reasons.append(f"{app.span}: {app.incomplete}")
+        unit = Unit(
+            f"{kind.value}:{first.name}",
+            kind,
+            ", ".join(dict.fromkeys(a.path or "." for a in apps)),
+            str(first.span),
+            tuple(sorted(files)),
+            tuple(reasons),
+            first.namespace,
+            tuple(failed),
+        )
+        return Planned(unit, objects)
+
+    def _folder(
+        self, app: gitops.AppSource
+    ) -> tuple[list[Modelled], set[str], list[str], tuple[str, ...]]:
+        """What a GitOps folder applies: its kustomization's build, or its manifests (and,
+        below it, the builds of the first kustomizations met, as Flux generates them)."""
+        if app.path in self.kustomize_dirs:
+            built = self._kustomize(app.path)
+            unit = built.unit
+            return built.objects, set(unit.files), list(unit.incomplete), unit.failed
+        objects: list[Modelled] = []
+        files: set[str] = set()
+        reasons: list[str] = []
+        prefix = app.path + "/" if app.path else ""
+        include = compile_glob(app.include) if app.include else None
+        exclude = compile_glob(app.exclude) if app.exclude else None
+        if (app.include and "{" in app.include) or (app.exclude and "{" in app.exclude):
+            reasons.append(f"{app.span}: brace patterns in include/exclude are not expanded")
+        kustomizations: set[str] = set()
+        failed: list[str] = []
+        for path in self.paths:
+            if not path.startswith(prefix):
+                continue
+            rest = path[len(prefix) :]
+            if "/" in rest and not app.recurse:
+                continue
+            if include is not None and not include.match(rest):
+                continue
+            if exclude is not None and exclude.match(rest):
+                continue
+            below = self._kustomization_above(path, app.path)
+            if below is not None:
+                kustomizations.add(below)
+                continue
+            objects.extend(self.results[path].objects)
+            files.add(path)
+        for directory in sorted(kustomizations):
+            built = self._kustomize(directory)
+            objects.extend(built.objects)
+            files.update(built.unit.files)
+            reasons.extend(built.unit.incomplete)
+            failed.extend(built.unit.failed)
+        return objects, files, reasons, tuple(failed)
+
+    def _kustomization_above(self, path: str, top: str) -> str | None:
+        """The highest folder between ``top`` (excluded) and ``path`` holding a kustomization."""
+        found = None
+        directory = posixpath.dirname(path)
+        while directory != top and (directory + "/").startswith(top + "/" if top else ""):
+            if directory in self.kustomize_dirs:
+                found = directory
+            if not directory:
+                break
+            directory = posixpath.dirname(directory)
+        return found
+
+    def _in_kustomize_tree(self, path: str) -> bool:
+        directory = posixpath.dirname(path)
+        while True:
+            if directory in self.kustomize_dirs:
+                return True
+            if not directory:
+                return False
+            directory = posixpath.dirname(directory)
+
+    def _declared(self, entry: DeclaredUnit) -> Planned:
+        """A config unit: its plain files, applied together. Files of a kustomize tree are
+        applied by their build, which is a unit of its own (the stronger evidence)."""
+        globs = [compile_glob(p) for p in entry.paths]
+        files = [
+            p
+            for p in self.paths
+            if any(g.match(p) for g in globs) and not self._in_kustomize_tree(p)
+        ]
+        objects = [o for path in files for o in self.results[path].objects]
+        if entry.namespace is not None:
+            span = _declared_span(entry.declared_at)
+            objects = [with_namespace(o, entry.namespace, span, override=False) for o in objects]
+        unit = Unit(
+            f"config:{entry.name}",
+            UnitKind.CONFIG,
+            entry.name,
+            entry.declared_at,
+            tuple(files),
+            namespace=entry.namespace,
+        )
+        return Planned(unit, objects)
+
+    def _kustomize(self, directory: str) -> Planned:
+        """Build one kustomization directory into a unit."""
+        how = self._needs(directory, set())
+        files: tuple[str, ...]
+        reasons: tuple[str, ...] = ()
+        failed: tuple[str, ...] = ()
+        moved = self._namespaced(directory) if how is _Needs.NAMESPACE else None
+        if moved is not None:
+            objects, read = moved
+            files = tuple(sorted(set(read)))
+        else:
+            objects, files, reasons, failed = self._render(directory, how is not _Needs.WHOLE)
+        declared = next(
+            (
+                posixpath.join(directory, n) if directory else n
+                for n in kustomize.KUSTOMIZATION_FILES
+                if (posixpath.join(directory, n) if directory else n) in files
+            ),
+            None,
+        )
+        unit = Unit(
+            f"kustomize:{directory or '.'}",
+            UnitKind.KUSTOMIZE,
+            directory,
+            f"{declared}:1:1" if declared else None,
+            files,
+            reasons,
+            failed=failed,
+        )
+        return Planned(unit, objects)
+
+    def _render(
+        self, directory: str, light: bool
+    ) -> tuple[list[Modelled], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """The engine's build: on metadata trees when ``light``, else on the files whole."""
+        base = len(self._originals)
+        build = kustomize.render(self.metadata if light else self.full, directory)
+        objects: list[Modelled] = []
+        spans = self._object_places(build.files) if not light else {}
+        for rendered in build.objects:
+            made = self._adopt(rendered, base) if light else self._build(rendered, spans)
+            if made is not None:
+                objects.append(made)
+        reasons = tuple(str(r) for r in (*build.errors, *build.incomplete))
+        failed = tuple(str(r) for r in build.errors)
+        return objects, tuple(sorted(build.files)), reasons, failed
+
+    def _namespaced(self, directory: str) -> tuple[list[Modelled], list[str]] | None:
+        """A build of ``resources`` and ``namespace`` only, done on the model objects: the
+        engine's NamespaceTransformer, which ``tests/test_units.py`` checks this against, for
+        the kinds netlint models (a v1 Namespace is renamed, other objects moved). None when
+        two objects end up with one id: kustomize refuses that build, and the engine says so."""
+        found = self._kustomization_tree(directory)
+        assert found is not None  # _needs saw it
+        path, tree = found
+        files = [path]
+        objects: list[Modelled] = []
+        for key in ("resources", "bases"):
+            for entry in tree.data.get(key) or ():
+                target = posixpath.normpath(posixpath.join(directory, entry))
+                target = "" if target == "." else target
+                if target in self.kustomize_dirs:
+                    inner = self._namespaced(target)
+                    if inner is None:
+                        return None
+                    objects.extend(inner[0])
+                    files.extend(inner[1])
+                else:
+                    objects.extend(self.results[target].objects)
+                    files.append(target)
+        if not _unique_ids(objects):
+            return None
+        namespace = tree.data.get("namespace")
+        if isinstance(namespace, str) and namespace:
+            span = tree.span(("namespace",))
+            objects = [_moved(o, namespace, span) for o in objects]
+            if not _unique_ids(objects):
+                return None
+        return objects, files
+
+    def _needs(self, directory: str, seen: set[str]) -> _Needs:
+        """What the build of ``directory`` (its bases included) needs: only its namespace
+        applied, the engine on metadata, or the engine on the files whole."""
+        if directory in seen:
+            return _Needs.WHOLE  # a cycle: the engine reports it
+        seen.add(directory)
+        found = self._kustomization_tree(directory)
+        if found is None:
+            return _Needs.WHOLE
+        data = found[1].data
+        if not set(data) <= _METADATA_FIELDS:
+            return _Needs.WHOLE
+        how = _Needs.NAMESPACE if set(data) <= _NAMESPACE_FIELDS else _Needs.METADATA
+        labels = data.get("labels", [])
+        if not isinstance(labels, list) or any(
+            not isinstance(entry, dict)
+            or entry.get("includeSelectors")
+            or entry.get("includeTemplates")
+            or "fields" in entry
+            for entry in labels
+        ):
+            return _Needs.WHOLE
+        namespace = data.get("namespace")
+        if namespace is not None and not (isinstance(namespace, str) and namespace):
+            return _Needs.WHOLE  # the engine says what is wrong with it
+        for key in ("resources", "bases"):
+            entries = data.get(key, [])
+            if not isinstance(entries, list):
+                return _Needs.WHOLE
+            for entry in entries:
+                if not isinstance(entry, str) or not entry or entry.startswith("/"):
+                    return _Needs.WHOLE
+                target = posixpath.normpath(posixpath.join(directory, entry))
+                target = "" if target == "." else target
+                if target == ".." or target.startswith("../"):
+                    return _Needs.WHOLE
+                if target in self.kustomize_dirs:
+                    inner = self._needs(target, seen)
+                    if inner is _Needs.WHOLE:
+                        return inner
+                    if inner is _Needs.METADATA:
+                        how = inner
+                elif target not in self.results or target in self.skipped:
+                    return _Needs.WHOLE  # a folder without kustomization, remote, missing
+                elif any(p.kind is ProblemKind.SYNTAX for p in self.results[target].problems):
+                    return _Needs.WHOLE  # the engine decides what a broken file means
+        return how
+
+    def _kustomization_tree(self, directory: str) -> tuple[str, Tree] | None:
+        """The kustomization file of ``directory`` and its one document (None for anything
+        else: no file or several, a syntax error, not one mapping)."""
+        found = []
+        for name in kustomize.KUSTOMIZATION_FILES:
+            path = posixpath.join(directory, name) if directory else name
+            source = self.full(path)
+            if source is not None:
+                found.append((path, source))
+        if len(found) == 1:
+            path, source = found[0]
+            docs = [d for d in source.documents if d.data is not None]
+            if not source.problems and len(docs) == 1 and isinstance(docs[0].data, dict):
+                return path, docs[0]
+        return None
+
+    def _adopt(self, rendered: kustomize.Rendered, base: int) -> Modelled | None:
+        """The model object a metadata tree was made from, with the metadata of the build."""
+        mark = rendered.tree.data.get(_MARK) if isinstance(rendered.tree.data, dict) else None
+        if not isinstance(mark, int) or not base <= mark < len(self._originals):
+            return None
+        return adopt_metadata(self._originals[mark], rendered.tree)
+
+    def _object_places(self, files: Iterable[str]) -> dict[tuple[str, Span], ObjectRef]:
+        """Where each object of the build's files sits (document, path in it), by its span."""
+        return {
+            (obj.ref.path, obj.ref.span): obj.ref
+            for path in files
+            if (result := self.results.get(path)) is not None
+            for obj in result.objects
+        }
+
+    def _build(
+        self, rendered: kustomize.Rendered, places: Mapping[tuple[str, Span], ObjectRef]
+    ) -> Modelled | None:
+        tree = rendered.tree
+        span = tree.span(())
+        place = places.get((tree.path, span))
+        document, prefix = (place.document, place.prefix) if place is not None else (0, ())
+        try:
+            return build_tree(tree, document, prefix, span, self.options)
+        except Exception:
+            return None
+
+
+def _parents(directory: str) -> Iterator[str]:
+    while directory:
+        yield directory
+        directory = posixpath.dirname(directory)
+    yield ""
+
+
+def _kustomization_in(directory: str, files: Iterable[str]) -> bool:
+    names = {
+        posixpath.join(directory, n) if directory else n for n in kustomize.KUSTOMIZATION_FILES
+    }
+    return not names.isdisjoint(files)
+
+
+def _parse_whole(path: str, data: bytes, limits: Limits) -> kustomize.SourceFile:
+    parsed = parse(path, data, limits)
+    trees = [to_tree(path, n, ALL, limits.max_depth, parsed.positions) for n in parsed.documents]
+    problems = [p for t in trees for p in t.problems]
+    if parsed.problem is not None:
+        problems.insert(0, parsed.problem)
+    return kustomize.SourceFile(trees, problems, parsed.text or None)
+
+
+def _declared_span(where: str) -> Span | None:
+    path, _, rest = where.rpartition(":")
+    path, _, line = path.rpartition(":")
+    if not (line.isdigit() and rest.isdigit()):
+        return None
+    return Span(path, int(line), int(rest), int(line), int(rest) + 1)
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if v is not None}
+
+
+def adopt_metadata(obj: Modelled, tree: Tree) -> Modelled:
+    """``obj`` with the name, namespace, labels and annotations of ``tree`` (a build's output
+    of the metadata tree made from it), each with the span the build gave it."""
+    metadata = tree.data.get("metadata") if isinstance(tree.data, dict) else None
+    metadata = metadata if isinstance(metadata, dict) else {}
+    name = metadata.get("name")
+    name = name if isinstance(name, str) and name else obj.ref.name
+    namespace = metadata.get("namespace")
+    namespace = namespace if isinstance(namespace, str) and namespace else None
+    annotations = _string_map(metadata.get("annotations"))
+    annotation_span = tree.spans.get(("metadata", "annotations", IGNORE_ANNOTATION))
+    # The line that wrote the name: the file's, or the kustomization's that renamed a Namespace.
+    name_span = tree.spans.get(("metadata", "name"))
+    if isinstance(obj, Namespace):
+        labels = _string_map(metadata.get("labels"))
+        labels[NAME_LABEL] = name
+        ref = replace(obj.ref, name=name, namespace=name)
+        return replace(
+            obj,
+            ref=ref,
+            name=name,
+            name_span=name_span or obj.name_span,
+            labels=labels,
+            annotations=annotations,
+            annotation_span=annotation_span,
+        )
+    if isinstance(obj, ForeignPolicy):
+        home = namespace if obj.namespace is not None else None
+        return replace(obj, ref=replace(obj.ref, name=name, namespace=home or ""), namespace=home)
+    declared = namespace is not None
+    home = namespace if namespace is not None else obj.namespace
+    ref = replace(obj.ref, name=name, namespace=home)
+    if isinstance(obj, NetworkPolicy):
+        return replace(
+            obj,
+            ref=ref,
+            name=name,
+            name_span=name_span or obj.name_span,
+            namespace=home,
+            namespace_declared=declared,
+            namespace_span=tree.spans.get(("metadata", "namespace")) if declared else None,
+            labels=_string_map(metadata.get("labels")),
+            annotations=annotations,
+            annotation_span=annotation_span,
+        )
+    return replace(
+        obj,
+        ref=ref,
+        name=name,
+        name_span=name_span or obj.name_span,
+        namespace=home,
+        namespace_declared=declared,
+        annotations=annotations,
+        annotation_span=annotation_span,
+    )
+
+
+def _unique_ids(objects: Sequence[Modelled]) -> bool:
+    """Whether no two objects share kustomize's resource id (group, kind, name, effective
+    namespace): kustomize refuses to accumulate a second one."""
+    seen = set()
+    for obj in objects:
+        ref = obj.ref
+        api_version = obj.api_version if isinstance(obj, ForeignPolicy) else _API_VERSIONS[ref.kind]
+        if isinstance(obj, Namespace) or (isinstance(obj, ForeignPolicy) and obj.namespace is None):
+            namespace = ""
+        elif isinstance(obj, ForeignPolicy) or obj.namespace_declared:
+            namespace = ref.namespace
+        else:
+            namespace = "default"
+        key = (api_version.rpartition("/")[0], ref.kind, ref.name, namespace)
+        if key in seen:
+            return False
+        seen.add(key)
+    return True
+
+
+def _moved(obj: Modelled, namespace: str, span: Span) -> Modelled:
+    """kustomize's ``namespace:`` on a model object: a v1 Namespace takes the name, a
+    namespaced object the namespace; both written where the kustomization says it."""
+    if isinstance(obj, Namespace):
+        labels = {**obj.labels, NAME_LABEL: namespace}
+        ref = replace(obj.ref, name=namespace, namespace=namespace)
+        return replace(obj, ref=ref, name=namespace, name_span=span, labels=labels)
+    return with_namespace(obj, namespace, span, override=True)
+
+
+def with_namespace(obj: Modelled, namespace: str, span: Span | None, *, override: bool) -> Modelled:
+    """``obj`` in ``namespace`` when it has none (Argo CD's destination, ``kubectl apply -n``),
+    or always when ``override`` (Flux's targetNamespace), for namespaced kinds."""
+    if isinstance(obj, Namespace):
+        return obj
+    if isinstance(obj, ForeignPolicy):
+        if obj.namespace is None or (obj.ref.namespace and not override):
+            return obj
+        return replace(obj, ref=replace(obj.ref, namespace=namespace), namespace=namespace)
+    if obj.namespace_declared and not override:
+        return obj
+    ref = replace(obj.ref, namespace=namespace)
+    if isinstance(obj, NetworkPolicy):
+        return replace(
+            obj, ref=ref, namespace=namespace, namespace_declared=True, namespace_span=span
+        )
+    return replace(obj, ref=ref, namespace=namespace, namespace_declared=True)

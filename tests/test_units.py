@@ -1,0 +1,441 @@
+"""Deploy units: which units a repo has, and the model objects each applies, against the real
+renderer.
+
+For every case of ../shared/oracles/kustomize/, the objects of the kustomize unit netlint
+builds from ``tree/`` (kind, namespace, name, pod labels, container ports, Namespace labels,
+every policy's selectors, peers and ports) must be the objects netlint reads from
+``rendered.yaml`` (``kubectl kustomize``, Kustomize v5.5.0), and the findings on ``tree/`` must be
+the findings on ``rendered.yaml`` (by rule and object). The metadata-only way of building a unit
+(metadata trees made from the parsed objects) must give what re-reading the files whole gives.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Hashable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from netlint.analysis.layout import Layout
+from netlint.core.model import ForeignPolicy, LabelSelector, Namespace, NetworkPolicy, Workload
+from netlint.core.units import UnitKind
+from netlint.read.build import BuildOptions
+from netlint.read.load import FileResult, load
+from netlint.read.parse import Limits
+from netlint.read.units import _Needs, _Planner, plan
+from netlint.run.runner import CheckRequest, check, layout
+
+ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles" / "kustomize"
+CASES = (
+    sorted(p.name for p in ORACLES.iterdir() if (p / "case.yaml").is_file())
+    if ORACLES.is_dir()
+    else []
+)
+needs_oracles = pytest.mark.skipif(
+    not CASES, reason=f"the kustomize oracle set ({ORACLES}) is not available"
+)
+
+
+def _selector(selector: LabelSelector | None) -> Hashable:
+    if selector is None:
+        return None
+    return tuple(
+        sorted((r.key, r.operator.value, tuple(sorted(r.values))) for r in selector.requirements)
+    )
+
+
+def _essence(obj: Any) -> Hashable:
+    """What rules read of an object, without positions."""
+    if isinstance(obj, NetworkPolicy):
+        rules = tuple(
+            (
+                rule.direction.value,
+                tuple(
+                    (
+                        _selector(p.pod_selector),
+                        _selector(p.namespace_selector),
+                        None
+                        if p.ip_block is None
+                        else (p.ip_block.cidr, tuple(e.cidr for e in p.ip_block.excepts)),
+                    )
+                    for p in rule.peers
+                ),
+                tuple((p.protocol, p.port, p.end_port) for p in rule.ports),
+            )
+            for rule in (*policy_rules(obj),)
+        )
+        return (
+            "NetworkPolicy",
+            obj.namespace,
+            obj.name,
+            _selector(obj.pod_selector),
+            tuple(sorted(obj.policy_types)),
+            rules,
+            tuple(sorted(obj.labels.items())),
+        )
+    if isinstance(obj, Workload):
+        return (
+            obj.kind,
+            obj.namespace,
+            obj.name,
+            tuple(sorted(obj.pod_labels.items())),
+            tuple(sorted((p.port, p.protocol, p.name or "") for p in obj.ports)),
+            obj.host_network,
+        )
+    if isinstance(obj, Namespace):
+        return ("Namespace", obj.name, tuple(sorted(obj.labels.items())))
+    assert isinstance(obj, ForeignPolicy)
+    return (obj.kind, obj.namespace, obj.ref.name)
+
+
+def policy_rules(policy: NetworkPolicy) -> tuple[Any, ...]:
+    return (*policy.ingress, *policy.egress)
+
+
+def _case(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((ORACLES / name / "case.yaml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def _unit_layout(tree: Path) -> Layout:
+    found, _ = layout(CheckRequest(paths=[str(tree)], root=tree, use_cache=False))
+    return found
+
+
+@needs_oracles
+@pytest.mark.parametrize("name", CASES)
+def test_a_kustomize_unit_applies_the_objects_kubectl_kustomize_renders(name: str) -> None:
+    case = _case(name)
+    tree = ORACLES / name / "tree"
+    entry = str(case["entry"]).strip("/")
+    found = _unit_layout(tree)
+    units = [u for u in found.units if u.unit.kind is UnitKind.KUSTOMIZE and u.unit.root == entry]
+    assert len(units) == 1, [u.unit.id for u in found.units]
+    unit = units[0]
+    rendered = load(
+        "rendered.yaml", (ORACLES / name / "rendered.yaml").read_bytes(), BuildOptions(), Limits()
+    )
+    want = Counter(_essence(o) for o in rendered.objects)
+    got = Counter(_essence(o) for o in unit.objects)
+    assert got == want
+
+
+@needs_oracles
+@pytest.mark.parametrize("name", CASES)
+def test_findings_on_the_tree_are_the_findings_on_the_rendered_output(
+    name: str, tmp_path: Path
+) -> None:
+    """By rule and object: what holds of the rendered objects holds of the tree, on its lines."""
+    case = _case(name)
+    tree = ORACLES / name / "tree"
+    entry = str(case["entry"]).strip("/")
+    alone = tmp_path / "rendered"
+    alone.mkdir()
+    (alone / "rendered.yaml").write_bytes((ORACLES / name / "rendered.yaml").read_bytes())
+    config = tmp_path / "none.yaml"
+    config.write_text("{}\n")
+
+    def findings(root: Path, paths: list[str]) -> Counter[tuple[str, str | None]]:
+        outcome = check(CheckRequest(paths=paths, root=root, use_cache=False, config=str(config)))
+        return Counter(
+            (f.code, f.subject) for f in outcome.report.findings if f.code not in ("NL001", "NL002")
+        )
+
+    want = findings(alone, [str(alone)])
+    got = findings(tree, [str(tree / entry)] if entry else [str(tree)])
+    assert got == want
+
+
+def _results(tree: Path) -> dict[str, FileResult]:
+    out = {}
+    for path in sorted(tree.rglob("*")):
+        if path.is_file() and path.suffix in (".yaml", ".yml", ".json"):
+            rel = path.relative_to(tree).as_posix()
+            out[rel] = load(rel, path.read_bytes(), BuildOptions(), Limits())
+    return out
+
+
+def _three_ways(tree: Path, entry: str) -> dict[str, Any]:
+    """The unit of ``entry`` built each way this build allows: namespace moves on the model
+    objects, the engine on metadata trees, the engine on the files whole."""
+    results = _results(tree)
+
+    def read(rel: str) -> bytes | None:
+        path = tree / rel
+        return path.read_bytes() if path.is_file() else None
+
+    def planner() -> _Planner:
+        return _Planner(results, read, BuildOptions(), Limits(), frozenset())
+
+    allowed = planner()._needs(entry, set())
+    built: dict[str, Any] = {}
+    for how in _Needs:
+        if list(_Needs).index(how) < list(_Needs).index(allowed):
+            continue
+        forced = planner()
+        forced._needs = lambda directory, seen, how=how: how  # type: ignore[method-assign]
+        built[how.value] = forced._kustomize(entry)
+    return built
+
+
+def _placed(obj: Any) -> Hashable:
+    return (
+        _essence(obj),
+        obj.ref.path,
+        getattr(obj, "name_span", None),
+        getattr(obj, "namespace_span", None),
+    )
+
+
+@needs_oracles
+@pytest.mark.parametrize("name", CASES)
+def test_quick_builds_build_what_whole_files_build(name: str) -> None:
+    """Where a build sets only metadata, the quick ways (namespace moves, metadata trees)
+    and the whole way (files re-read) give the same objects, names and namespaces on the
+    same lines, from the same files."""
+    built = _three_ways(ORACLES / name / "tree", str(_case(name)["entry"]).strip("/"))
+    if len(built) == 1:
+        pytest.skip("the build sets more than metadata")
+    whole = built.pop("whole")
+    for quick in built.values():
+        assert Counter(map(_placed, quick.objects)) == Counter(map(_placed, whole.objects))
+        assert quick.unit.files == whole.unit.files
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_namespace_moves_are_the_engines(seed: int, tmp_path: Path) -> None:
+    """Random trees of bases and overlays that set namespaces (Namespace objects, policies,
+    workloads, foreign policies, objects with and without a namespace): moving objects on the
+    model gives what the engine gives on metadata trees and on whole files."""
+    rnd = random.Random(seed)
+    docs = [
+        _deployment("web"),
+        _policy("deny", "web"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n  labels: {a: b}\n",
+        "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata:\n  name: calico\n",
+        _policy("pinned", "x").replace("  name: pinned\n", "  name: pinned\n  namespace: fixed\n"),
+    ]
+    files: dict[str, str] = {}
+    levels = rnd.randint(1, 3)
+    below = ""
+    for level in range(levels):
+        folder = f"l{level}"
+        chosen = rnd.sample(range(len(docs)), rnd.randint(0, 3))
+        resources = [f"f{i}.yaml" for i in chosen]
+        for i in chosen:
+            files[f"{folder}/f{i}.yaml"] = docs[i]
+        if below:
+            resources.append(f"../{below}")
+        text = f"resources: [{', '.join(resources)}]\n"
+        if rnd.random() < 0.7:
+            text = f"namespace: ns{level}\n" + text
+        files[f"{folder}/kustomization.yaml"] = text
+        below = folder
+    _tree(tmp_path, files)
+    built = _three_ways(tmp_path, below)
+    assert set(built) == {"namespace", "metadata", "whole"}
+    whole = Counter(map(_placed, built["whole"].objects))
+    assert Counter(map(_placed, built["namespace"].objects)) == whole
+    assert Counter(map(_placed, built["metadata"].objects)) == whole
+    assert built["namespace"].unit.files == built["whole"].unit.files
+
+
+def test_units_of_a_repo_by_the_evidence(tmp_path: Path) -> None:
+    """A top-level overlay is a unit, its base is not; files of the kustomize tree that no
+    build reads are not applied; a plain file is a unit of its own; a config unit groups
+    files."""
+    files = {
+        "base/kustomization.yaml": "resources: [web.yaml]\n",
+        "base/web.yaml": _deployment("web"),
+        "base/stale.yaml": _deployment("stale"),
+        "overlays/prod/kustomization.yaml": "namespace: prod\nresources: [../../base]\n",
+        "plain/a.yaml": _deployment("a"),
+        "env/one.yaml": _deployment("one"),
+        "env/two.yaml": _deployment("two"),
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    results = {
+        rel: load(rel, text.encode(), BuildOptions(), Limits()) for rel, text in files.items()
+    }
+
+    def read(rel: str) -> bytes | None:
+        return files[rel].encode() if rel in files else None
+
+    from netlint.core.units import DeclaredUnit
+
+    found = plan(
+        results,
+        read,
+        BuildOptions(),
+        Limits(),
+        [DeclaredUnit("env", ("env",), "staging", ".netlint.yaml:3:5")],
+    )
+    ids = sorted(p.unit.id for p in found.units)
+    assert ids == ["config:env", "file:plain/a.yaml", "kustomize:overlays/prod"]
+    assert found.not_applied == ["base/stale.yaml"]
+    prod = next(p for p in found.units if p.unit.id == "kustomize:overlays/prod")
+    assert [(o.ref.kind, o.ref.namespace, o.ref.name) for o in prod.objects] == [
+        ("Deployment", "prod", "web")
+    ]
+    web = prod.objects[0]
+    assert isinstance(web, Workload) and web.namespace_declared
+    env = next(p for p in found.units if p.unit.id == "config:env")
+    assert sorted(o.ref.namespace for o in env.objects) == ["staging", "staging"]
+
+
+def _deployment(name: str) -> str:
+    return (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+        f"  name: {name}\nspec:\n  selector:\n    matchLabels: {{app: {name}}}\n"
+        f"  template:\n    metadata:\n      labels: {{app: {name}}}\n"
+        "    spec:\n      containers: [{name: c, image: i}]\n"
+    )
+
+
+def test_netlint_units_lists_the_units(tmp_path: Path) -> None:
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "kustomization.yaml").write_text("resources: [web.yaml]\n")
+    (tmp_path / "base" / "web.yaml").write_text(_deployment("web"))
+    (tmp_path / "lone.yaml").write_text(_deployment("lone\u202e"))
+    run = subprocess.run(
+        [sys.executable, "-m", "netlint", "units", "--no-cache", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "kustomize base  (from base/kustomization.yaml:1:1)" in run.stdout
+    assert "file lone.yaml" in run.stdout
+    assert "applies 0 policies, 1 workload" in run.stdout
+    assert "\u202e" not in run.stdout
+
+
+def _tree(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+
+
+def _policy(name: str, app: str, extra: str = "") -> str:
+    return (
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n"
+        f"  name: {name}\nspec:\n  podSelector: {{matchLabels: {{app: {app}}}}}\n"
+        f"  policyTypes: [Ingress]\n{extra}"
+    )
+
+
+def _findings(root: Path, *codes: str) -> set[tuple[str, int, str, str]]:
+    report = check(CheckRequest(paths=[str(root)], root=root, use_cache=False, select=list(codes)))
+    return {(f.span.path, f.span.line, f.code, f.message) for f in report.report.findings}
+
+
+def test_workloads_kustomize_namespaces_are_judged_in_that_namespace(tmp_path: Path) -> None:
+    """The overlay puts the base's namespace-less workload in `prod`, where no policy is: it
+    is found (NL101), on the base's line, and said to be in prod (issue 13's missed
+    Deployments). Read as a plain file, the namespace-less workload could run anywhere, so
+    the matching policy of namespace ui would have hidden it."""
+    _tree(
+        tmp_path,
+        {
+            "base/kustomization.yaml": "resources: [web.yaml]\n",
+            "base/web.yaml": _deployment("web"),
+            "overlays/prod/kustomization.yaml": "namespace: prod\nresources: [../../base]\n",
+            "other/allow.yaml": _policy("allow-web", "web").replace(
+                "  name: allow-web\n", "  name: allow-web\n  namespace: ui\n"
+            ),
+        },
+    )
+    (found,) = _findings(tmp_path, "NL101")
+    assert found[:3] == ("base/web.yaml", 4, "NL101")
+    assert "Deployment prod/web" in found[3]
+
+
+def test_a_finding_of_some_overlays_names_them(tmp_path: Path) -> None:
+    """A base used by two overlays: the finding that only one of them gives is reported once,
+    on the base's line, naming that overlay; one both give alike is reported once, plainly."""
+    _tree(
+        tmp_path,
+        {
+            "base/kustomization.yaml": "resources: [web.yaml, deny.yaml]\n",
+            "base/web.yaml": _deployment("web"),
+            "base/deny.yaml": _policy(
+                "deny", "web", "  ingress:\n    - from: [{ipBlock: {cidr: 0.0.0.0/0}}]\n"
+            ),
+            "overlays/prod/kustomization.yaml": "namespace: prod\nresources: [../../base]\n",
+            "overlays/dev/kustomization.yaml": (
+                "namespace: dev\nresources: [../../base]\n"
+                "patches:\n  - target: {kind: NetworkPolicy}\n    patch: |\n"
+                "      - op: replace\n        path: /spec/ingress/0/from/0/ipBlock/cidr\n"
+                "        value: 10.0.0.0/8\n"
+            ),
+        },
+    )
+    found = _findings(tmp_path, "NL104")
+    assert {(p, line, code) for p, line, code, _ in found} == {("base/deny.yaml", 9, "NL104")}
+    (message,) = [m for *_, m in found]
+    assert message.endswith("(in kustomize overlays/prod)")
+
+
+def test_gitops_definitions_are_units_with_their_namespaces(tmp_path: Path) -> None:
+    """An Argo CD Application's folder is one unit: its namespace-less objects get
+    destination.namespace (NL207 silent), and its two files are applied together (NL206)."""
+    app = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\n"
+        "spec:\n  source:\n    repoURL: https://example.com/repo.git\n    path: apps/shop\n"
+        "  destination:\n    namespace: shop\n"
+    )
+    _tree(
+        tmp_path,
+        {
+            "argocd/shop.yaml": app,
+            "apps/shop/a.yaml": _policy("same", "a"),
+            "apps/shop/b.yaml": _policy("same", "b"),
+        },
+    )
+    found, _ = layout(CheckRequest(paths=[str(tmp_path)], root=tmp_path, use_cache=False))
+    (unit,) = [u for u in found.units if u.unit.kind is UnitKind.ARGOCD]
+    assert unit.unit.root == "apps/shop" and unit.unit.declared_at == "argocd/shop.yaml:8:11"
+    assert {o.ref.namespace for o in unit.objects} == {"shop"}
+    assert {(p, line, code) for p, line, code, _ in _findings(tmp_path, "NL206", "NL207")} == {
+        ("apps/shop/b.yaml", 4, "NL206")
+    }
+
+
+def test_flux_target_namespace_overrides_every_namespace(tmp_path: Path) -> None:
+    flux = (
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n"
+        "  name: apps\nspec:\n  path: ./apps\n  targetNamespace: team\n"
+        "  sourceRef: {kind: GitRepository, name: repo}\n"
+    )
+    deployment = _deployment("web").replace("  name: web\n", "  name: web\n  namespace: x\n")
+    _tree(tmp_path, {"clusters/apps.yaml": flux, "apps/deep/web.yaml": deployment})
+    found, _ = layout(CheckRequest(paths=[str(tmp_path)], root=tmp_path, use_cache=False))
+    (unit,) = [u for u in found.units if u.unit.kind is UnitKind.FLUX]
+    assert [(o.ref.kind, o.ref.namespace) for o in unit.objects] == [("Deployment", "team")]
+
+
+def test_an_incomplete_unit_is_not_judged_by_claims_of_absence(tmp_path: Path) -> None:
+    """A remote base may add the policy that selects the pods: NL101 is silent there, and
+    --verbose says why."""
+    _tree(
+        tmp_path,
+        {
+            "app/kustomization.yaml": (
+                "resources:\n  - web.yaml\n  - https://github.com/example/policies//base?ref=v1\n"
+            ),
+            "app/web.yaml": _deployment("web"),
+        },
+    )
+    assert _findings(tmp_path, "NL101") == set()
+    request = CheckRequest(paths=[str(tmp_path)], root=tmp_path, use_cache=False)
+    check(request)
+    assert any("unit kustomize app is incomplete" in note for note in request.notes)
