@@ -439,3 +439,62 @@ def test_an_incomplete_unit_is_not_judged_by_claims_of_absence(tmp_path: Path) -
     request = CheckRequest(paths=[str(tmp_path)], root=tmp_path, use_cache=False)
     check(request)
     assert any("unit kustomize app is incomplete" in note for note in request.notes)
+
+
+def test_a_build_never_reads_outside_the_root(tmp_path: Path) -> None:
+    """A kustomization naming a file through a linked folder that leads out of the project,
+    or with `..` past the root, gets nothing from there: the unit is incomplete, and not one
+    byte of the outside file reaches the report."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text(_deployment("stolen"))
+    root = tmp_path / "repo"
+    _tree(
+        root,
+        {
+            "app/kustomization.yaml": (
+                "resources:\n  - linked/secret.yaml\n  - ../../outside/secret.yaml\n  - web.yaml\n"
+            ),
+            "app/web.yaml": _deployment("web"),
+        },
+    )
+    (root / "app" / "linked").symlink_to(outside, target_is_directory=True)
+    found, _ = layout(CheckRequest(paths=[str(root)], root=root, use_cache=False))
+    (unit,) = [u for u in found.units if u.unit.kind is UnitKind.KUSTOMIZE]
+    assert [o.ref.name for o in unit.objects] == ["web"]
+    assert not unit.unit.complete
+    assert all("outside" not in f for f in unit.unit.files)
+    report = check(CheckRequest(paths=[str(root)], root=root, use_cache=False)).report
+    assert all("stolen" not in f.message for f in report.findings)
+
+
+def test_a_workspace_plans_again_only_what_an_edit_changed(tmp_path: Path) -> None:
+    """The language server plans after every edit: a build none of whose files changed is
+    the last plan's, one whose file changed is made again (and says what the file says now),
+    and a new file makes every build again (it may be one a build looked for)."""
+    from netlint.run.config import Config
+    from netlint.run.registry import load_catalogue
+    from netlint.run.runner import Session
+
+    _tree(
+        tmp_path,
+        {
+            "a/kustomization.yaml": "namespace: one\nresources: [web.yaml]\n",
+            "a/web.yaml": _deployment("web"),
+            "b/kustomization.yaml": "namespace: two\nresources: [api.yaml]\n",
+            "b/api.yaml": _deployment("api"),
+        },
+    )
+    session = Session.create(Config(root=tmp_path, roots=(tmp_path,)), load_catalogue())
+    session.load(use_cache=False, jobs=1)
+
+    def units() -> dict[str, Any]:
+        return {u.unit.id: u for u in session.workspace.layout().units}
+
+    before = units()
+    session.workspace.update("a/kustomization.yaml", b"namespace: three\nresources: [web.yaml]\n")
+    after = units()
+    assert after["kustomize:b"].objects is before["kustomize:b"].objects
+    assert [o.ref.namespace for o in after["kustomize:a"].objects] == ["three"]
+    session.workspace.update("b/extra.yaml", _deployment("extra").encode())
+    assert units()["kustomize:b"].objects is not after["kustomize:b"].objects

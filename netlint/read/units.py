@@ -91,6 +91,19 @@ _MARK: Final = "__netlint_object__"
 
 
 @dataclass(slots=True)
+class Memo:
+    """What one plan leaves for the next (the language server plans again after every edit):
+    files parsed whole, and unit builds, each kept while the files it read are unchanged
+    (their digests, or their bytes for files discovery does not list)."""
+
+    parsed: dict[str, tuple[object, kustomize.SourceFile | None]] = field(default_factory=dict)
+    builds: dict[str, tuple[tuple[tuple[str, object], ...], Planned]] = field(default_factory=dict)
+    #: The discovered files the builds were made among: a file added or removed may be one a
+    #: build looked for, so every build is made again.
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
 class Planned:
     unit: Unit
     objects: list[Modelled]
@@ -112,12 +125,12 @@ def plan(
     limits: Limits,
     declared: Sequence[DeclaredUnit] = (),
     skipped: Iterable[str] = (),
-    parsed: dict[str, tuple[bytes, kustomize.SourceFile | None]] | None = None,
+    memo: Memo | None = None,
 ) -> Plan:
     """The units of a repo whose files were loaded into ``results`` (``skipped``: files that
-    were not, templated ones), each with the model objects it applies. ``parsed`` keeps the
-    files parsed whole from one plan to the next (by their bytes)."""
-    planner = _Planner(results, read, options, limits, frozenset(skipped), parsed)
+    were not, templated ones), each with the model objects it applies. ``memo`` carries what
+    is still valid from one plan to the next."""
+    planner = _Planner(results, read, options, limits, frozenset(skipped), memo)
     return planner.plan(declared)
 
 
@@ -129,10 +142,10 @@ class _Planner:
         options: BuildOptions,
         limits: Limits,
         skipped: frozenset[str],
-        parsed: dict[str, tuple[bytes, kustomize.SourceFile | None]] | None = None,
+        memo: Memo | None = None,
     ) -> None:
         self.results = results
-        self.parsed = parsed if parsed is not None else {}
+        self.memo = memo if memo is not None else Memo()
         self.read = read
         self.options = options
         self.limits = limits
@@ -163,17 +176,24 @@ class _Planner:
             )
             source = kustomize.SourceFile((), (problem,))
         else:
-            data = self.read(path)
-            known = self.parsed.get(path)
-            if data is None:
+            known = self.memo.parsed.get(path)
+            key = self._key(path)
+            if key is None:
                 source = None
-            elif known is not None and known[0] == data:
+            elif known is not None and known[0] == key:
                 source = known[1]
             else:
-                source = _parse_whole(path, data, self.limits)
-                self.parsed[path] = (data, source)
+                data = self.read(path)
+                source = None if data is None else _parse_whole(path, data, self.limits)
+                self.memo.parsed[path] = (key, source)
         self._sources[path] = source
         return source
+
+    def _key(self, path: str) -> object:
+        """What identifies a file's content: its digest when it was loaded, else its bytes
+        (None when there is no such file)."""
+        result = self.results.get(path)
+        return result.digest if result is not None and result.digest else self.read(path)
 
     def metadata(self, path: str) -> kustomize.SourceFile | None:
         """Kustomizations whole; a resource file as metadata trees of its model objects."""
@@ -217,6 +237,10 @@ class _Planner:
     # -- planning -----------------------------------------------------------------------
 
     def plan(self, declared: Sequence[DeclaredUnit]) -> Plan:
+        paths = tuple(self.paths)
+        if self.memo.paths != paths:
+            self.memo.builds.clear()
+            self.memo.paths = paths
         planned: list[Planned] = []
         claimed: set[str] = set()
         top = kustomize.top_level_kustomizations(self.full, self.paths)
@@ -406,7 +430,17 @@ class _Planner:
         return Planned(unit, objects)
 
     def _kustomize(self, directory: str) -> Planned:
-        """Build one kustomization directory into a unit."""
+        """Build one kustomization directory into a unit, or take the last plan's build of it
+        when none of the files it read changed."""
+        kept = self.memo.builds.get(directory)
+        if kept is not None and all(self._key(path) == key for path, key in kept[0]):
+            return kept[1]
+        planned = self._build_kustomization(directory)
+        stamps = tuple((path, self._key(path)) for path in planned.unit.files)
+        self.memo.builds[directory] = (stamps, planned)
+        return planned
+
+    def _build_kustomization(self, directory: str) -> Planned:
         how = self._needs(directory, set())
         files: tuple[str, ...]
         reasons: tuple[str, ...] = ()

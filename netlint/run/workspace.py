@@ -23,10 +23,9 @@ from netlint.core.problems import ProblemKind
 from netlint.core.units import DeclaredUnit
 from netlint.read.build import BuildOptions
 from netlint.read.discover import Skipped
-from netlint.read.kustomize import SourceFile
 from netlint.read.load import FileResult, FileTooLarge, load, unreadable
 from netlint.read.parse import Limits
-from netlint.read.units import plan
+from netlint.read.units import Memo, plan
 from netlint.run.cache import Cache, ShardRef, ShardWriter, decode_results, encode_results
 from netlint.run.workers import exit_with_parent
 
@@ -54,9 +53,9 @@ class Workspace:
     #: Contents that stand in for files on disk (an editor's unsaved buffers).
     overrides: dict[str, bytes] = field(default_factory=dict)
     _layout: Layout | None = None
-    #: Files kustomize builds parsed whole, with the bytes they were parsed from: planning
-    #: again after an edit (the language server) re-parses only what changed.
-    _parsed: dict[str, tuple[bytes, SourceFile | None]] = field(default_factory=dict)
+    #: What planning the units keeps for the next plan (the language server plans again
+    #: after every edit): files parsed whole and builds, while their files are unchanged.
+    _memo: Memo = field(default_factory=Memo)
 
     def load(
         self,
@@ -154,7 +153,7 @@ class Workspace:
                 settings.limits,
                 settings.units,
                 (s.path for s in self.skipped),
-                self._parsed,
+                self._memo,
             )
             self._layout = Layout.from_plan(found, results)
         return self._layout
@@ -170,6 +169,7 @@ class Workspace:
         try:
             # Discovery found the files it lists inside the root; any other path is checked.
             if rel not in self.results:
+                os.lstat(path)  # most such paths name nothing: fail before resolving links
                 real_root = os.path.realpath(root)
                 if os.path.commonpath((real_root, os.path.realpath(path.parent))) != real_root:
                     return None
