@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
+
+from review import lint
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -39,16 +40,10 @@ CODES = {
 
 
 def findings(checkout: Path, root: Path) -> tuple[set[tuple[str, str, str]], set[str]]:
-    env = {**os.environ, "PYTHONPATH": str(checkout)}
-    run = subprocess.run(
-        [sys.executable, "-m", "netlint", "check", "--no-cache", "--format", "json", "."],
-        capture_output=True, text=True, env=env, check=False, cwd=root,
-    )  # fmt: skip
-    if run.returncode not in (0, 1):
-        raise SystemExit(f"netlint failed: {run.stderr[-2000:]}")
+    """(rule, file, object name) of every finding, and the subjects of the NL103 ones."""
     out = set()
     dns: set[str] = set()
-    for f in json.loads(run.stdout)["findings"]:
+    for f in lint(root, checkout):
         subject = str(f.get("subject") or "")
         out.add((str(f["code"]), str(f["path"]), subject.rpartition("/")[2]))
         if f["code"] == "NL103":

@@ -30,9 +30,10 @@ VERDICTS = SHARED / "oracles" / "review" / "corpus-sample-verdicts.tsv"
 CORPUS = SHARED / "corpus"
 
 
-def lint(folder: Path) -> list[dict[str, object]]:
-    """netlint's JSON findings for one folder, linted as its own project."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def lint(folder: Path, checkout: Path = REPO) -> list[dict[str, object]]:
+    """The JSON findings of the netlint in ``checkout`` for one folder, linted as its own
+    project (bench/recall.py uses it too)."""
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
     run = subprocess.run(
         [sys.executable, "-m", "netlint", "check", "--no-cache", "--format", "json", "."],
         capture_output=True, text=True, env=env, check=False, cwd=folder,

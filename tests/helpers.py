@@ -11,6 +11,20 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import pytest
+
+#: The kustomize oracle set (../shared/oracles/kustomize/): its folder and the names of its cases
+#: (none when the shared folder is not there, and the tests that need it skip).
+KUSTOMIZE_ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles" / "kustomize"
+KUSTOMIZE_CASES = (
+    sorted(p.name for p in KUSTOMIZE_ORACLES.iterdir() if (p / "case.yaml").is_file())
+    if KUSTOMIZE_ORACLES.is_dir()
+    else []
+)
+needs_kustomize_oracles = pytest.mark.skipif(
+    not KUSTOMIZE_CASES, reason=f"the kustomize oracle set ({KUSTOMIZE_ORACLES}) is not available"
+)
+
 #: The type of conftest's ``write`` fixture: ``write("a/b.yaml", text)`` returns the new path.
 Write = Callable[[str, str], Path]
 

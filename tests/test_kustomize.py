@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import KUSTOMIZE_CASES, KUSTOMIZE_ORACLES, needs_kustomize_oracles
 
 from netlint.read.kustomize import (
     FileSource,
@@ -26,15 +27,8 @@ from netlint.read.kustomize import (
 )
 from netlint.read.parse import ALL, Limits, parse, to_tree
 
-ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles" / "kustomize"
-CASES = (
-    sorted(p.name for p in ORACLES.iterdir() if (p / "case.yaml").is_file())
-    if ORACLES.is_dir()
-    else []
-)
-needs_oracles = pytest.mark.skipif(
-    not CASES, reason=f"the kustomize oracle set ({ORACLES}) is not available"
-)
+ORACLES, CASES = KUSTOMIZE_ORACLES, KUSTOMIZE_CASES
+needs_oracles = needs_kustomize_oracles
 
 WORKLOADS = {
     "Deployment": ("spec", "template"),

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import KUSTOMIZE_CASES, KUSTOMIZE_ORACLES, needs_kustomize_oracles
 
 from netlint.analysis.layout import Layout
 from netlint.core.model import ForeignPolicy, LabelSelector, Namespace, NetworkPolicy, Workload
@@ -31,15 +32,8 @@ from netlint.read.parse import Limits
 from netlint.read.units import _Needs, _Planner, plan
 from netlint.run.runner import CheckRequest, check, layout
 
-ORACLES = Path(__file__).resolve().parents[2] / "shared" / "oracles" / "kustomize"
-CASES = (
-    sorted(p.name for p in ORACLES.iterdir() if (p / "case.yaml").is_file())
-    if ORACLES.is_dir()
-    else []
-)
-needs_oracles = pytest.mark.skipif(
-    not CASES, reason=f"the kustomize oracle set ({ORACLES}) is not available"
-)
+ORACLES, CASES = KUSTOMIZE_ORACLES, KUSTOMIZE_CASES
+needs_oracles = needs_kustomize_oracles
 
 
 def _selector(selector: LabelSelector | None) -> Hashable:

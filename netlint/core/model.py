@@ -224,6 +224,22 @@ POD_TEMPLATE_PATH: Mapping[str, PathKey] = {
 }
 
 
+#: The API version each modelled kind is served at.
+SERVED_AT: Mapping[str, str] = {
+    "Pod": "v1",
+    "ReplicationController": "v1",
+    "Namespace": "v1",
+    "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "Job": "batch/v1",
+    "CronJob": "batch/v1",
+    "DeploymentConfig": "apps.openshift.io/v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
+}
+
+
 #: Kinds the API server accepts only with a selector that matches the pod template's labels.
 _NEEDS_LABELS = frozenset(
     ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController")

@@ -15,6 +15,7 @@ from netlint.core.model import (
     FOREIGN_POLICY_KINDS,
     NAME_LABEL,
     POD_TEMPLATE_PATH,
+    SERVED_AT,
     ContainerPort,
     Direction,
     Except,
@@ -241,27 +242,19 @@ def _modelled_as(kind: str, api_version: str, misplaced: bool) -> str | None:
 #: them that does not serve it is a mistake; under any other group it is someone's CRD that
 #: reuses the name (``kind: Deployment`` in ``apps.example.com/v1``), not netlint's business.
 _BUILTIN_GROUPS: Final = frozenset(("", "apps", "batch", "networking.k8s.io", "extensions"))
-#: The apiVersion each modelled kind is served at, for the message.
-_SERVED_AT: Final = {
-    "Pod": "v1",
-    "ReplicationController": "v1",
-    "Namespace": "v1",
-    "Deployment": "apps/v1",
-    "StatefulSet": "apps/v1",
-    "DaemonSet": "apps/v1",
-    "ReplicaSet": "apps/v1",
-    "Job": "batch/v1",
-    "CronJob": "batch/v1",
-    "DeploymentConfig": "apps.openshift.io/v1 (v1 on OpenShift 3)",
-    "NetworkPolicy": "networking.k8s.io/v1",
-}
+
+
+def _served_at(kind: str) -> str:
+    served = SERVED_AT[kind]
+    # OpenShift 3 served DeploymentConfig in the core group too.
+    return f"{served} (v1 on OpenShift 3)" if kind == "DeploymentConfig" else served
 
 
 def _misplaced(kind: str, api_version: str) -> bool:
     """Whether ``kind`` is a modelled kind whose ``api_version`` names a built-in group that
     does not serve it. An empty apiVersion is not judged (a fragment, or a List item that
     inherits its list's)."""
-    if kind not in _SERVED_AT or not api_version:
+    if kind not in SERVED_AT or not api_version:
         return False
     group = api_version.partition("/")[0] if "/" in api_version else ""
     if group not in _BUILTIN_GROUPS:
@@ -288,7 +281,7 @@ def _misplaced_problem(tree: Tree, kind: str, api_version: str, options: BuildOp
     return Problem(
         ProblemKind.INVALID,
         f"apiVersion {api_version} does not serve kind {kind}, so the API server rejects this "
-        f"object; {kind} is served at {_SERVED_AT[kind]} (netlint still reads it as a {kind})",
+        f"object; {kind} is served at {_served_at(kind)} (netlint still reads it as a {kind})",
         tree.span(("apiVersion",)),
         subject,
     )

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from netlint.core.model import (
     NAME_LABEL,
+    SERVED_AT,
     ForeignPolicy,
     Namespace,
     NetworkPolicy,
@@ -69,21 +70,9 @@ class _Needs(Enum):
     WHOLE = "whole"
 
 
-#: The API version a metadata tree says for each modelled kind. The engine reads a GVK only to
-#: tell cluster-scoped kinds (Namespace) and the kinds prefixes skip; any served version does.
-_API_VERSIONS: Final = {
-    "NetworkPolicy": "networking.k8s.io/v1",
-    "Namespace": "v1",
-    "Pod": "v1",
-    "ReplicationController": "v1",
-    "Deployment": "apps/v1",
-    "StatefulSet": "apps/v1",
-    "DaemonSet": "apps/v1",
-    "ReplicaSet": "apps/v1",
-    "Job": "batch/v1",
-    "CronJob": "batch/v1",
-    "DeploymentConfig": "apps.openshift.io/v1",
-}
+#: The API version a metadata tree says for each modelled kind (the one it is served at). The
+#: engine reads a GVK only to tell cluster-scoped kinds (Namespace) and the kinds prefixes skip.
+_API_VERSIONS: Final = SERVED_AT
 #: Kinds of GitOps definitions (Argo CD, Flux) that may name a folder of the repo as a unit.
 _GITOPS_KINDS: Final = (gitops.APPLICATION, gitops.APPLICATION_SET, gitops.FLUX_KUSTOMIZATION)
 #: Where a metadata tree keeps the index of the model object it was made from.
@@ -662,48 +651,30 @@ def adopt_metadata(obj: Modelled, tree: Tree) -> Modelled:
     annotation_span = tree.spans.get(("metadata", "annotations", IGNORE_ANNOTATION))
     # The line that wrote the name: the file's, or the kustomization's that renamed a Namespace.
     name_span = tree.spans.get(("metadata", "name"))
+    if isinstance(obj, ForeignPolicy):
+        home = namespace if obj.namespace is not None else None
+        return replace(obj, ref=replace(obj.ref, name=name, namespace=home or ""), namespace=home)
+    common: dict[str, Any] = {
+        "name": name,
+        "name_span": name_span or obj.name_span,
+        "annotations": annotations,
+        "annotation_span": annotation_span,
+    }
     if isinstance(obj, Namespace):
         labels = _string_map(metadata.get("labels"))
         labels[NAME_LABEL] = name
         ref = replace(obj.ref, name=name, namespace=name)
-        return replace(
-            obj,
-            ref=ref,
-            name=name,
-            name_span=name_span or obj.name_span,
-            labels=labels,
-            annotations=annotations,
-            annotation_span=annotation_span,
-        )
-    if isinstance(obj, ForeignPolicy):
-        home = namespace if obj.namespace is not None else None
-        return replace(obj, ref=replace(obj.ref, name=name, namespace=home or ""), namespace=home)
+        return replace(obj, ref=ref, labels=labels, **common)
     declared = namespace is not None
     home = namespace if namespace is not None else obj.namespace
-    ref = replace(obj.ref, name=name, namespace=home)
-    if isinstance(obj, NetworkPolicy):
-        return replace(
-            obj,
-            ref=ref,
-            name=name,
-            name_span=name_span or obj.name_span,
-            namespace=home,
-            namespace_declared=declared,
-            namespace_span=tree.spans.get(("metadata", "namespace")) if declared else None,
-            labels=_string_map(metadata.get("labels")),
-            annotations=annotations,
-            annotation_span=annotation_span,
-        )
-    return replace(
-        obj,
-        ref=ref,
-        name=name,
-        name_span=name_span or obj.name_span,
-        namespace=home,
-        namespace_declared=declared,
-        annotations=annotations,
-        annotation_span=annotation_span,
+    common.update(
+        ref=replace(obj.ref, name=name, namespace=home), namespace=home, namespace_declared=declared
     )
+    if isinstance(obj, NetworkPolicy):
+        namespace_span = tree.spans.get(("metadata", "namespace")) if declared else None
+        labels = _string_map(metadata.get("labels"))
+        return replace(obj, namespace_span=namespace_span, labels=labels, **common)
+    return replace(obj, **common)
 
 
 def _unique_ids(objects: Sequence[Modelled]) -> bool:

@@ -123,17 +123,23 @@ def label_map_problems(tree: Tree, where: PathKey, what: str = "label") -> Itera
             )
 
 
+#: A kustomize ``vars`` reference standing for the whole value (``$(kfp-namespace)``): the build
+#: substitutes it (netlint does not apply vars), so the text is no name to judge.
+_VAR_REFERENCE: Final = re.compile(r"\$\([A-Za-z0-9_.-]+\)")
+
+
 def metadata_problems(tree: Tree, namespaced: bool = True) -> Iterator[Problem]:
-    """Name, namespace and label syntax of ``metadata``, as for every Kubernetes object."""
+    """Name, namespace and label syntax of ``metadata``, as for every Kubernetes object. A
+    name or namespace that is one kustomize var reference is not judged."""
     name = tree.get(("metadata", "name"))
-    if isinstance(name, str):
+    if isinstance(name, str) and not _VAR_REFERENCE.fullmatch(name):
         error = dns_subdomain_error(name)
         if error:
             yield _problem(
                 tree, ("metadata", "name"), f"metadata.name {quoted(name)} is invalid: {error}"
             )
     namespace = tree.get(("metadata", "namespace"))
-    if namespaced and isinstance(namespace, str):
+    if namespaced and isinstance(namespace, str) and not _VAR_REFERENCE.fullmatch(namespace):
         error = dns_label_error(namespace)
         if error:
             yield _problem(
