@@ -232,7 +232,9 @@ class _Planner:
             self.memo.paths = paths
         planned: list[Planned] = []
         claimed: set[str] = set()
-        top = kustomize.top_level_kustomizations(self.full, self.paths)
+        top = (
+            kustomize.top_level_kustomizations(self.full, self.paths) if self.kustomize_dirs else []
+        )
         built: set[str] = set()
         notes: list[str] = []
         for app in self._gitops(notes):

@@ -15,18 +15,48 @@ flow), :mod:`.transforms`, :mod:`.fieldspecs`, :mod:`.patch`, :mod:`.generators`
 
 from __future__ import annotations
 
-from netlint.read.kustomize.build import (
-    KUSTOMIZATION_FILES,
-    Loader,
-    Reason,
-    Rendered,
-    SourceFile,
-    Unit,
-    render,
-    top_level_kustomizations,
-)
-from netlint.read.kustomize.files import FileSource
-from netlint.read.kustomize.transforms import Transformation
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
+#: The names kustomize reads a kustomization from (api/konfig/general.go); several in one
+#: folder is an error.
+KUSTOMIZATION_FILES: Final = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+if TYPE_CHECKING:
+    from netlint.read.kustomize.build import (
+        Loader,
+        Reason,
+        Rendered,
+        SourceFile,
+        Unit,
+        render,
+        top_level_kustomizations,
+    )
+    from netlint.read.kustomize.files import FileSource
+    from netlint.read.kustomize.transforms import Transformation
+
+#: The engine is imported when first used (a repo without kustomizations never pays for it).
+_LAZY: Final = {
+    "Loader": "build",
+    "Reason": "build",
+    "Rendered": "build",
+    "SourceFile": "build",
+    "Unit": "build",
+    "render": "build",
+    "top_level_kustomizations": "build",
+    "FileSource": "files",
+    "Transformation": "transforms",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "KUSTOMIZATION_FILES",

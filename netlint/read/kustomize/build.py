@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import Span
-from netlint.read.kustomize import fieldspecs, generators, transforms
+from netlint.read.kustomize import KUSTOMIZATION_FILES, fieldspecs, generators, transforms
 from netlint.read.kustomize.fieldspecs import FieldSpec
 from netlint.read.kustomize.nodes import BuildError, N, clone, from_tree, get, str_at, text, to_tree
 from netlint.read.kustomize.patch import json_patch, strategic_merge
@@ -35,7 +35,6 @@ from netlint.read.kustomize.transforms import Res, Transformation, Unmodelled
 from netlint.read.parse import ALL, Limits, Tree, parse
 from netlint.read.parse import to_tree as parse_to_tree
 
-KUSTOMIZATION_FILES: Final = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 #: How deep bases may nest, and how many kustomization directories one build may visit (a
 #: hostile tree of bases that each include the next twice would otherwise cost 2^depth).
 MAX_DEPTH: Final = 64
