@@ -39,6 +39,9 @@ class Discovery:
     #: Files named explicitly that are not linted, and why (the CLI warns: a named file that
     #: silently yields nothing looks like a clean one).
     ignored: list[Skipped] = field(default_factory=list)
+    #: The stat discovery took of each file (following a link inside the root): the cache and
+    #: the loader judge freshness from it instead of asking the file system again.
+    stats: dict[str, os.stat_result] = field(default_factory=dict)
 
 
 class GlobError(ValueError):
@@ -482,14 +485,18 @@ def discover(
         seen.add(rel)
         path = root / rel
         try:
-            info = path.stat()
+            # One lstat for the common case; a link is followed (and judged) below.
+            info = os.lstat(path)
+            link = stat.S_ISLNK(info.st_mode)
+            if link:
+                info = os.stat(path)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 found.skipped.append(Skipped(rel, "symlink loop"))
             elif os.path.lexists(path):
                 found.skipped.append(Skipped(rel, "dangling symlink"))
             continue  # listed by git but deleted from the work tree
-        if path.is_symlink():
+        if link:
             target = real_path(path)
             if not _within(target, root):
                 found.skipped.append(Skipped(rel, "symlink to a file outside the root"))
@@ -511,6 +518,7 @@ def discover(
             found.skipped.append(Skipped(rel, "templated"))
             continue
         found.files.append(rel)
+        found.stats[rel] = info
     found.files.sort()
     return found
 

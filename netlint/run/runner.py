@@ -339,7 +339,9 @@ def _outcome_key(
         known = stamp.digest if stamp is not None else None
         if known is None:
             try:
-                known = cache.fresh_digest(rel, (root / rel).stat())
+                # Discovery's stat when this run has not loaded the file yet.
+                st = session.workspace.discovered.get(rel) or os.stat(root / rel)
+                known = cache.fresh_digest(rel, st)
             except OSError:
                 known = None
         if known is None:
@@ -415,6 +417,7 @@ class Session:
         scopes = list(context) if context is not None else list(self.config.roots)
         found = discover(self.config.root, scopes, self.config.exclude, explicit=explicit)
         self.workspace.skipped.extend(found.skipped)
+        self.workspace.discovered = found.stats
         self.ignored = found.ignored
         return found.files, found.note
 

@@ -52,6 +52,8 @@ class Workspace:
     skipped: list[Skipped] = field(default_factory=list)
     #: Contents that stand in for files on disk (an editor's unsaved buffers).
     overrides: dict[str, bytes] = field(default_factory=dict)
+    #: The stats discovery took, for the next ``load`` (which uses each once).
+    discovered: dict[str, os.stat_result] = field(default_factory=dict)
     _layout: Layout | None = None
     #: What planning the units keeps for the next plan (the language server plans again
     #: after every edit): files parsed whole and builds, while their files are unchanged.
@@ -82,7 +84,10 @@ class Workspace:
                     continue
                 path = self.settings.root / rel
                 try:
-                    stat = stats[rel] = path.stat()
+                    # Discovery's stat, taken before any byte is read, anchors the cache's
+                    # trust as well as a new one would: one stat per file and run.
+                    known = self.discovered.pop(rel, None)
+                    stat = stats[rel] = known if known is not None else os.stat(path)
                     if cache is None or not cache.knows(rel):
                         todo.append((rel, None))
                         continue
