@@ -39,12 +39,22 @@ class Layout:
     planning_notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_plan(cls, plan: Plan, results: Mapping[str, FileResult]) -> Layout:
+    def from_plan(
+        cls, plan: Plan, results: Mapping[str, FileResult], previous: Layout | None = None
+    ) -> Layout:
+        """The units of ``plan`` with their indexes; a unit the plan took unchanged from the
+        last one (the same objects) keeps the index ``previous`` made of it."""
+        kept = {id(u.objects): u for u in previous.units} if previous is not None else {}
         units = []
         units_of: dict[str, list[Unit]] = {}
         for planned in plan.units:
-            files = [results[p] for p in planned.unit.files if p in results]
-            units.append(UnitIndex(planned.unit, Index(files, planned.objects), planned.objects))
+            same = kept.get(id(planned.objects))
+            if same is not None and same.objects is planned.objects and same.unit == planned.unit:
+                units.append(same)
+            else:
+                files = [results[p] for p in planned.unit.files if p in results]
+                index = Index(files, planned.objects)
+                units.append(UnitIndex(planned.unit, index, planned.objects))
             for path in planned.unit.files:
                 units_of.setdefault(path, []).append(planned.unit)
         cluster = Index(

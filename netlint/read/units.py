@@ -90,6 +90,16 @@ class Memo:
     #: The discovered files the builds were made among: a file added or removed may be one a
     #: build looked for, so every build is made again.
     paths: tuple[str, ...] = ()
+    #: Facts of those files: every folder, the kustomization folders, the files below them.
+    facts: tuple[frozenset[str], frozenset[str], frozenset[str]] = (
+        frozenset(),
+        frozenset(),
+        frozenset(),
+    )
+    #: Plain files as units of their own, with the loaded result each was made from.
+    singles: dict[str, tuple[FileResult, Planned]] = field(default_factory=dict)
+    #: The top-level kustomizations, with the kustomization files (and contents) they came from.
+    top: tuple[tuple[tuple[str, object], ...], list[str]] | None = None
 
 
 @dataclass(slots=True)
@@ -142,15 +152,27 @@ class _Planner:
         self._sources: dict[str, kustomize.SourceFile | None] = {}
         self._originals: list[Modelled] = []
         self.paths = sorted(results)
-        #: Every folder that holds a file of the project (and its parents; "" is the root).
-        self.folders = frozenset(
-            parent for p in self.paths for parent in _parents(posixpath.dirname(p))
-        )
-        self.kustomize_dirs = frozenset(
-            posixpath.dirname(p)
-            for p in self.paths
-            if posixpath.basename(p) in kustomize.KUSTOMIZATION_FILES
-        )
+        paths = tuple(self.paths)
+        if self.memo.paths != paths:
+            # Another set of files: what was built among the old one may have looked for one
+            # that is new, and the facts about folders change.
+            self.memo.builds.clear()
+            self.memo.singles = {p: v for p, v in self.memo.singles.items() if p in results}
+            self.memo.top = None
+            self.memo.paths = paths
+            folders = frozenset(
+                parent for p in self.paths for parent in _parents(posixpath.dirname(p))
+            )
+            kustomize_dirs = frozenset(
+                posixpath.dirname(p)
+                for p in self.paths
+                if posixpath.basename(p) in kustomize.KUSTOMIZATION_FILES
+            )
+            in_tree = frozenset(p for p in self.paths if _below_any(p, kustomize_dirs))
+            self.memo.facts = (folders, kustomize_dirs, in_tree)
+        #: Every folder that holds a file of the project (and its parents; "" is the root); the
+        #: folders holding a kustomization; the files in a kustomize tree.
+        self.folders, self.kustomize_dirs, self.in_tree = self.memo.facts
 
     # -- loaders for the engine ---------------------------------------------------------
 
@@ -226,15 +248,9 @@ class _Planner:
     # -- planning -----------------------------------------------------------------------
 
     def plan(self, declared: Sequence[DeclaredUnit]) -> Plan:
-        paths = tuple(self.paths)
-        if self.memo.paths != paths:
-            self.memo.builds.clear()
-            self.memo.paths = paths
         planned: list[Planned] = []
         claimed: set[str] = set()
-        top = (
-            kustomize.top_level_kustomizations(self.full, self.paths) if self.kustomize_dirs else []
-        )
+        top = self._top_level()
         built: set[str] = set()
         notes: list[str] = []
         for app in self._gitops(notes):
@@ -260,8 +276,7 @@ class _Planner:
         for path in self.paths:
             if path in claimed or self._in_kustomize_tree(path):
                 continue
-            alone = Unit(f"file:{path}", UnitKind.FILE, path, None, (path,))
-            planned.append(Planned(alone, list(self.results[path].objects)))
+            planned.append(self._alone(path))
         return Plan(planned, not_applied, notes)
 
     # -- GitOps definitions ---------------------------------------------------------------
@@ -388,14 +403,37 @@ class _Planner:
             directory = posixpath.dirname(directory)
         return found
 
+    def _alone(self, path: str) -> Planned:
+        """A plain file as a unit of its own (the last plan's, for the same loaded file)."""
+        result = self.results[path]
+        kept = self.memo.singles.get(path)
+        if kept is not None and kept[0] is result:
+            return kept[1]
+        alone = Unit(f"file:{path}", UnitKind.FILE, path, None, (path,))
+        planned = Planned(alone, list(result.objects))
+        self.memo.singles[path] = (result, planned)
+        return planned
+
     def _in_kustomize_tree(self, path: str) -> bool:
-        directory = posixpath.dirname(path)
-        while True:
-            if directory in self.kustomize_dirs:
-                return True
-            if not directory:
-                return False
-            directory = posixpath.dirname(directory)
+        return path in self.in_tree
+
+    def _top_level(self) -> list[str]:
+        """The kustomizations no other includes: the last plan's, when no kustomization file
+        changed."""
+        if not self.kustomize_dirs:
+            return []
+        names = [
+            path
+            for directory in sorted(self.kustomize_dirs)
+            for name in kustomize.KUSTOMIZATION_FILES
+            if (path := posixpath.join(directory, name) if directory else name) in self.results
+        ]
+        stamp = tuple((path, self._key(path)) for path in names)
+        if self.memo.top is not None and self.memo.top[0] == stamp:
+            return self.memo.top[1]
+        top = kustomize.top_level_kustomizations(self.full, self.paths)
+        self.memo.top = (stamp, top)
+        return top
 
     def _declared(self, entry: DeclaredUnit) -> Planned:
         """A config unit: its plain files, applied together. Files of a kustomize tree are
@@ -601,6 +639,17 @@ class _Planner:
             return build_tree(tree, document, prefix, span, self.options)
         except Exception:
             return None
+
+
+def _below_any(path: str, directories: frozenset[str]) -> bool:
+    """Whether ``path`` lies in one of ``directories`` or below it."""
+    directory = posixpath.dirname(path)
+    while True:
+        if directory in directories:
+            return True
+        if not directory:
+            return False
+        directory = posixpath.dirname(directory)
 
 
 def _parents(directory: str) -> Iterator[str]:

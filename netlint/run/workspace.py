@@ -55,6 +55,8 @@ class Workspace:
     #: The stats discovery took, for the next ``load`` (which uses each once).
     discovered: dict[str, os.stat_result] = field(default_factory=dict)
     _layout: Layout | None = None
+    #: The last layout made: the next one keeps the indexes of the units that did not change.
+    _previous: Layout | None = None
     #: What planning the units keeps for the next plan (the language server plans again
     #: after every edit): files parsed whole and builds, while their files are unchanged.
     _memo: Memo = field(default_factory=Memo)
@@ -160,7 +162,8 @@ class Workspace:
                 (s.path for s in self.skipped),
                 self._memo,
             )
-            self._layout = Layout.from_plan(found, results)
+            self._layout = Layout.from_plan(found, results, self._previous)
+            self._previous = self._layout
         return self._layout
 
     def read(self, rel: str) -> bytes | None:
