@@ -8,8 +8,10 @@
 #   requirements/lowest.lock  the same with each direct requirement at its lowest allowed release
 #                             (`--resolution lowest-direct`): what `.ci/run` tests the lower
 #                             bounds with.
+#   requirements/action.lock  netlint's dependencies and the build backend only, at dev.lock's
+#                             versions: what the GitHub Action (action.yml) installs.
 #
-# Run from the development venv (it has uv). Arguments go to both `uv pip compile` runs:
+# Run from the development venv (it has uv). Arguments go to every `uv pip compile` run:
 #   tools/update-lock.sh                          keep every pin; add and drop what pyproject.toml
 #                                                 added or dropped (after adding a dependency)
 #   tools/update-lock.sh --upgrade                every pin to the newest release allowed
@@ -31,4 +33,10 @@ compile() {
 }
 compile --output-file requirements/dev.lock "$@"
 compile --output-file requirements/lowest.lock --resolution lowest-direct "$@"
-echo "update-lock: wrote requirements/dev.lock and requirements/lowest.lock" >&2
+# requirements/action.lock: what the GitHub Action (action.yml) installs, netlint's own
+# dependencies and the build backend without the dev extra, at dev.lock's versions (the ones CI
+# tested). After dev.lock, whose pins it takes as constraints.
+uv pip compile pyproject.toml "$build_in" --universal --python-version 3.11 --generate-hashes \
+    --quiet --custom-compile-command "tools/update-lock.sh" --constraint requirements/dev.lock \
+    --output-file requirements/action.lock "$@"
+echo "update-lock: wrote requirements/dev.lock, lowest.lock and action.lock" >&2

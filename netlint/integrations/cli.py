@@ -1,4 +1,6 @@
-"""``netlint check`` and ``netlint rules``. Exit status: 0 clean, 1 findings, 2 usage errors."""
+"""``netlint check``, ``rules``, ``units`` and ``connectivity``.
+
+Exit status: 0 clean, 1 findings, 2 usage errors."""
 
 from __future__ import annotations
 
@@ -119,10 +121,58 @@ def build_parser() -> argparse.ArgumentParser:
     units.add_argument("--files", action="store_true", help="list every file a unit reads")
     units.add_argument("--no-cache", action="store_true", help="ignore the parse cache")
 
+    conn = commands.add_parser(
+        "connectivity",
+        help="show who can reach whom under the policies",
+        description="The connections the NetworkPolicies allow between every pair of workloads "
+        "and to and from external IP ranges: the source's egress and the destination's "
+        "ingress both applied, named ports resolved per destination. Answers that depend on "
+        "what the repo does not say are listed apart. See docs/connectivity.md.",
+    )
+    conn.add_argument("paths", nargs="*", metavar="PATH", help="the project (default: .)")
+    conn.add_argument("--config", metavar="FILE", help="config file")
+    conn.add_argument(
+        "--format",
+        choices=("text", "json", "csv", "markdown", "dot", "mermaid"),
+        default="text",
+        help="output format",
+    )
+    conn.add_argument("--output", "-o", metavar="FILE", help="write the map to FILE")
+    conn.add_argument(
+        "--unit", metavar="ID", help="only this deploy unit (an id `netlint units` prints)"
+    )
+    conn.add_argument(
+        "--workload",
+        action="append",
+        metavar="NAME",
+        help="only pairs with this workload (name or namespace/name); comma-separated",
+    )
+    conn.add_argument(
+        "--namespace", action="append", metavar="NS", help="only pairs with an end in NS"
+    )
+    conn.add_argument("--port", metavar="PORT/PROTO", help="only pairs that allow it (443/TCP)")
+    conn.add_argument("--no-cache", action="store_true", help="ignore the parse cache")
+
     commands.add_parser(
         "lsp",
         help="run the language server (stdio), for editors",
         description="A Language Server over stdin/stdout: diagnostics as you edit and save.",
+    )
+
+    init = commands.add_parser(
+        "init",
+        help="set a repository up: .netlint.yaml, the pre-commit hook, a baseline",
+        description="Write a commented .netlint.yaml with the folders holding manifests as "
+        "its roots, add netlint's hook to .pre-commit-config.yaml (comments kept), and say how "
+        "to record existing findings as a baseline. Nothing is overwritten without --force.",
+    )
+    init.add_argument("path", nargs="?", metavar="PATH", help="the repository (default: .)")
+    init.add_argument("--force", action="store_true", help="overwrite .netlint.yaml (or FILE)")
+    init.add_argument(
+        "--baseline", metavar="FILE", help="record the findings there are in FILE as accepted"
+    )
+    init.add_argument(
+        "--no-pre-commit", action="store_true", help="leave .pre-commit-config.yaml alone"
     )
     return parser
 
@@ -134,7 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check",
         "rules",
         "units",
+        "connectivity",
         "lsp",
+        "init",
         "-h",
         "--help",
         "--version",
@@ -147,6 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rules(args)
         if args.command == "units":
             return _units(args)
+        if args.command == "connectivity":
+            return _connectivity(args)
+        if args.command == "init":
+            return _init(args)
         if args.command == "lsp":
             from netlint.integrations.lsp import main as serve
 
@@ -248,6 +304,18 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_FINDINGS if failed else EXIT_OK
 
 
+def _init(args: argparse.Namespace) -> int:
+    from netlint.integrations.init import Options, project_top, run
+
+    options = Options(
+        root=project_top(Path(args.path or ".")),
+        force=args.force,
+        baseline=Path(args.baseline) if args.baseline else None,
+        pre_commit=not args.no_pre_commit,
+    )
+    return run(options, _say)
+
+
 def _units(args: argparse.Namespace) -> int:
     from netlint.output.units import render_units
     from netlint.run.runner import CheckRequest, UsageError, layout
@@ -261,6 +329,44 @@ def _units(args: argparse.Namespace) -> int:
     for warning in request.warnings:
         _say(f"warning: {warning}")
     sys.stdout.write(render_units(found, args.format, files=args.files))
+    return EXIT_OK
+
+
+def _connectivity(args: argparse.Namespace) -> int:
+    from netlint.analysis.reach import connectivity
+    from netlint.output.connectivity import Focus, FocusError, render
+    from netlint.run.runner import CheckRequest, UsageError, layout
+
+    try:
+        port = Focus.parse_port(args.port) if args.port else None
+    except FocusError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    focus = Focus(tuple(_split(args.workload) or ()), tuple(_split(args.namespace) or ()), port)
+    request = CheckRequest(paths=list(args.paths), config=args.config, use_cache=not args.no_cache)
+    try:
+        found, _ = layout(request)
+    except UsageError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    for warning in request.warnings:
+        _say(f"warning: {warning}")
+    index = found.cluster
+    if args.unit is not None:
+        chosen = [entry for entry in found.units if entry.unit.id == args.unit]
+        if not chosen:
+            _say(f"no deploy unit {args.unit!r} (see `netlint units --format json` for ids)")
+            return EXIT_USAGE
+        index = chosen[0].index
+        if not chosen[0].unit.complete:
+            _say(f"warning: unit {args.unit} is incomplete: what it lacks is not in the map")
+    chart = connectivity(index)
+    if args.output is not None:
+        with open(args.output, "w", encoding="utf-8", newline="\n") as handle:
+            render(chart, args.format, handle, focus, args.unit)
+    else:
+        render(chart, args.format, sys.stdout, focus, args.unit)
+        sys.stdout.flush()
     return EXIT_OK
 
 

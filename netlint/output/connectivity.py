@@ -1,0 +1,326 @@
+"""``netlint connectivity``: the map of :mod:`netlint.analysis.reach` as text, JSON, CSV,
+Markdown, DOT and Mermaid.
+
+Every string that comes from the repo (namespace and workload names, in peers and in reasons)
+is escaped for its format: :func:`netlint.core.escape.text` for control characters everywhere,
+then the format's own quoting (DOT and Mermaid labels, Markdown tables, CSV cells that a
+spreadsheet would run as formulas). Output is written as it is produced: the map of a large
+repo has millions of records.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Final, TextIO
+
+from netlint.analysis.reach import ConnectivityMap, Conns, Endpoint, External, Record
+from netlint.core import escape
+
+FORMATS: Final = ("text", "json", "csv", "markdown", "dot", "mermaid")
+_PROTOCOLS: Final = ("TCP", "UDP", "SCTP")
+
+
+class FocusError(ValueError):
+    """A focus option that cannot be read (``--port 443/ICMP``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Focus:
+    """Which records to show: those with an end that is the workload (``name`` or
+    ``namespace/name``), an end in the namespace, and whose connections hold the port."""
+
+    workloads: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    port: tuple[str, int] | None = None
+
+    @staticmethod
+    def parse_port(value: str) -> tuple[str, int]:
+        """``443/TCP``, ``53/udp`` or ``443`` (TCP)."""
+        number, _, protocol = value.partition("/")
+        protocol = (protocol or "TCP").upper()
+        if protocol not in _PROTOCOLS or not number.isdigit() or not 1 <= int(number) <= 65535:
+            raise FocusError(f"--port {value!r}: expected PORT[/TCP|UDP|SCTP], e.g. 443/TCP")
+        return protocol, int(number)
+
+    def _end(self, end: Endpoint | External) -> tuple[bool, bool]:
+        if isinstance(end, External):
+            return False, False
+        named = end.name in self.workloads or f"{end.namespace}/{end.name}" in self.workloads
+        return named, end.namespace in self.namespaces
+
+    def keeps(self, record: Record) -> bool:
+        if self.workloads or self.namespaces:
+            (src_named, src_in), (dst_named, dst_in) = self._end(record.src), self._end(record.dst)
+            if self.workloads and not (src_named or dst_named):
+                return False
+            if self.namespaces and not (src_in or dst_in):
+                return False
+        if self.port is not None:
+            protocol, number = self.port
+            return record.certain.contains(protocol, number) or record.uncertain.contains(
+                protocol, number
+            )
+        return True
+
+
+def render(
+    found: ConnectivityMap,
+    form: str,
+    out: TextIO,
+    focus: Focus | None = None,
+    unit: str | None = None,
+) -> None:
+    """Write the map in ``form`` to ``out``."""
+    records: Iterable[Record] = found.records()
+    if focus is not None:
+        records = (r for r in records if focus.keeps(r))
+    writer = _WRITERS[form]
+    writer(_split(records), found.notes, unit, out)
+
+
+@dataclass(slots=True)
+class _Split:
+    """The records as they come, with their uncertain parts kept for after the certain ones."""
+
+    source: Iterator[Record]
+    uncertain: list[Record]
+
+    def certain(self) -> Iterator[Record]:
+        for record in self.source:
+            if not record.uncertain.is_empty():
+                self.uncertain.append(record)
+            if not record.certain.is_empty():
+                yield record
+
+
+def _split(records: Iterable[Record]) -> _Split:
+    return _Split(iter(records), [])
+
+
+class _Cache:
+    """Escaped labels, computed once per end (a map repeats each end thousands of times)."""
+
+    def __init__(self, quote: Callable[[str], str]) -> None:
+        self._quote = quote
+        self._seen: dict[Endpoint | External, str] = {}
+
+    def __call__(self, end: Endpoint | External) -> str:
+        found = self._seen.get(end)
+        if found is None:
+            found = self._seen[end] = self._quote(end.label)
+        return found
+
+
+# -- text ------------------------------------------------------------------------------------
+
+
+def _text(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> None:
+    label = _Cache(escape.text)
+    for record in split.certain():
+        out.write(f"{label(record.src)} => {label(record.dst)} : {record.certain}\n")
+    if split.uncertain:
+        out.write("\nDepends on what the repo does not say (not counted above):\n")
+        for record in split.uncertain:
+            reasons = "; ".join(escape.text(r) for r in record.reasons)
+            out.write(
+                f"{label(record.src)} => {label(record.dst)} : {record.uncertain}"
+                f"  (depends on {reasons})\n"
+            )
+    _text_notes(notes, out)
+
+
+def _text_notes(notes: list[str], out: TextIO) -> None:
+    if notes:
+        out.write("\nNotes:\n")
+        out.writelines(f"  {escape.text(note)}\n" for note in notes)
+
+
+# -- JSON ------------------------------------------------------------------------------------
+
+
+def _json_string(value: str) -> str:
+    return escape.json_document(json.dumps(value, ensure_ascii=False))
+
+
+def _json(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> None:
+    label = _Cache(_json_string)
+    conn_cache: dict[Conns, str] = {}
+
+    def conn(value: Conns) -> str:
+        found = conn_cache.get(value)
+        if found is None:
+            found = conn_cache[value] = (
+                f'"conn": "{value}", "ports": {json.dumps(value.structured())}'
+            )
+        return found
+
+    out.write('{\n  "unit": ' + (_json_string(unit) if unit is not None else "null"))
+    out.write(',\n  "connections": [')
+    first = True
+    for record in split.certain():
+        head = "\n    " if first else ",\n    "
+        first = False
+        host = ', "host_network": true' if record.host_network else ""
+        out.write(
+            f'{head}{{"src": {label(record.src)}, "dst": {label(record.dst)}, '
+            f"{conn(record.certain)}{host}}}"
+        )
+    out.write("\n  ],\n" if not first else "],\n")
+    out.write('  "uncertain": [')
+    for i, record in enumerate(split.uncertain):
+        reasons = ", ".join(_json_string(r) for r in record.reasons)
+        out.write(
+            f'{"," if i else ""}\n    {{"src": {label(record.src)}, "dst": {label(record.dst)}, '
+            f'{conn(record.uncertain)}, "certain": false, "depends_on": [{reasons}]}}'
+        )
+    out.write("\n  ],\n" if split.uncertain else "],\n")
+    out.write('  "notes": [' + ", ".join(_json_string(n) for n in notes) + "]\n}\n")
+
+
+# -- CSV -------------------------------------------------------------------------------------
+
+
+def _csv_cell(value: str) -> str:
+    """A cell no spreadsheet runs as a formula (OWASP's advice: a leading quote)."""
+    value = escape.text(value)
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def _csv(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> None:
+    label = _Cache(_csv_cell)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("src", "dst", "conn", "certain", "depends_on"))
+    for record in split.certain():
+        writer.writerow((label(record.src), label(record.dst), str(record.certain), "true", ""))
+        if buffer.tell() > 1 << 16:
+            out.write(buffer.getvalue())
+            buffer.seek(0)
+            buffer.truncate()
+    for record in split.uncertain:
+        reasons = "; ".join(_csv_cell(r) for r in record.reasons)
+        writer.writerow(
+            (label(record.src), label(record.dst), str(record.uncertain), "false", reasons)
+        )
+    out.write(buffer.getvalue())
+
+
+# -- Markdown --------------------------------------------------------------------------------
+
+
+def _md_cell(value: str) -> str:
+    return escape.markdown_text(escape.text(value)).replace("|", "\\|").replace("`", "\\`")
+
+
+def _markdown(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> None:
+    label = _Cache(_md_cell)
+    title = f" of {_md_cell(unit)}" if unit else ""
+    out.write(f"### Connectivity{title}\n\n| source | destination | allowed |\n|---|---|---|\n")
+    for record in split.certain():
+        out.write(f"| {label(record.src)} | {label(record.dst)} | {record.certain} |\n")
+    if split.uncertain:
+        out.write(
+            "\n#### Depends on what the repo does not say\n\n"
+            "| source | destination | may be allowed | depends on |\n|---|---|---|---|\n"
+        )
+        for record in split.uncertain:
+            reasons = "<br>".join(_md_cell(r) for r in record.reasons)
+            out.write(
+                f"| {label(record.src)} | {label(record.dst)} | {record.uncertain} | {reasons} |\n"
+            )
+    if notes:
+        out.write("\n" + "".join(f"- {_md_cell(n)}\n" for n in notes))
+
+
+# -- graphs ----------------------------------------------------------------------------------
+
+
+def dot_quote(value: str) -> str:
+    """A DOT double-quoted string: controls made visible, then backslash and quote escaped
+    (a backslash would start a DOT escape such as ``\\N`` or ``\\l``)."""
+    return '"' + escape.text(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_MERMAID: Final = str.maketrans(
+    {'"': "#quot;", "#": "#35;", "<": "#lt;", ">": "#gt;", "`": "#96;", "|": "#124;", "&": "#38;"}
+)
+
+
+def mermaid_quote(value: str) -> str:
+    """A Mermaid ``"..."`` label: controls made visible, and every character Mermaid or the
+    HTML it renders to would read (quote, ``#`` entity codes, tags, backtick Markdown, the
+    ``|`` of edge labels, ``&`` entities) written as a Mermaid entity code."""
+    return '"' + escape.text(value).translate(_MERMAID) + '"'
+
+
+def _graph(
+    split: _Split,
+    out: TextIO,
+    head: str,
+    tail: str,
+    node: Callable[[str, str], str],
+    edge: Callable[[str, str, str, bool], str],
+    quote: Callable[[str], str],
+) -> None:
+    ids: dict[Endpoint | External, str] = {}
+    lines: list[str] = []
+
+    def ident(end: Endpoint | External) -> str:
+        found = ids.get(end)
+        if found is None:
+            found = ids[end] = f"n{len(ids)}"
+            lines.append(node(found, quote(end.label)))
+        return found
+
+    out.write(head)
+    for record in split.certain():
+        a, b = ident(record.src), ident(record.dst)
+        lines.append(edge(a, b, quote(str(record.certain)), True))
+        if len(lines) > 4096:
+            out.writelines(lines)
+            lines.clear()
+    for record in split.uncertain:
+        a, b = ident(record.src), ident(record.dst)
+        lines.append(edge(a, b, quote(f"maybe {record.uncertain}"), False))
+    out.writelines(lines)
+    out.write(tail)
+
+
+def _dot(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> None:
+    _graph(
+        split,
+        out,
+        "digraph connectivity {\n  rankdir=LR;\n  node [shape=box];\n",
+        "}\n",
+        lambda i, label: f"  {i} [label={label}];\n",
+        lambda a, b, label, sure: (
+            f"  {a} -> {b} [label={label}" + ("" if sure else ", style=dashed") + "];\n"
+        ),
+        dot_quote,
+    )
+
+
+def _mermaid(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> None:
+    _graph(
+        split,
+        out,
+        "flowchart LR\n",
+        "",
+        lambda i, label: f"  {i}[{label}]\n",
+        lambda a, b, label, sure: f"  {a} {'-->' if sure else '-.->'}|{label}| {b}\n",
+        mermaid_quote,
+    )
+
+
+_WRITERS: Final[dict[str, Callable[[_Split, list[str], str | None, TextIO], None]]] = {
+    "text": _text,
+    "json": _json,
+    "csv": _csv,
+    "markdown": _markdown,
+    "dot": _dot,
+    "mermaid": _mermaid,
+}
