@@ -6,6 +6,7 @@
     python bench/run.py --presets small --runs 1 --smoke    # CI: runs everything once, quickly
     python bench/run.py --yamllint yamllint --nca /path/to/nca   # peers, for the README
     python bench/run.py --presets large --against /tmp/before   # cold run against another checkout
+    python bench/run.py --lsp-only DIR [--lsp-policy FILE]   # the language server alone
 
 For each corpus (made by ../shared/bench/gen_corpus.py, cached under --work) it reports medians of:
 - floor: PyYAML ``compose_all`` with the libyaml CSafeLoader over the same files, in one process
@@ -134,7 +135,36 @@ def one_policy(root: Path) -> Path:
 
 def lsp_relint(root: Path, policy: Path, edits: int = 15) -> float:
     """Median seconds from a didChange to the diagnostics it causes, in ``netlint lsp`` with the
-    project loaded (debounce 0), measured over stdio with real JSON-RPC framing."""
+    project loaded (debounce 0), measured over stdio with real JSON-RPC framing. Each edit
+    adds a comment line: the lines below it move, so the file is linted again."""
+    return lsp_edits(root, policy, edits)["line"]["median_s"]
+
+
+#: How ``lsp_edits`` changes the policy: one more comment line at its end (lines move: a full
+#: re-lint), a real change of its name on its line (a full re-lint), a comment written at the
+#: end of its first line (no token moves: the server keeps the last findings).
+EDIT_KINDS = ("line", "value", "comment")
+
+
+def _edited(text: str, kind: str, version: int) -> str:
+    if kind == "line":  # one more line each time
+        return text + "".join(f"# edit {n}\n" for n in range(version))
+    first, _, rest = text.partition("\n")
+    if kind == "comment":
+        return f"{first} # edit {version}\n{rest}"
+    # `name: x` -> `name: x-e0` / `x-e1`: a value on its line, the line count unchanged.
+    head, sep, tail = text.partition("\n  name: ")
+    name, _, after = tail.partition("\n")
+    return f"{head}{sep}{name}-e{version % 2}\n{after}" if sep else text + f"# {version}\n"
+
+
+def lsp_edits(
+    root: Path, policy: Path, edits: int = 20, kinds: tuple[str, ...] = ("line",)
+) -> dict[str, dict[str, float]]:
+    """For each kind of edit (EDIT_KINDS), the median and p95 seconds over ``edits`` edits from
+    a didChange on ``policy`` to the diagnostics of that version, in ``netlint lsp`` with the
+    project loaded (debounce 0); and ``start``: from ``initialize`` to the first diagnostics
+    of the opened policy (the project's load, warm when its cache is)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "netlint", "lsp"],
         cwd=root,
@@ -176,7 +206,9 @@ def lsp_relint(root: Path, policy: Path, edits: int = 15) -> float:
 
     doc = policy.resolve().as_uri()
     text = policy.read_text()
+    out: dict[str, dict[str, float]] = {}
     try:
+        began = time.perf_counter()
         send(
             {
                 "id": 1,
@@ -201,27 +233,35 @@ def lsp_relint(root: Path, policy: Path, edits: int = 15) -> float:
             }
         )
         published(1)
-        times = []
-        for version in range(2, edits + 2):
-            changed = text + f"# edit {version}\n"
-            start = time.perf_counter()
-            send(
-                {
-                    "method": "textDocument/didChange",
-                    "params": {
-                        "textDocument": {"uri": doc, "version": version},
-                        "contentChanges": [{"text": changed}],
-                    },
-                }
-            )
-            published(version)
-            times.append(time.perf_counter() - start)
+        out["start"] = {"seconds": time.perf_counter() - began}
+        version = 1
+        for kind in kinds:
+            times = []
+            for _ in range(edits):
+                version += 1
+                start = time.perf_counter()
+                send(
+                    {
+                        "method": "textDocument/didChange",
+                        "params": {
+                            "textDocument": {"uri": doc, "version": version},
+                            "contentChanges": [{"text": _edited(text, kind, version)}],
+                        },
+                    }
+                )
+                published(version)
+                times.append(time.perf_counter() - start)
+            times.sort()
+            out[kind] = {
+                "median_s": statistics.median(times),
+                "p95_s": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
+            }
         send({"id": 2, "method": "shutdown", "params": None})
         send({"method": "exit", "params": None})
         process.wait(timeout=60)
     finally:
         process.kill()
-    return statistics.median(times)
+    return out
 
 
 def median(values: list[float]) -> float:
@@ -441,7 +481,19 @@ def main() -> int:
         help="also time the cold run of the netlint in this checkout (e.g. `git worktree add "
         "/tmp/before v0.1.0`), interleaved with this one's, and report the ratio",
     )
+    parser.add_argument(
+        "--lsp-only",
+        type=Path,
+        metavar="DIR",
+        help="only time the language server on this project: its start, and 20 edits of each "
+        "kind (EDIT_KINDS) of one policy (--lsp-policy, else a planted one), median and p95",
+    )
+    parser.add_argument("--lsp-policy", type=Path, metavar="FILE", help="the policy to edit")
     args = parser.parse_args()
+    if args.lsp_only is not None:
+        policy = args.lsp_policy or one_policy(args.lsp_only)
+        print(json.dumps(lsp_edits(args.lsp_only, policy, 20, EDIT_KINDS), indent=2))
+        return 0
     if not GENERATOR.is_file():
         print(f"bench: {GENERATOR} not found (../shared beside the repo)", file=sys.stderr)
         return 2

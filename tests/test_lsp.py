@@ -152,6 +152,17 @@ class Client:
     def notify(self, method: str, params: dict[str, Any]) -> float:
         return self.send({"method": method, "params": params})
 
+    def notify_all(self, messages: list[tuple[str, dict[str, Any]]]) -> float:
+        """Several notifications in one write: the server reads them as a burst."""
+        frames = b""
+        for method, params in messages:
+            body = json.dumps({"jsonrpc": "2.0", "method": method, "params": params}).encode()
+            frames += b"Content-Length: %d\r\n\r\n" % len(body) + body
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(frames)
+        self.proc.stdin.flush()
+        return time.monotonic()
+
     def request(self, method: str, params: dict[str, Any] | None) -> Any:
         self.next_id += 1
         ident = self.next_id
@@ -163,6 +174,11 @@ class Client:
     def mark(self) -> int:
         self._pump(0)
         return len(self.received)
+
+    def drain(self) -> None:
+        """Take every message that has arrived."""
+        while self._pump(0):
+            pass
 
     def _pump(self, timeout: float) -> bool:
         try:
@@ -233,6 +249,8 @@ class Client:
         encodings: list[str] | None = None,
         debounce_ms: int | None = 0,
         watch: bool = True,
+        progress: bool = False,
+        trace: str | None = None,
     ) -> dict[str, Any]:
         capabilities: dict[str, Any] = {
             "textDocument": {
@@ -243,16 +261,18 @@ class Client:
         }
         if encodings is not None:
             capabilities["general"] = {"positionEncodings": encodings}
+        if progress:
+            capabilities["window"] = {"workDoneProgress": True}
         options = {} if debounce_ms is None else {"debounceMs": debounce_ms}
-        result = self.request(
-            "initialize",
-            {
-                "processId": os.getpid(),
-                "rootUri": uri(root) if root else None,
-                "capabilities": capabilities,
-                "initializationOptions": options,
-            },
-        )
+        params = {
+            "processId": os.getpid(),
+            "rootUri": uri(root) if root else None,
+            "capabilities": capabilities,
+            "initializationOptions": options,
+        }
+        if trace is not None:
+            params["trace"] = trace
+        result = self.request("initialize", params)
         self.notify("initialized", {})
         return result  # type: ignore[no-any-return]
 
@@ -444,12 +464,16 @@ def test_positions_follow_the_negotiated_encoding(
         assert client.close() == 0
 
 
-def test_closing_clears_and_other_documents_are_ignored(
+def test_closing_clears_and_a_file_outside_every_project_is_linted_alone(
     project: Path, tmp_path: Path, client_factory: Callable[[Path], Client]
 ) -> None:
+    """A file with no config, no git and no workspace folder above it is linted alone, as
+    its own one-file project: its neighbours are not read and no cache is written there."""
     outside = tmp_path / "elsewhere" / "policy.yaml"
     outside.parent.mkdir()
     outside.write_text(POLICIES, encoding="utf-8")
+    # Read as context, these would make the policy's `app=web` selector dangle (NL102).
+    (outside.parent / "pods.yaml").write_text(NAMESPACE + "---\n" + WORKER, encoding="utf-8")
     client = client_factory(project)
     client.initialize(project)
     since = client.mark()
@@ -458,7 +482,12 @@ def test_closing_clears_and_other_documents_are_ignored(
     doc = client.open(project / "policies/web.yaml")
     # Jobs run in order: by the time the policy's diagnostics arrive, the others were handled.
     assert len(client.diagnostics(doc, since)) == 3
-    assert client.published(stray, since) == []
+    alone = lint(outside.parent, [outside], context=[outside])
+    assert codes_by_line(client.diagnostics(stray, since)) == {
+        (f.span.line - 1, f.code) for f in alone.findings
+    }
+    assert "NL102" not in {f.code for f in alone.findings}
+    assert not (outside.parent / ".netlint_cache").exists()
     assert client.published(readme, since) == []
     since = client.mark()
     client.notify("textDocument/didClose", {"textDocument": {"uri": doc}})
@@ -466,6 +495,7 @@ def test_closing_clears_and_other_documents_are_ignored(
     time.sleep(0.5)
     assert client.published(doc, since) == [[]]
     assert client.close() == 0
+    assert not (outside.parent / ".netlint_cache").exists()
 
 
 def test_unsaved_edits_are_dropped_on_close(
@@ -617,7 +647,11 @@ def test_workspace_folders_can_be_added(
     stray = client.open(other / "k8s" / "policy.yaml")
     doc = client.open(project / "policies/web.yaml")
     client.diagnostics(doc, since)
-    assert client.published(stray, since) == []
+    # Outside every project: linted alone, and no cache written in that folder.
+    assert codes_by_line(client.diagnostics(stray, since)) == {
+        (lsp_line(ANNOTATED, "reviewed: yes"), "NL002")
+    }
+    assert not (other / ".netlint_cache").exists()
     since = client.mark()
     client.notify(
         "workspace/didChangeWorkspaceFolders",
@@ -626,12 +660,18 @@ def test_workspace_folders_can_be_added(
     assert codes_by_line(client.diagnostics(stray, since)) == {
         (lsp_line(ANNOTATED, "reviewed: yes"), "NL002")
     }
+    # Now a project (the workspace folder marks it): loaded as one, with its cache.
+    assert (other / ".netlint_cache").is_dir()
     since = client.mark()
     client.notify(
         "workspace/didChangeWorkspaceFolders",
         {"event": {"added": [], "removed": [{"uri": uri(other), "name": "other"}]}},
     )
+    # Its project's diagnostics are cleared, then the file is linted alone again.
     assert client.diagnostics(stray, since) == []
+    assert codes_by_line(client.diagnostics(stray, since, lambda d: d != [])) == {
+        (lsp_line(ANNOTATED, "reviewed: yes"), "NL002")
+    }
     assert client.close() == 0
 
 
@@ -695,3 +735,374 @@ def test_messages_are_escaped_and_uris_carry_the_file_names_bytes(
     assert other == related["location"]["uri"]
     assert client.diagnostics(other, since) == []
     assert client.close() == 0
+
+
+def publishes(client: Client, doc: str, since: int, settle: float = 1.0) -> list[dict[str, Any]]:
+    """Every publishDiagnostics for ``doc`` after ``since``, once none came for ``settle`` s."""
+    count = -1
+    while True:
+        client.drain()
+        now = len(client.published(doc, since))
+        if now == count:
+            break
+        count = now
+        time.sleep(settle)
+    return [
+        m["params"]
+        for _, m in client.received[since:]
+        if m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == doc
+    ]
+
+
+def traces(client: Client, since: int, needle: str) -> list[str]:
+    client.drain()
+    return [
+        m["params"]["message"]
+        for _, m in client.received[since:]
+        if m.get("method") == "$/logTrace" and needle in m["params"]["message"]
+    ]
+
+
+def test_a_burst_of_edits_publishes_once_for_the_newest_version(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    """Issue 15 (1): work for older versions is dropped, queued or running; only the newest
+    version's diagnostics are published."""
+    # Enough policies applied together that a lint takes longer than the burst lasts.
+    (project / ".netlint.yaml").write_text("units:\n  - paths: [policies]\n", encoding="utf-8")
+    for n in range(300):
+        (project / "policies" / f"more-{n}.yaml").write_text(
+            POLICIES.replace("name: web", f"name: web-{n}").replace(
+                "name: worker", f"name: worker-{n}"
+            ),
+            encoding="utf-8",
+        )
+    client = client_factory(project)
+    client.initialize(project)  # no debounce: each edit alone would start a sync
+    since = client.mark()
+    doc = client.open(project / "policies/web.yaml")
+    client.diagnostics(doc, since)
+    since = client.mark()
+    text, burst = POLICIES, []
+    for version in range(2, 8):
+        text = text.replace("0.0.0.0/1", "10.0.0.0/16", 1) if version == 7 else text + "\n"
+        burst.append(
+            (
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": doc, "version": version},
+                    "contentChanges": [{"text": text}],
+                },
+            )
+        )
+    client.notify_all(burst)
+    (published,) = publishes(client, doc, since)
+    assert published["version"] == 7
+    path = project / "policies/web.yaml"
+    expected = lint(project, [path], stdin=(path, text))
+    assert codes_by_line(published["diagnostics"]) == {
+        (f.span.line - 1, f.code) for f in expected.findings
+    }
+    assert client.close() == 0
+
+
+def test_lint_until_gives_up_between_rule_calls(project: Path) -> None:
+    """The running part of (1): a lint asked to stop raises Superseded at the next rule call,
+    and one never asked gives exactly Session.lint's findings."""
+    from netlint.run.runner import CheckRequest, Session, Superseded, _open, lint_until
+
+    opened = _open(CheckRequest(paths=[str(project)], root=project), None)
+    session: Session = opened.session
+    session.workspace.load(opened.files)
+    expected = session.lint(lambda path: True)
+    assert lint_until(session, lambda path: True, lambda: False) == expected
+    calls = 0
+
+    def stop() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls > 3
+
+    with pytest.raises(Superseded):
+        lint_until(session, lambda path: True, stop)
+    assert calls == 4
+    # The session is intact: the next lint gives the same findings.
+    assert session.lint(lambda path: True) == expected
+
+
+def test_watched_file_changes_are_coalesced(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    """Issue 15 (2): a `git checkout` of ten files, one notification each, is one re-lint."""
+    client = client_factory(project)
+    client.initialize(project)
+    since = client.mark()
+    doc = client.open(project / "policies/web.yaml")
+    assert len(client.diagnostics(doc, since)) == 3
+    notes = []
+    for n in range(10):
+        path = project / "workloads" / f"extra-{n}.yaml"
+        path.write_text(WORKER.replace("name: worker", f"name: extra-{n}"), encoding="utf-8")
+        notes.append(
+            ("workspace/didChangeWatchedFiles", {"changes": [{"uri": uri(path), "type": 1}]})
+        )
+    workload = project / "workloads/web.yaml"
+    workload.write_text(WEB.replace("app: web", "app: website"), encoding="utf-8")
+    notes.append(
+        ("workspace/didChangeWatchedFiles", {"changes": [{"uri": uri(workload), "type": 2}]})
+    )
+    since = client.mark()
+    client.notify_all(notes)
+    (published,) = publishes(client, doc, since)
+    assert (lsp_line(POLICIES, "podSelector:"), "NL102") in codes_by_line(published["diagnostics"])
+    assert "12 workloads" in next(
+        d["message"] for d in published["diagnostics"] if d["code"] == "NL102"
+    )
+    assert client.close() == 0
+
+
+def test_a_comment_only_edit_keeps_the_findings_without_a_lint(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    """Issue 15 (3): an edit that changes no token (a comment on its line) re-publishes the
+    last findings for the new version, placed in the new text; one that moves lines (a
+    comment line added above) is linted again, and the findings move with it."""
+    client = client_factory(project)
+    client.initialize(project, trace="verbose")
+    since = client.mark()
+    doc = client.open(project / "policies/web.yaml")
+    before = client.diagnostics(doc, since)
+    since = client.mark()
+    commented = POLICIES.replace("  name: worker\n", "  name: worker # the queue's pods\n")
+    commented = commented.replace("port: http", "port: http  # named on the web pods")
+    client.change(doc, commented, 2)
+    assert client.diagnostics(doc, since, version=2) == before
+    assert traces(client, since, "only comments changed")
+    assert traces(client, since, "linted") == []
+    # A suppression comment is not just a comment: it is linted, and it works.
+    since = client.mark()
+    disabled = commented.replace(
+        "cidr: 0.0.0.0/1", "cidr: 0.0.0.0/1 # netlint: disable=broad-cidr", 1
+    )
+    client.change(doc, disabled, 3)
+    assert codes_by_line(client.diagnostics(doc, since, version=3)) == {
+        (lsp_line(POLICIES, "- to:", 3), "NL105"),
+        (lsp_line(POLICIES, "cidr: 0.0.0.0/1", 2), "NL104"),
+    }
+    assert traces(client, since, "linted")
+    since = client.mark()
+    client.change(doc, "# moved down a line\n" + disabled, 4)
+    assert codes_by_line(client.diagnostics(doc, since, version=4)) == {
+        (lsp_line(POLICIES, "- to:", 3) + 1, "NL105"),
+        (lsp_line(POLICIES, "cidr: 0.0.0.0/1", 2) + 1, "NL104"),
+    }
+    assert traces(client, since, "linted")
+    assert client.close() == 0
+
+
+def test_each_document_is_linted_in_the_project_the_cli_finds(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    """Issue 15 (4): a nested config below the workspace folder is honoured for the files
+    below it, as `netlint check FILE` does; the folder's own files keep the folder's project."""
+    nested = project / "team"
+    (nested / "policies").mkdir(parents=True)
+    (nested / ".netlint.yaml").write_text("ignore: [broad-cidr]\n", encoding="utf-8")
+    (nested / "policies/web.yaml").write_text(POLICIES, encoding="utf-8")
+    client = client_factory(project)
+    client.initialize(project)
+    since = client.mark()
+    inner = client.open(nested / "policies/web.yaml")
+    outer = client.open(project / "policies/web.yaml")
+    cli = lint(nested, [nested / "policies/web.yaml"])
+    assert {f.code for f in cli.findings} == {"NL105"}
+    assert codes_by_line(client.diagnostics(inner, since)) == {
+        (f.span.line - 1, f.code) for f in cli.findings
+    }
+    assert len(client.diagnostics(outer, since)) == 3
+    # Both projects are live: an edit of each is linted with its own config.
+    since = client.mark()
+    client.change(inner, POLICIES + "\n", 2)
+    client.change(outer, POLICIES + "\n", 2)
+    assert codes_by_line(client.diagnostics(inner, since, version=2)) == codes_by_line(
+        client.diagnostics(inner, 0)
+    )
+    assert len(client.diagnostics(outer, since, version=2)) == 3
+    assert client.close() == 0
+
+
+def test_a_new_unsaved_file_gets_diagnostics_at_once(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    """Issue 15 (6): a buffer for a file not yet on disk is linted on open, in its project."""
+    client = client_factory(project)
+    client.initialize(project)
+    since = client.mark()
+    new = project / "policies" / "new.yaml"
+    doc = client.open(new, POLICIES)
+    assert len(client.diagnostics(doc, since)) == 3
+    assert not new.exists()
+    assert client.close() == 0
+
+
+BROKEN = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: web
+  namespace: shop
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+    - to:
+        - ipBlock:
+            cidr: 10.0.0.0/24 # netlint: disable=broad-cidr
+---
+kind: [
+"""
+
+
+def test_suppressions_are_not_unused_while_their_file_does_not_parse(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    """Issue 15 (6): no NL901 in a file with a YAML error, in the editor as in the CLI."""
+    path = project / "policies" / "broken.yaml"
+    path.write_text(BROKEN, encoding="utf-8")
+    report = lint(project, [path])
+    assert {f.code for f in report.findings} == {"NL001"}
+    # Once it parses, the suppression that suppresses nothing is reported again.
+    path.write_text(BROKEN.split("---")[0], encoding="utf-8")
+    assert {f.code for f in lint(project, [path]).findings} == {"NL901"}
+    client = client_factory(project)
+    client.initialize(project)
+    since = client.mark()
+    doc = client.open(path, BROKEN)
+    assert {d["code"] for d in client.diagnostics(doc, since)} == {"NL001"}
+    assert client.close() == 0
+
+
+def test_cli_reports_no_unused_suppression_in_a_file_that_does_not_parse(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text(BROKEN, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "netlint", "check", "--no-cache", "broken.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "NL001" in done.stdout
+    assert "NL901" not in done.stdout, done.stdout
+
+
+def test_a_config_error_is_a_diagnostic_on_the_config_file(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    config = project / ".netlint.yaml"
+    config.write_text("select: [NL1]\nfail-on: sometimes\n", encoding="utf-8")
+    client = client_factory(project)
+    client.initialize(project)
+    (diagnostic,) = client.diagnostics(uri(config), 0)
+    assert diagnostic["range"]["start"] == {"line": 1, "character": 9}
+    assert diagnostic["severity"] == 1
+    assert "fail-on" in diagnostic["message"] or "sometimes" in diagnostic["message"]
+    # Still a message too.
+    assert client.wait(lambda m: m.get("method") == "window/showMessage")
+    since = client.mark()
+    config.write_text("select: [NL1]\n", encoding="utf-8")
+    client.notify("textDocument/didSave", {"textDocument": {"uri": uri(config)}})
+    assert client.diagnostics(uri(config), since) == []
+    assert client.close() == 0
+
+
+def test_the_initial_load_reports_progress(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    client = client_factory(project)
+    client.initialize(project, progress=True)
+    create = client.wait(lambda m: m.get("method") == "window/workDoneProgress/create")
+    token = create["params"]["token"]
+    end = client.wait(
+        lambda m: m.get("method") == "$/progress" and m["params"]["value"]["kind"] == "end"
+    )
+    kinds = [
+        m["params"]["value"]["kind"]
+        for _, m in client.received
+        if m.get("method") == "$/progress" and m["params"]["token"] == token
+    ]
+    assert end["params"]["token"] == token
+    assert kinds[0] == "begin" and kinds[-1] == "end" and "report" in kinds
+    reports = [
+        m["params"]["value"]
+        for _, m in client.received
+        if m.get("method") == "$/progress" and m["params"]["value"]["kind"] == "report"
+    ]
+    assert any(r.get("percentage") == 100 for r in reports)
+    assert client.close() == 0
+
+
+def test_a_configuration_change_rereads_the_config(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    client = client_factory(project)
+    client.initialize(project)
+    since = client.mark()
+    doc = client.open(project / "policies/web.yaml")
+    assert len(client.diagnostics(doc, since)) == 3
+    # Written behind the editor's back (no save, no watcher): the settings change re-reads it.
+    (project / ".netlint.yaml").write_text("ignore: [broad-cidr]\n", encoding="utf-8")
+    since = client.mark()
+    client.notify("workspace/didChangeConfiguration", {"settings": {"netlint": {"debounceMs": 0}}})
+    assert codes_by_line(client.diagnostics(doc, since)) == {
+        (lsp_line(POLICIES, "- to:", 3), "NL105")
+    }
+    assert client.close() == 0
+
+
+def test_a_new_nested_config_moves_the_open_documents_below_it(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    """Issue 15 (4): a `.netlint.yaml` created below the folder (reported by the watcher) makes
+    a project of its folder; the open documents there are linted in it at once."""
+    nested = project / "team"
+    (nested / "policies").mkdir(parents=True)
+    (nested / "policies/web.yaml").write_text(POLICIES, encoding="utf-8")
+    client = client_factory(project)
+    client.initialize(project)
+    since = client.mark()
+    doc = client.open(nested / "policies/web.yaml")
+    assert len(client.diagnostics(doc, since)) == 3
+    config = nested / ".netlint.yaml"
+    config.write_text("ignore: [broad-cidr]\n", encoding="utf-8")
+    since = client.mark()
+    client.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": uri(config), "type": 1}]})
+    assert codes_by_line(client.diagnostics(doc, since)) == {
+        (lsp_line(POLICIES, "- to:", 3), "NL105")
+    }
+    assert client.close() == 0
+
+
+def test_shape_changes_exactly_when_what_the_parser_reads_changes() -> None:
+    """What decides that an edit needs no lint: comments on their lines do not count; values,
+    positions, line count, suppression comments and `#` inside scalars do."""
+    from netlint.integrations.lsp.projects import shape
+
+    def of(text: str) -> str | None:
+        return shape("p.yaml", text.encode(), 1 << 20)
+
+    base = "a: 1\nb: |\n  text\nc: 'x'\n"
+    assert of(base) is not None
+    assert of(base.replace("a: 1", "a: 1  # one")) == of(base)
+    assert of(base.replace("a: 1", "a: 1 # one").replace("'x'", "'x' # ex")) == of(base)
+    assert of(base.replace("a: 1", "a: 2")) != of(base)
+    assert of(base.replace("a: 1", "a:  1")) != of(base)  # the value's column moved
+    assert of(base.replace("  text", "  text # not a comment")) != of(base)
+    assert of(base.replace("'x'", "'x # y'")) != of(base)
+    assert of(base + "# one more line\n") != of(base)
+    assert of(base.replace("a: 1", "a: 1 # netlint: disable=NL104")) != of(base)
+    assert of(base.replace("text", "te\x85xt")) is None  # NEL: libyaml's lines are not ours
+    # A syntax error is in the tokens too: the same tokens, the same error at the same place.
+    assert of("a: [ # open\n") == of("a: [\n") != of("a: ]\n")
+    assert of('a: "open\n') is None  # one the scanner itself refuses
+    assert shape("p.yaml", base.encode(), 4) is None  # over the size limit

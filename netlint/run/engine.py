@@ -71,6 +71,7 @@ def run(
     debug: bool = False,
     share: tuple[int, int] | None = None,
     notes: list[str] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> list[Finding]:
     """Findings of every rule: ``check_file`` once per file that ``reported`` accepts, the
     object hooks once per deploy unit for the unit's objects (see docs/units.md).
@@ -84,9 +85,17 @@ def run(
     ``share`` ``(k, n)`` keeps the k-th of n parts of the work: files by path, units by id,
     so that a rule's per-unit caches serve one process only. ``notes`` receives what rules
     tell ``--verbose`` (a rule with a ``notes(index)`` method: e.g. questions it left
-    undecided because an input was too big to decide them in bounded time).
+    undecided because an input was too big to decide them in bounded time). ``stop``, when
+    given, is asked before every hook call: once it is true the run ends with ``Superseded``
+    (the language server drops a lint a newer edit made stale).
     """
     held: list[tuple[Finding, Unit | None]] = []
+
+    def call(rule: Rule, hook: str, ctx: Context, subject: Any) -> list[Finding]:
+        if stop is not None and stop():
+            raise Superseded
+        return _call(rule, hook, ctx, subject, crash_meta, debug)
+
     mine = _share_filter(share)
     cluster = layout.cluster
     files = [f for f in cluster.files.values() if reported(f.path) and mine(f.path)]
@@ -120,9 +129,7 @@ def run(
         if _overrides(rule, "check_file"):
             ctx = Context(cluster, meta, severity, options, memo, kind)
             for file in files:
-                held.extend(
-                    (f, None) for f in _call(rule, "check_file", ctx, file, crash_meta, debug)
-                )
+                held.extend((f, None) for f in call(rule, "check_file", ctx, file))
         hooks = [h for h in _OBJECT_HOOKS if _overrides(rule, h)]
         if hooks:
             for entry, subjects in plans:
@@ -131,10 +138,7 @@ def run(
                 ctx = Context(entry.index, meta, severity, options, memo, kind, cluster, entry.unit)
                 for hook in hooks:
                     for subject in subjects[hook]:
-                        held.extend(
-                            (f, entry.unit)
-                            for f in _call(rule, hook, ctx, subject, crash_meta, debug)
-                        )
+                        held.extend((f, entry.unit) for f in call(rule, hook, ctx, subject))
         told = getattr(rule, "notes", None)
         if notes is not None and callable(told):
             notes.extend(str(note) for note in told(cluster))
@@ -142,6 +146,11 @@ def run(
 
 
 _OBJECT_HOOKS: Final = ("check_policy", "check_workload", "check_namespace")
+
+
+class Superseded(BaseException):
+    """Ends a run whose ``stop`` became true. A BaseException, so that the guard against a
+    rule's bugs (which turns an Exception into an NL900 finding) lets it through."""
 
 
 def _applies(certainty: Certainty, unit: Unit) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 from netlint.analysis.layout import Layout
 from netlint.core.findings import Finding
 from netlint.core.model import Object
+from netlint.core.problems import ProblemKind
 from netlint.output.report import Report
 from netlint.read.build import BuildOptions
 from netlint.read.discover import Skipped, discover, find_git_root, real_path
@@ -33,7 +34,8 @@ from netlint.run.config import (
     load_config,
     read_project_file,
 )
-from netlint.run.engine import ActiveRule, crash_meta_of, run_parallel
+from netlint.run.engine import ActiveRule, crash_meta_of, run, run_parallel
+from netlint.run.engine import Superseded as Superseded
 from netlint.run.registry import GROUP, Catalogue, is_selected, load_catalogue, unknown_tokens
 from netlint.run.workspace import LoadSettings, Workspace, default_jobs, read_file
 
@@ -526,6 +528,12 @@ def _suppress(
         ran,
         reported,
         unused.severity if unused is not None else None,
+        # Files that do not parse, whether or not NL001 runs: their findings are not known.
+        broken={
+            path
+            for path, r in workspace.results.items()
+            if any(p.kind is ProblemKind.SYNTAX for p in r.problems)
+        },
     )
     return outcome.kept + outcome.unused, outcome.suppressed
 
@@ -549,3 +557,23 @@ def write_baseline(outcome: Outcome, path: Path) -> int:
     """Record the findings of a run (before any baseline) as the accepted baseline."""
     report = outcome.report
     return suppress.write_baseline(path, report.findings, report.text_of)
+
+
+def lint_until(
+    session: Session, reported: Callable[[str], bool], stop: Callable[[], bool]
+) -> tuple[list[Finding], int]:
+    """``Session.lint`` in this process, abandoned with ``Superseded`` at the next rule call
+    once ``stop()`` is true: the language server drops a lint that a newer edit made stale
+    instead of finishing it. Rules are stopped only between two hook calls, never inside one,
+    so what a rule keeps between calls stays whole."""
+    findings = run(
+        session.workspace.layout(),
+        session.active,
+        reported,
+        crash_meta=crash_meta_of(session.catalogue.rules),
+        debug=session.debug,
+        stop=stop,
+    )
+    if stop():
+        raise Superseded
+    return _suppress(session.catalogue, session.active, session.workspace, reported, findings)

@@ -31,6 +31,8 @@ from netlint.run.config import escape
 
 ANNOTATION: Final = IGNORE_ANNOTATION
 UNUSED_CODE: Final = "NL901"
+#: The rule of files that do not parse (netlint.rules.nl001_parse_error).
+PARSE_ERROR_CODE: Final = "NL001"
 
 
 def _matches(token: str, finding: Finding, known: Mapping[str, str]) -> bool:
@@ -66,6 +68,7 @@ def apply(
     ran: Collection[str],
     reported: Callable[[str], bool],
     unused_severity: Severity | None,
+    broken: Collection[str] | None = None,
 ) -> Outcome:
     """Drop suppressed findings; report suppressions that suppressed nothing.
 
@@ -73,6 +76,11 @@ def apply(
     the codes of the rules that ran: a suppression of a rule that did not run is not "unused",
     one of a rule that does not exist is a typo. Unused suppressions are reported in ``reported``
     files only, and not at all when ``unused_severity`` is None (NL901 is off).
+
+    Nor in ``broken`` files, whose YAML does not parse (by default: those with an NL001
+    finding): the objects after the error are not read, so their findings are not known, and
+    a suppression there may be needed again as soon as the file parses (an editor sees the
+    file broken at almost every keystroke).
     """
     used: set[_Use] = set()
     inline: dict[tuple[str, int], list[_Use]] = {}
@@ -110,11 +118,13 @@ def apply(
             outcome.kept.append(finding)
     if unused_severity is None:
         return outcome
+    if broken is None:
+        broken = {f.span.path for f in findings if f.code == PARSE_ERROR_CODE}
     every = {
         u for uses in (*inline.values(), *whole_file.values(), *by_subject.values()) for u in uses
     }
     for use in sorted(every - used, key=lambda u: (u.span, u.token)):
-        if not reported(use.span.path):
+        if not reported(use.span.path) or use.span.path in broken:
             continue
         token = use.token.lower()
         code = known.get(token)

@@ -1,14 +1,17 @@
 """``netlint lsp``: a Language Server (stdio) that publishes netlint's findings as diagnostics.
 
 The event loop only talks to the client. Every project operation (loading, updating, linting:
-netlint.integrations.lsp.projects) runs in one worker thread, in order, on snapshots of the open
-documents taken when the job was queued; so the projects need no locks and a long initial load
-never blocks the protocol.
+netlint.integrations.lsp.projects) runs in one worker thread, in order, so the projects need no
+locks and a long initial load never blocks the protocol. What the client tells is gathered
+(``_Due``) and at most one sync waits in the worker; it takes its snapshot of the open documents
+when it starts, so it serves the newest versions, and a newer edit makes a running lint give up
+(``runner.lint_until``). Diagnostics for a version older than the document's are not sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import queue
@@ -16,7 +19,9 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -31,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: Quiet time after the last keystroke before a re-lint.
 DEBOUNCE_SECONDS = 0.3
+#: At least this long, notifications of files changed on disk are gathered into one sync.
+WATCH_SECONDS = 0.2
 T = TypeVar("T")
 
 
@@ -80,6 +87,18 @@ class _Worker:
             loop.call_soon_threadsafe(settle)
 
 
+@dataclass(slots=True)
+class _Due:
+    """What the client told since the last sync was claimed: merged, so that one sync serves
+    any number of notifications (a `git checkout` of ten files is one re-lint, not ten)."""
+
+    requested: set[str] = field(default_factory=set)
+    saved: set[str] = field(default_factory=set)
+    watched: list[lsp.FileEvent] = field(default_factory=list)
+    closed: list[Doc] = field(default_factory=list)
+    reload: bool = False
+
+
 class NetlintServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("netlint", __version__)
@@ -87,7 +106,16 @@ class NetlintServer(LanguageServer):
         self.linter: Linter | None = None
         self.debounce = DEBOUNCE_SECONDS
         self.pending: asyncio.TimerHandle | None = None
-        self.closed: list[Doc] = []
+        self.due = _Due()
+        #: The sync queued in the worker that has not claimed ``due`` yet (a number, or 0):
+        #: whatever comes meanwhile is served by it, and nothing more is queued.
+        self.queued = 0
+        self._syncs = 0
+        #: Counts edits and changes on disk: a running sync that counted fewer is stale.
+        self.edits = 0
+        #: The ``$/progress`` token of the initial load, once the client accepted it.
+        self.progress_token: str | None = None
+        self.event_loop: asyncio.AbstractEventLoop | None = None
 
     def snapshot(self) -> dict[str, Doc]:
         # By the URI the client sent: pygls keys its documents by the *unquoted* URI, which
@@ -98,44 +126,97 @@ class NetlintServer(LanguageServer):
             for doc in self.workspace.text_documents.values()
         }
 
+    def stale(self) -> None:
+        """A document changed, or files on disk: what runs now is for older versions."""
+        self.edits += 1
+
     async def flush(
         self,
         *,
         requested: Iterable[str] = (),
         saved: Iterable[str] = (),
         watched: Sequence[lsp.FileEvent] = (),
+        reload: bool = False,
     ) -> None:
-        """Queue one sync of everything the client told since the last one, and publish."""
+        """Sync everything the client told since the last sync, and publish. At most one sync
+        waits in the worker: it takes the documents as they are when it starts, so queued
+        work for older versions never runs."""
         if self.pending is not None:
             self.pending.cancel()
             self.pending = None
+        due = self.due
+        due.requested.update(requested)
+        due.saved.update(saved)
+        due.watched.extend(watched)
+        due.reload = due.reload or reload
         linter = self.linter
-        if linter is None:
+        if linter is None or self.queued:
             return
-        docs = self.snapshot()
-        closed, self.closed = self.closed, []
-        requested, saved = list(requested), list(saved)
+        self._syncs += 1
+        self.queued = mine = self._syncs
+        loop = asyncio.get_running_loop()
         began = time.perf_counter()
         try:
-            outcome = await self.worker.submit(
-                lambda: linter.sync(
-                    docs, closed=closed, requested=requested, saved=saved, watched=watched
-                )
-            )
+            outcome = await self.worker.submit(lambda: self._sync(linter, loop))
         except Exception:
             log.error("netlint: %s", traceback.format_exc())
             self.tell(lsp.MessageType.Error, "netlint: internal error (see the server log)")
             return
-        self.deliver(outcome)
+        finally:
+            if self.queued == mine:  # failed before it claimed: let the next one queue
+                self.queued = 0
+        if outcome is not None:
+            self.deliver(outcome)
         log.debug("netlint: synced in %.1f ms", 1000 * (time.perf_counter() - began))
+
+    def _claim(self) -> tuple[dict[str, Doc], _Due, int]:
+        """On the event loop: the documents as they are now, and what is due."""
+        self.queued = 0
+        due, self.due = self.due, _Due()
+        return self.snapshot(), due, self.edits
+
+    def _sync(self, linter: Linter, loop: asyncio.AbstractEventLoop) -> Outcome | None:
+        """In the worker: claim what is due (on the loop, which owns the documents) and sync."""
+        claim: concurrent.futures.Future[tuple[dict[str, Doc], _Due, int]]
+        claim = concurrent.futures.Future()
+
+        def take() -> None:
+            try:
+                claim.set_result(self._claim())
+            except BaseException as exc:
+                claim.set_exception(exc)
+
+        try:
+            loop.call_soon_threadsafe(take)
+        except RuntimeError:  # the loop is closed: the server is exiting
+            return None
+        docs, due, mark = claim.result()
+        return linter.sync(
+            docs,
+            closed=due.closed,
+            requested=due.requested,
+            saved=due.saved,
+            watched=due.watched,
+            reload=due.reload,
+            stop=lambda: self.edits != mark,
+        )
 
     def deliver(self, outcome: Outcome) -> None:
         for kind, message in outcome.messages:
             self.tell(kind, message)
-        still_open = {doc.uri for doc in self.workspace.text_documents.values()}
+        if self.protocol.trace != lsp.TraceValue.Off:
+            for trace in outcome.traces:
+                self.log_trace(lsp.LogTraceParams(safe(f"netlint: {trace}")))
+        # The version each open document has now: diagnostics for an older one are stale (a
+        # newer edit is due, and its sync publishes), so they are not sent.
+        current = {doc.uri: doc.version for doc in self.workspace.text_documents.values()}
         for item in outcome.publish:
-            if item.uri not in still_open:
-                continue  # closed while it was being linted: its diagnostics are cleared
+            if not item.anyway:
+                if item.uri not in current:
+                    continue  # closed while it was being linted: its diagnostics are cleared
+                now = current[item.uri]
+                if item.version is not None and now is not None and now > item.version:
+                    continue
             self.text_document_publish_diagnostics(
                 lsp.PublishDiagnosticsParams(item.uri, item.diagnostics, item.version)
             )
@@ -150,11 +231,32 @@ class NetlintServer(LanguageServer):
         else:
             self.window_log_message(lsp.LogMessageParams(kind, message))
 
-    def schedule(self) -> None:
+    def schedule(self, delay: float | None = None) -> None:
         if self.pending is not None:
             self.pending.cancel()
         loop = asyncio.get_running_loop()
-        self.pending = loop.call_later(self.debounce, lambda: _spawn(self.flush()))
+        wait = self.debounce if delay is None else delay
+        self.pending = loop.call_later(wait, lambda: _spawn(self.flush()))
+
+    def report_progress(self, message: str, percentage: int | None) -> None:
+        """From the worker: a ``$/progress`` report of the load (when the client takes them)."""
+        token, loop = self.progress_token, self.event_loop
+        if token is None or loop is None:
+            return
+        value = lsp.WorkDoneProgressReport(message=safe(message), percentage=percentage)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: exiting
+            loop.call_soon_threadsafe(self.work_done_progress.report, token, value)
+
+    def apply_settings(self, settings: Any) -> None:
+        """Client settings (initializationOptions, or didChangeConfiguration's, maybe under a
+        ``netlint`` key): ``debounceMs``."""
+        if isinstance(settings, dict) and isinstance(settings.get("netlint"), dict):
+            settings = settings["netlint"]
+        if not isinstance(settings, dict):
+            return
+        debounce = settings.get("debounceMs")
+        if isinstance(debounce, int | float) and not isinstance(debounce, bool):
+            self.debounce = min(max(0.0, float(debounce) / 1000), 10.0)
 
 
 _TASKS: set[asyncio.Task[None]] = set()
@@ -164,7 +266,14 @@ def _spawn(coro: Any) -> None:
     # The loop keeps only weak references to tasks: hold one until it is done.
     task = asyncio.ensure_future(coro)
     _TASKS.add(task)
-    task.add_done_callback(_TASKS.discard)
+    task.add_done_callback(_done)
+
+
+def _done(task: asyncio.Task[None]) -> None:
+    _TASKS.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        error = task.exception()
+        log.error("netlint: %s", "".join(traceback.format_exception(error)))
 
 
 def _folders(params: lsp.InitializeParams) -> list[Path]:
@@ -182,9 +291,8 @@ def build_server() -> NetlintServer:
 
     @server.feature(lsp.INITIALIZE)
     def initialize(ls: NetlintServer, params: lsp.InitializeParams) -> None:
-        options = params.initialization_options
-        if isinstance(options, dict) and isinstance(options.get("debounceMs"), int | float):
-            ls.debounce = max(0.0, float(options["debounceMs"]) / 1000)
+        ls.apply_settings(params.initialization_options)
+        ls.protocol.trace = params.trace or lsp.TraceValue.Off
         encoding = str(ls.workspace.position_encoding or lsp.PositionEncodingKind.Utf16)
         ls.linter = Linter(_folders(params), encoding)
 
@@ -193,13 +301,22 @@ def build_server() -> NetlintServer:
         linter = ls.linter
         if linter is None:
             return
+        ls.event_loop = asyncio.get_running_loop()
+        linter.progress = ls.report_progress
+        # Queued before any didOpen handler runs (the client opens documents only after
+        # `initialized`), so every later job finds the projects loaded.
+        started = ls.worker.submit(linter.start)
+        token = await _begin_progress(ls)
         try:
-            # Queued before any didOpen handler runs (the client opens documents only after
-            # `initialized`), so every later job finds the projects loaded.
-            ls.deliver(await ls.worker.submit(linter.start))
+            ls.deliver(await started)
         except Exception:
             log.error("netlint: %s", traceback.format_exc())
             ls.tell(lsp.MessageType.Error, "netlint: could not load the project (see the log)")
+        finally:
+            linter.progress = None
+            ls.progress_token = None
+            if token is not None:
+                ls.work_done_progress.end(token, lsp.WorkDoneProgressEnd(message="loaded"))
         # Documents opened from now on queue their jobs behind the load: no flush needed here.
         await _watch_files(ls)
 
@@ -209,6 +326,7 @@ def build_server() -> NetlintServer:
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: NetlintServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        ls.stale()
         ls.schedule()
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_SAVE)
@@ -219,7 +337,7 @@ def build_server() -> NetlintServer:
     async def did_close(ls: NetlintServer, params: lsp.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri, []))
-        ls.closed.append(Doc(uri, "", None))
+        ls.due.closed.append(Doc(uri, "", None))
         await ls.flush()
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
@@ -238,10 +356,39 @@ def build_server() -> NetlintServer:
         await ls.flush(requested=list(docs))
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    async def watched(ls: NetlintServer, params: lsp.DidChangeWatchedFilesParams) -> None:
-        await ls.flush(watched=params.changes)
+    def watched(ls: NetlintServer, params: lsp.DidChangeWatchedFilesParams) -> None:
+        # Clients send a checkout or a generator's output as many notifications: they are
+        # gathered for a moment and synced as one.
+        ls.stale()
+        ls.due.watched.extend(params.changes)
+        ls.schedule(max(ls.debounce, WATCH_SECONDS))
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def configuration(ls: NetlintServer, params: lsp.DidChangeConfigurationParams) -> None:
+        ls.apply_settings(params.settings)
+        ls.stale()
+        await ls.flush(reload=True)
 
     return server
+
+
+async def _begin_progress(ls: NetlintServer) -> str | None:
+    """Start the ``$/progress`` reports of the initial load, when the client takes them
+    (reports the worker sends before go nowhere: no token is live yet)."""
+    window = ls.client_capabilities.window
+    if window is None or not window.work_done_progress:
+        return None
+    token = f"netlint-load-{uuid.uuid4().hex}"
+    try:
+        await ls.work_done_progress.create_async(token)
+    except Exception as exc:
+        log.warning("netlint: the client refused a progress token: %s", exc)
+        return None
+    ls.work_done_progress.begin(
+        token, lsp.WorkDoneProgressBegin(title="netlint", message="loading the project")
+    )
+    ls.progress_token = token
+    return token
 
 
 async def _watch_files(ls: NetlintServer) -> None:
