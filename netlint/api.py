@@ -11,7 +11,10 @@ hooks the engine calls for each object of the files being reported:
             yield ctx.finding(block.cidr_span, "...", subject=policy)
 
 The traffic algebra (``Traffic``, ``rule_traffic``...: sets of connections with exact union,
-subtraction and coverage, see :mod:`netlint.analysis.algebra`) is part of this API.
+subtraction and coverage, see :mod:`netlint.analysis.algebra`) is part of this API, and so is
+the reachability core's answer for one pair of ends (``Explainer``, ``PairAnswer``, ``Conns``,
+see :mod:`netlint.analysis.reach`) with the connectivity expectations a file states
+(``FileResult.expectations``).
 
 Register it in the ``netlint.rules`` entry-point group (``NLxxx = "pkg.module:BroadCidr"``).
 A hook that raises becomes an NL900 finding at that object and the run goes on.
@@ -55,6 +58,16 @@ from netlint.analysis.hypothetical import (
     selects_hypothetical,
 )
 from netlint.analysis.index import Index, NamespaceMatch, PeerMatch
+from netlint.analysis.reach import (
+    Conns,
+    Contribution,
+    Endpoint,
+    Explainer,
+    External,
+    PairAnswer,
+    Side,
+    endpoint_of,
+)
 from netlint.analysis.tri import Tri
 from netlint.analysis.wording import display, listing, plural
 from netlint.core.findings import Finding, Related, Severity
@@ -84,6 +97,7 @@ from netlint.core.rule import Options, RuleMeta, option
 from netlint.core.selectors import Operator, describe, describe_all, requirement_matches
 from netlint.core.source import Span
 from netlint.core.units import Certainty, Unit, UnitKind
+from netlint.read.expectations import EndSpec, Expectation
 from netlint.read.load import FileResult
 
 __all__ = [
@@ -96,12 +110,19 @@ __all__ = [
     "PORT",
     "Box",
     "Certainty",
+    "Conns",
     "ContainerPort",
     "Context",
+    "Contribution",
     "Dim",
     "Direction",
     "Element",
+    "EndSpec",
+    "Endpoint",
     "Except",
+    "Expectation",
+    "Explainer",
+    "External",
     "FileResult",
     "Finding",
     "ForeignPolicy",
@@ -120,6 +141,7 @@ __all__ = [
     "ObjectRef",
     "Operator",
     "Options",
+    "PairAnswer",
     "Peer",
     "PeerMatch",
     "PolicyRule",
@@ -134,6 +156,7 @@ __all__ = [
     "RuleMeta",
     "SelectorIndex",
     "Severity",
+    "Side",
     "Span",
     "TooComplex",
     "Traffic",
@@ -145,6 +168,7 @@ __all__ = [
     "describe",
     "describe_all",
     "display",
+    "endpoint_of",
     "hypothetical_pod",
     "labels_exactly",
     "listing",

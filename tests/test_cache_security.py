@@ -246,9 +246,39 @@ def test_decoding_anything_else_is_a_rejection_never_a_crash() -> None:
         (FORMAT + 1, "shard", ()),
         (FORMAT, "state", ()),
         (FORMAT, "shard", ((1, 2, 3),)),
-        (FORMAT, "shard", (("p.yaml", 7, (), (), {}, None, 0, (), ()),)),  # an int digest
-        (FORMAT, "shard", (("p.yaml", "d", ((9, "x"),), (), {}, None, 0, (), ()),)),  # bad tag
-        (FORMAT, "shard", (("p.yaml", "d", (), (), {"k": True}, None, 0, (), ()),)),
+        (FORMAT, "shard", (("p.yaml", 7, (), (), {}, None, 0, (), (), ()),)),  # an int digest
+        (FORMAT, "shard", (("p.yaml", "d", ((9, "x"),), (), {}, None, 0, (), (), ()),)),  # tag
+        (FORMAT, "shard", (("p.yaml", "d", (), (), {"k": True}, None, 0, (), (), ()),)),
+        # an expectation whose port is not (protocol, number)
+        (
+            FORMAT,
+            "shard",
+            (
+                (
+                    "p.yaml",
+                    "d",
+                    (),
+                    (),
+                    {},
+                    None,
+                    0,
+                    (),
+                    (),
+                    (
+                        (
+                            True,
+                            (None, (), None),
+                            (None, (), None),
+                            ("TCP",),
+                            (1, 1, 1, 2),
+                            (1, 1, 1, 2),
+                            (1, 1, 1, 2),
+                            None,
+                        ),
+                    ),
+                ),
+            ),
+        ),
     ]
     for body in wrong:
         assert decode_results(header + msgpack.packb(body)) is None

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from netlint.output import ruledocs
+from netlint.output.diff import DIFF_META
 from netlint.run.registry import load_catalogue
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "rules"
@@ -38,6 +39,14 @@ def pages() -> dict[str, str]:
         index.append(
             f"| [{meta.code}]({name}) | {meta.name} | {meta.severity.value} | {meta.summary} |"
         )
+    # Not a rule of `netlint check`: the results of `netlint diff --format sarif`, whose help
+    # link (SARIF helpUri) points here like every rule's.
+    out[f"{DIFF_META.code}-{DIFF_META.name}.md"] = ruledocs.markdown(DIFF_META)
+    index += [
+        "",
+        f"[{DIFF_META.code}]({DIFF_META.code}-{DIFF_META.name}.md) is what `netlint diff "
+        "--format sarif` reports: a connection a change newly allows, on the rule that opens it.",
+    ]
     out["README.md"] = "\n".join(index) + "\n"
     return out
 

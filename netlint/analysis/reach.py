@@ -36,6 +36,7 @@ whole project, or one unit's index):
 
 from __future__ import annotations
 
+import functools
 import heapq
 import ipaddress
 import itertools
@@ -72,6 +73,7 @@ __all__ = [
     "Conns",
     "Contribution",
     "Endpoint",
+    "Explainer",
     "External",
     "PairAnswer",
     "Record",
@@ -561,15 +563,32 @@ class ConnectivityMap:
             self.workloads.append(workload)
         self.endpoint = {w: endpoint_of(w) for w in self.workloads}
         self.with_external = with_external
-        matches = {d: self._peer_matches(d) for d in (Direction.INGRESS, Direction.EGRESS)}
-        self.sources = self._groups(Direction.EGRESS, matches[Direction.INGRESS])
-        self.destinations = self._groups(Direction.INGRESS, matches[Direction.EGRESS])
-        self._source_of = {w: g for g in self.sources for w in g.members}
         self._resolved: dict[tuple[int, tuple[object, ...]], Conns] = {}
         self._ip_cache: dict[tuple[object, ...], list[tuple[External, Conns]]] = {}
         self.partition = {
             d: _partition(self._compiled, d) for d in (Direction.INGRESS, Direction.EGRESS)
         }
+
+    def explain(self, src: Workload | External, dst: Workload | External) -> PairAnswer:
+        """:func:`explain` on this map's index, reusing its compiled rules (``netlint diff``
+        explains every changed pair)."""
+        return _explain(self._compiled, src, dst)
+
+    # The groups are made when the records are first asked for: ``netlint diff`` of a small
+    # change asks only :meth:`explain` about the pairs it can reach (a third of a large
+    # repo's map cost is grouping).
+
+    @functools.cached_property
+    def sources(self) -> list[_Group]:
+        return self._groups(Direction.EGRESS, self._peer_matches(Direction.INGRESS))
+
+    @functools.cached_property
+    def destinations(self) -> list[_Group]:
+        return self._groups(Direction.INGRESS, self._peer_matches(Direction.EGRESS))
+
+    @functools.cached_property
+    def _source_of(self) -> dict[Workload, _Group]:
+        return {w: g for g in self.sources for w in g.members}
 
     # -- grouping -----------------------------------------------------------------------------
 
@@ -925,3 +944,20 @@ def _selector_key(selector: LabelSelector) -> tuple[object, ...]:
 def connectivity(index: Index, *, with_external: bool = True) -> ConnectivityMap:
     """The connectivity map of an index (``layout.cluster``, or one unit's index)."""
     return ConnectivityMap(index, with_external=with_external)
+
+
+class Explainer:
+    """:func:`explain` for many pairs of one index: its policies compiled once (a rule that
+    asks about many pairs, such as NL301's expectations, would otherwise compile them per
+    pair)."""
+
+    def __init__(self, index: Index) -> None:
+        self._compiled = _Compiled.of(index)
+
+    @property
+    def notes(self) -> list[str]:
+        """What is not modelled (policies the API server rejects), as the map notes it."""
+        return list(self._compiled.notes)
+
+    def explain(self, src: Workload | External, dst: Workload | External) -> PairAnswer:
+        return _explain(self._compiled, src, dst)

@@ -1,4 +1,4 @@
-"""``netlint check``, ``rules``, ``units`` and ``connectivity``.
+"""``netlint check``, ``rules``, ``units``, ``connectivity``, ``explain`` and ``diff``.
 
 Exit status: 0 clean, 1 findings, 2 usage errors."""
 
@@ -133,9 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("--config", metavar="FILE", help="config file")
     conn.add_argument(
         "--format",
-        choices=("text", "json", "csv", "markdown", "dot", "mermaid"),
+        choices=("text", "json", "csv", "markdown", "dot", "mermaid", "html"),
         default="text",
-        help="output format",
+        help="output format (html: one self-contained interactive page)",
     )
     conn.add_argument("--output", "-o", metavar="FILE", help="write the map to FILE")
     conn.add_argument(
@@ -152,6 +152,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conn.add_argument("--port", metavar="PORT/PROTO", help="only pairs that allow it (443/TCP)")
     conn.add_argument("--no-cache", action="store_true", help="ignore the parse cache")
+
+    expl = commands.add_parser(
+        "explain",
+        help="say why one connection is allowed, denied or unknown",
+        description="Whether SRC may open a connection to DST under the policies, and every "
+        "policy and rule that isolates or allows it, with file:line; for what is denied, the "
+        "nearest rules that would allow it if changed. SRC and DST are NAMESPACE/NAME, a NAME "
+        "that only one workload has, or an IP address or CIDR. See docs/connectivity.md.",
+    )
+    expl.add_argument("src", metavar="SRC", help="the source workload or address")
+    expl.add_argument("dst", metavar="DST", help="the destination workload or address")
+    expl.add_argument("paths", nargs="*", metavar="PATH", help="the project (default: .)")
+    expl.add_argument("--port", metavar="PORT/PROTO", help="one connection (443/TCP)")
+    expl.add_argument("--config", metavar="FILE", help="config file")
+    expl.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    expl.add_argument("--no-cache", action="store_true", help="ignore the parse cache")
+
+    diff = commands.add_parser(
+        "diff",
+        help="show what a change opens and closes",
+        description="The connections added, removed and changed between two git revisions "
+        "(default: the merge-base of HEAD with the default branch, against the work tree; "
+        "one revision: it against the work tree) or two directories, each with the policy "
+        "lines that cause it. Revisions are read from git into memory; nothing is checked "
+        "out. See docs/connectivity.md.",
+    )
+    diff.add_argument(
+        "refs", nargs="*", metavar="BASE|DIR", help="[BASE [HEAD]] revisions, or DIR1 DIR2"
+    )
+    diff.add_argument("--config", metavar="FILE", help="config file")
+    diff.add_argument(
+        "--format",
+        choices=("text", "json", "markdown", "sarif"),
+        default="text",
+        help="output format",
+    )
+    diff.add_argument("--output", "-o", metavar="FILE", help="write the diff to FILE")
+    diff.add_argument("--no-cache", action="store_true", help="ignore the parse cache")
 
     commands.add_parser(
         "lsp",
@@ -185,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "rules",
         "units",
         "connectivity",
+        "explain",
+        "diff",
         "lsp",
         "init",
         "-h",
@@ -201,6 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _units(args)
         if args.command == "connectivity":
             return _connectivity(args)
+        if args.command == "explain":
+            return _explain(args)
+        if args.command == "diff":
+            return _diff(args)
         if args.command == "init":
             return _init(args)
         if args.command == "lsp":
@@ -366,6 +410,108 @@ def _connectivity(args: argparse.Namespace) -> int:
             render(chart, args.format, handle, focus, args.unit)
     else:
         render(chart, args.format, sys.stdout, focus, args.unit)
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from netlint.output.connectivity import Focus, FocusError
+    from netlint.output.explain import EndError, explain_pair, parse_end, render
+    from netlint.run.runner import CheckRequest, UsageError, layout
+
+    try:
+        port = Focus.parse_port(args.port) if args.port else None
+    except FocusError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    request = CheckRequest(paths=list(args.paths), config=args.config, use_cache=not args.no_cache)
+    try:
+        found, _ = layout(request)
+    except UsageError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    for warning in request.warnings:
+        _say(f"warning: {warning}")
+    index = found.cluster
+    try:
+        src, dst = parse_end(index, args.src), parse_end(index, args.dst)
+    except EndError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    sys.stdout.write(render(explain_pair(index, src, dst, port), args.format))
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from netlint.analysis.reach import connectivity
+    from netlint.output.diff import compare, render
+    from netlint.run import revisions
+    from netlint.run.registry import load_catalogue
+    from netlint.run.runner import CheckRequest, UsageError, layout
+
+    refs = list(args.refs)
+    if len(refs) > 2:
+        _say("give at most two revisions (BASE HEAD) or two directories (DIR1 DIR2)")
+        return EXIT_USAGE
+    texts: dict[str, str] | None = None
+    use_cache = not args.no_cache
+    try:
+        if len(refs) == 2 and all(os.path.isdir(r) for r in refs):
+            sides = []
+            for folder in refs:
+                request = CheckRequest(
+                    paths=[folder], root=Path(folder), config=args.config, use_cache=use_cache
+                )
+                found, config = layout(request)
+                for warning in request.warnings:
+                    _say(f"warning: {warning}")
+                sides.append(found)
+            names, root = refs, config.root
+            base_layout, head_layout = sides
+        else:
+            request = CheckRequest(config=args.config, use_cache=use_cache)
+            work, config = layout(request)
+            for warning in request.warnings:
+                _say(f"warning: {warning}")
+            top = revisions.git_top(config.root)
+            catalogue = load_catalogue((config.root, top))
+            if refs:
+                base_commit, base_name = revisions.resolve_commit(top, refs[0]), refs[0]
+            else:
+                base_commit, how = revisions.default_base(top)
+                base_name = f"{base_commit[:12]} ({how})"
+            known = work.cluster.files
+            base_layout = revisions.load_revision(
+                config, catalogue, base_commit, use_cache=use_cache, known=known
+            ).layout
+            if len(refs) == 2:
+                head_commit = revisions.resolve_commit(top, refs[1])
+                head = revisions.load_revision(
+                    config, catalogue, head_commit, use_cache=use_cache, known=known
+                )
+                head_layout, texts, head_name = head.layout, head.texts, refs[1]
+            else:
+                head_layout, head_name = work, "the work tree"
+            names, root = [base_name, head_name], config.root
+    except UsageError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+    except revisions.RevisionError as exc:
+        hint = ""
+        if any(os.path.isdir(r) for r in refs) and len(refs) < 2:
+            hint = " (to compare directories, give two: netlint diff DIR1 DIR2)"
+        _say(f"{exc}{hint}")
+        return EXIT_USAGE
+    result = compare(
+        connectivity(base_layout.cluster), connectivity(head_layout.cluster), names[0], names[1]
+    )
+    text = render(result, args.format, root, texts)
+    if args.output is not None:
+        with open(args.output, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
         sys.stdout.flush()
     return EXIT_OK
 

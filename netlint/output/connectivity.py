@@ -1,5 +1,5 @@
 """``netlint connectivity``: the map of :mod:`netlint.analysis.reach` as text, JSON, CSV,
-Markdown, DOT and Mermaid.
+Markdown, DOT and Mermaid (and an HTML page: :mod:`netlint.output.html`).
 
 Every string that comes from the repo (namespace and workload names, in peers and in reasons)
 is escaped for its format: :func:`netlint.core.escape.text` for control characters everywhere,
@@ -19,8 +19,9 @@ from typing import Final, TextIO
 
 from netlint.analysis.reach import ConnectivityMap, Conns, Endpoint, External, Record
 from netlint.core import escape
+from netlint.output import html
 
-FORMATS: Final = ("text", "json", "csv", "markdown", "dot", "mermaid")
+FORMATS: Final = ("text", "json", "csv", "markdown", "dot", "mermaid", "html")
 _PROTOCOLS: Final = ("TCP", "UDP", "SCTP")
 
 
@@ -78,6 +79,9 @@ def render(
     records: Iterable[Record] = found.records()
     if focus is not None:
         records = (r for r in records if focus.keeps(r))
+    if form == "html":  # a page that explains pairs: it needs the map, not only its records
+        html.write(found, records, found.notes, unit, out)
+        return
     writer = _WRITERS[form]
     writer(_split(records), found.notes, unit, out)
 

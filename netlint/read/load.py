@@ -14,6 +14,12 @@ from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import point
 from netlint.read.build import BuildOptions, build_document
 from netlint.read.directives import Directive, scan
+from netlint.read.expectations import (
+    Expectation,
+    is_expectations_document,
+    is_expectations_path,
+    read_document,
+)
 from netlint.read.parse import Limits, Parsed, parse, size_problem
 
 #: A Go-template action where YAML would need a value: at the start of a line, after `- `, or as
@@ -49,6 +55,8 @@ class FileResult:
     directives: list[Directive] = field(default_factory=list)
     #: Files that a Kustomization in this file applies as patches.
     patches: list[str] = field(default_factory=list)
+    #: Connectivity expectations the file states (netlint.read.expectations; NL301 judges them).
+    expectations: list[Expectation] = field(default_factory=list)
 
 
 def digest(data: bytes) -> str:
@@ -155,8 +163,18 @@ def _load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> File
         result.problems.append(parsed.problem)
     result.directives = scan(path, parsed.text)
     result.documents = len(parsed.documents)
+    own_file = is_expectations_path(path)
     for index, node in enumerate(parsed.documents):
         try:
+            if own_file or is_expectations_document(node):
+                # netlint's own input, not a manifest: no objects, problems as NL002.
+                found, problems = read_document(
+                    parsed.positions, node, options.max_depth, bare_list=own_file
+                )
+                result.expectations.extend(found)
+                result.problems.extend(problems)
+                result.kinds.update(("ConnectivityExpectations",))
+                continue
             built = build_document(parsed.positions, index, node, options)
         except MemoryError:
             raise  # the file's, not a bug of this document's: see load

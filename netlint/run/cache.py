@@ -72,11 +72,12 @@ from netlint.core.source import Span, read_bounded
 from netlint.output.report import Report
 from netlint.read.directives import Directive
 from netlint.read.discover import Skipped
+from netlint.read.expectations import EndSpec, Expectation
 from netlint.read.load import FileResult, digest
 
 CACHE_DIR: Final = ".netlint_cache"
 #: Bumped whenever the layout of any encoded object changes: older files are then rejected.
-FORMAT: Final = 5
+FORMAT: Final = 6
 _MAGIC: Final = b"netlint-cache\n"
 #: Files modified this close to the state's writing may have changed within one timestamp tick.
 _RACY_NS: Final = 2_000_000_000
@@ -649,11 +650,61 @@ def _e_result(r: FileResult) -> tuple[Any, ...]:
         r.documents,
         tuple((d.tokens, d.file_level, d.own_line, _es(d.span, p)) for d in r.directives),
         tuple(r.patches),
+        tuple(_e_expectation(e, p) for e in r.expectations),
+    )
+
+
+def _e_end(e: EndSpec) -> tuple[Any, ...]:
+    return (e.namespace, e.labels, e.name)
+
+
+def _d_end(v: object) -> EndSpec:
+    namespace, labels, name = _t(v, 3)
+    pairs = tuple((_s(k), _s(x)) for k, x in (_t(item, 2) for item in _t(labels)))
+    return EndSpec(_os(namespace), pairs, _os(name))
+
+
+def _e_expectation(e: Expectation, p: str) -> tuple[Any, ...]:
+    return (
+        e.allow,
+        _e_end(e.src),
+        _e_end(e.dst),
+        e.port,
+        _es(e.span, p),
+        _es(e.src_span, p),
+        _es(e.dst_span, p),
+        e.description,
+    )
+
+
+def _d_expectation(v: object, p: str) -> Expectation:
+    allow, src, dst, port, span, src_span, dst_span, description = _t(v, 8)
+    protocol, number = _t(port, 2) if port is not None else (None, None)
+    return Expectation(
+        _b(allow),
+        _d_end(src),
+        _d_end(dst),
+        (_s(protocol), _i(number)) if port is not None else None,
+        _ds(span, p),
+        _ds(src_span, p),
+        _ds(dst_span, p),
+        _os(description),
     )
 
 
 def _d_result(v: object) -> FileResult:
-    path, file_digest, objects, problems, kinds, skipped, documents, directives, patches = _t(v, 9)
+    (
+        path,
+        file_digest,
+        objects,
+        problems,
+        kinds,
+        skipped,
+        documents,
+        directives,
+        patches,
+        expectations,
+    ) = _t(v, 10)
     p = _s(path)
     decoded_objects = []
     for item in _t(objects):
@@ -680,6 +731,7 @@ def _d_result(v: object) -> FileResult:
         _i(documents),
         decoded_directives,
         list(_strs(patches)),
+        [_d_expectation(item, p) for item in _t(expectations)],
     )
 
 

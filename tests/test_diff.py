@@ -1,0 +1,399 @@
+"""``netlint diff``: two directories or two git revisions (read from git into memory, never
+checked out), compared as connectivity maps, each change with the policy lines behind it
+(netlint/output/diff.py, netlint/run/revisions.py). The oracle: netpol-analyzer's own diffs,
+scored by ``score.py`` through ``NETLINT_DIFF``."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SHARED
+from test_connectivity import _random_repo
+
+from netlint.analysis.reach import ConnectivityMap, connectivity
+from netlint.output import diff as diff_module
+from netlint.output.diff import Diff, compare
+from netlint.run import revisions
+from netlint.run.registry import load_catalogue
+from netlint.run.runner import CheckRequest, layout
+
+ORACLE = SHARED / "oracles" / "connectivity"
+
+BASE = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: frontend, namespace: shop}
+spec:
+  selector: {matchLabels: {app: frontend}}
+  template:
+    metadata: {labels: {app: frontend}}
+    spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: cache, namespace: shop}
+spec:
+  selector: {matchLabels: {app: cache}}
+  template:
+    metadata: {labels: {app: cache}}
+    spec: {containers: [{name: c, image: x}]}
+"""
+DB_POLICY = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: cache}}}]
+    ports: [{port: 5432}]
+"""
+# The head: frontend may reach db on 5432 too, and cache only on 6379 instead.
+DB_POLICY_HEAD = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: cache}}}]
+    ports: [{port: 6379}]
+  - from: [{podSelector: {matchLabels: {app: frontend}}}]
+    ports: [{port: 5432}]
+"""
+
+
+def _write(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def _netlint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netlint", "diff", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def _git(root: Path, *args: str) -> str:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(root),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    done = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, env=env, check=True
+    )
+    return done.stdout
+
+
+def _line(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def _dirs(tmp_path: Path) -> tuple[Path, Path]:
+    base = _write(tmp_path / "base", {"apps.yaml": BASE, "db.yaml": DB_POLICY})
+    head = _write(tmp_path / "head", {"apps.yaml": BASE, "db.yaml": DB_POLICY_HEAD})
+    return base, head
+
+
+def test_two_directories_added_changed_with_their_causes(tmp_path: Path) -> None:
+    base, head = _dirs(tmp_path)
+    out = _netlint("--no-cache", "--format", "json", str(base), str(head), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    rows = {(d["src"], d["dst"]): d for d in data["diff"]}
+    assert set(rows) == {
+        ("shop/frontend[Deployment]", "shop/db[Deployment]"),
+        ("shop/cache[Deployment]", "shop/db[Deployment]"),
+    }
+    added = rows[("shop/frontend[Deployment]", "shop/db[Deployment]")]
+    assert (added["diff-type"], added["ref1"], added["ref2"]) == (
+        "added",
+        "No Connections",
+        "TCP 5432",
+    )
+    opener = [c for c in added["causes"] if c["opens"]]
+    assert [(c["revision"], c["rule"], c["line"]) for c in opener] == [
+        ("head", "ingress[1]", _line(DB_POLICY_HEAD, "app: frontend"))
+    ]
+    changed = rows[("shop/cache[Deployment]", "shop/db[Deployment]")]
+    assert (changed["diff-type"], changed["ref1"], changed["ref2"]) == (
+        "changed",
+        "TCP 5432",
+        "TCP 6379",
+    )
+    # What was lost is explained by the base's rule, what was gained by the head's.
+    roles = {(c["revision"], c["role"], c["conn"]) for c in changed["causes"]}
+    assert roles == {("head", "allows", "TCP 6379"), ("base", "allowed", "TCP 5432")}
+    assert data["summary"] == {"changed": 1, "added": 1, "removed": 0, "uncertain": 0}
+
+    text = _netlint("--no-cache", str(base), str(head), cwd=tmp_path).stdout
+    assert text.startswith("Connectivity diff:\ndiff-type: changed, source: shop/cache")
+    assert "ingress[1] of shop/db allows TCP 5432 (opens it)  db.yaml:" in text
+
+    markdown = _netlint("--no-cache", "--format", "markdown", str(base), str(head), cwd=tmp_path)
+    assert "**1 added, 0 removed, 1 changed**" in markdown.stdout
+    assert "```mermaid\nflowchart LR\n" in markdown.stdout
+    assert '-->|"+ TCP 5432"|' in markdown.stdout
+
+
+def test_sarif_result_is_on_the_rule_that_opens_the_connection(tmp_path: Path) -> None:
+    base, head = _dirs(tmp_path)
+    out = _netlint("--no-cache", "--format", "sarif", str(base), str(head), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    run = json.loads(out.stdout)["runs"][0]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["NL-DIFF"]
+    results = run["results"]
+    # Two newly allowed connections: frontend -> db 5432, cache -> db 6379.
+    messages = sorted(r["message"]["text"] for r in results)
+    assert messages[0].startswith(
+        "this change lets shop/cache[Deployment] reach shop/db[Deployment] on TCP 6379"
+    )
+    assert messages[1].startswith(
+        "this change lets shop/frontend[Deployment] reach shop/db[Deployment] on TCP 5432"
+    )
+    lines = sorted(r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results)
+    assert lines == sorted(
+        [_line(DB_POLICY_HEAD, "app: cache"), _line(DB_POLICY_HEAD, "app: frontend")]
+    )
+    assert all(r["partialFingerprints"]["primaryLocationLineHash"] for r in results)
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert uris == {"db.yaml"}
+
+
+def _repo(tmp_path: Path) -> Path:
+    root = _write(tmp_path / "repo", {"k8s/apps.yaml": BASE, "k8s/db.yaml": DB_POLICY})
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "base")
+    _git(root, "checkout", "-q", "-b", "feature")
+    (root / "k8s" / "db.yaml").write_text(DB_POLICY_HEAD, encoding="utf-8")
+    _git(root, "commit", "-q", "-am", "head")
+    return root
+
+
+def _state(root: Path) -> tuple[object, ...]:
+    files = sorted(
+        (str(p.relative_to(root)), p.read_bytes())
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.parts and ".netlint_cache" not in p.parts
+    )
+    index = root / ".git" / "index"
+    return (files, index.stat().st_mtime_ns, (root / ".git" / "HEAD").read_text())
+
+
+def test_two_revisions_are_read_without_a_checkout(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    # The work tree differs from both commits: a diff of the commits must not see it.
+    (root / "k8s" / "db.yaml").write_text(DB_POLICY.replace("5432", "1234"), encoding="utf-8")
+    before = _state(root)
+    out = _netlint("--no-cache", "--format", "json", "main", "feature", cwd=root)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["summary"] == {"changed": 1, "added": 1, "removed": 0, "uncertain": 0}
+    cause = next(c for d in data["diff"] for c in d["causes"] if c["opens"])
+    assert cause["file"] == "k8s/db.yaml"
+    assert _state(root) == before
+
+    # Default: the merge-base with main (the base commit) against the work tree (port 1234).
+    out = _netlint("--no-cache", "--format", "json", cwd=root)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert "merge-base of HEAD and heads/main" in data["base"]
+    assert [(d["diff-type"], d["ref1"], d["ref2"]) for d in data["diff"]] == [
+        ("changed", "TCP 5432", "TCP 1234")
+    ]
+    assert _state(root) == before
+
+    # With the cache: a second run reads the base's unchanged blobs from the parse cache.
+    for _ in range(2):
+        out = _netlint("--format", "json", "main", cwd=root)
+        assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["summary"]["changed"] == 1
+
+
+def test_a_revision_is_never_read_from_the_disk(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    kustomization = "resources: [apps.yaml, extra.yaml]\n"
+    (root / "k8s" / "kustomization.yaml").write_text(kustomization, encoding="utf-8")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "kustomize")
+    # extra.yaml exists in the work tree only (untracked): the revision's build lacks it.
+    extra = DB_POLICY.replace("name: db, namespace", "name: extra, namespace").replace(
+        "app: cache", "app: frontend"
+    )
+    (root / "k8s" / "extra.yaml").write_text(extra, encoding="utf-8")
+    _, config = layout(CheckRequest(paths=[str(root)], use_cache=False))
+    commit = revisions.resolve_commit(root, "HEAD")
+    found = revisions.load_revision(config, load_catalogue((root,)), commit, use_cache=False)
+    names = {p.name for p in found.layout.cluster.policies}
+    assert "extra" not in names
+
+
+def test_links_and_large_blobs_in_a_revision_are_not_read(tmp_path: Path) -> None:
+    root = _write(tmp_path / "repo", {"a.yaml": BASE, "big.yaml": "#" * 2048})
+    (root / "link.yaml").symlink_to("/etc/passwd")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "x")
+    commit = revisions.resolve_commit(root, "main")
+    tree = revisions.read_tree(root, commit, "", 1024)
+    assert set(tree.files) == {"a.yaml"}
+    assert {s.path for s in tree.skipped} == {"big.yaml", "link.yaml"}
+    for bad in ("--output=x", "-n", "", "main\nx"):
+        with pytest.raises(revisions.RevisionError):
+            revisions.resolve_commit(root, bad)
+
+
+def test_usage_errors_say_why(tmp_path: Path) -> None:
+    root = _repo(tmp_path)
+    for args in (("no-such-branch",), ("--", "--upload-pack=x"), ("a", "b", "c")):
+        out = _netlint("--no-cache", *args, cwd=root)
+        assert out.returncode == 2, (args, out.stdout, out.stderr)
+        assert out.stderr.startswith("netlint: ") and "Traceback" not in out.stderr
+    plain = _write(tmp_path / "plain", {"a.yaml": BASE})
+    out = _netlint("--no-cache", cwd=plain)
+    assert out.returncode == 2 and "not in a git work tree" in out.stderr
+
+
+def test_what_the_repo_wrote_is_escaped(tmp_path: Path) -> None:
+    name = 'x"\u202e|`#<b>&]([a](http://e)\x1b[31m'
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "shop", "labels": {"app": "x"}},
+        "spec": {"containers": [{"name": "c", "image": "x"}]},
+    }
+    base = _write(tmp_path / "a", {"a.yaml": BASE})
+    head = _write(tmp_path / "b", {"a.yaml": BASE + "---\n" + json.dumps(pod) + "\n"})
+    for form in ("text", "json", "markdown", "sarif"):
+        out = _netlint("--no-cache", "--format", form, str(base), str(head), cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert "\x1b" not in out.stdout and "\u202e" not in out.stdout
+        if form == "markdown":
+            # The table: brackets and tags escaped (no link, no HTML); the Mermaid block:
+            # quotes, tags and backticks as entity codes (no way out of the label or fence).
+            table, _, graph = out.stdout.partition("```mermaid")
+            assert re.search(r"(?<!\\)\]\(", table) is None and "<b>" not in out.stdout
+            label = next(line for line in graph.splitlines() if "x#quot;" in line)
+            assert label.count('"') == 2 and graph.count("`") == 3
+
+
+@pytest.mark.skipif(not (ORACLE / "score.py").is_file(), reason="the connectivity oracle is absent")
+def test_oracle_pure_networkpolicy_diffs_agree(tmp_path: Path) -> None:
+    cases = json.loads((ORACLE / "cases.json").read_text(encoding="utf-8"))
+    diffs = [d for d in cases["diffs"] if d["class"] == "pure_np"]
+    folder = tmp_path / "oracle"
+    folder.mkdir()
+    (folder / "cases.json").write_text(json.dumps({"cases": [], "diffs": diffs}), "utf-8")
+    shutil.copy(ORACLE / "score.py", folder / "score.py")
+    for name in ("inputs", "expected"):
+        (folder / name).symlink_to(ORACLE / name)
+    netlint = f"{sys.executable} -m netlint"
+    out = subprocess.run(
+        [sys.executable, str(folder / "score.py"), str(folder)],
+        capture_output=True,
+        text=True,
+        env={
+            "NETLINT_CONN": f"{netlint} connectivity --no-cache --format json {{dir}}",
+            "NETLINT_DIFF": f"{netlint} diff --no-cache --format json {{dir1}} {{dir2}}",
+            "PATH": "/usr/bin:/bin",
+        },
+        cwd=tmp_path,
+        check=False,
+        timeout=1800,
+    )
+    assert "errors: 0" in out.stdout, out.stdout[-3000:] + out.stderr[-3000:]
+    assert f"exact {len(diffs)}/{len(diffs)} cases" in out.stdout, out.stdout
+
+
+def _mutated(rng: random.Random, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``docs`` with one to three edits: a policy replaced, an object dropped, one added."""
+    out = copy.deepcopy(docs)
+    other = _random_repo(rng)
+    for _ in range(rng.randint(1, 3)):
+        edit = rng.randint(0, 2)
+        if edit == 0:
+            policies = [i for i, d in enumerate(out) if d["kind"] == "NetworkPolicy"]
+            fresh = [d for d in other if d["kind"] == "NetworkPolicy"]
+            if policies and fresh:
+                i = rng.choice(policies)
+                out[i] = {**fresh[0], "metadata": out[i]["metadata"]}
+        elif edit == 1 and len(out) > 1:
+            out.pop(rng.randrange(len(out)))
+        else:
+            added = copy.deepcopy(rng.choice(other))
+            added["metadata"]["name"] += "-new"
+            out.append(added)
+    return out
+
+
+def _map_of(root: Path, docs: list[dict[str, Any]]) -> ConnectivityMap:
+    root.mkdir()
+    (root / "all.yaml").write_text("\n---\n".join(json.dumps(d) for d in docs), "utf-8")
+    request = CheckRequest(paths=[str(root)], root=root, use_cache=False)
+    return connectivity(layout(request)[0].cluster)
+
+
+def _rows(diff: Diff) -> set[tuple[str, ...]]:
+    return {
+        (
+            c.kind,
+            c.src.label,
+            c.dst.label,
+            str(c.before),
+            str(c.after),
+            str(c.before_uncertain),
+            str(c.after_uncertain),
+        )
+        for c in diff.changes
+    }
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_pairs_a_change_can_reach_give_the_whole_diff(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(seed)
+    docs = _random_repo(rng)
+    base = _map_of(tmp_path / "a", docs)
+    head = _map_of(tmp_path / "b", _mutated(rng, docs))
+    assert diff_module._affected(diff_module._Side(base), diff_module._Side(head)) is not None
+    some = compare(base, head, "a", "b")
+    monkeypatch.setattr(diff_module, "MAX_PAIR_EVALUATIONS", 0)
+    whole = compare(base, head, "a", "b")
+    assert _rows(some) == _rows(whole)

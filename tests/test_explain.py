@@ -1,0 +1,244 @@
+"""``netlint explain SRC DST``: the answer for one pair, the rules behind it with their lines,
+and for a denial the nearest rules that would allow it (netlint/output/explain.py)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_connectivity import _random_repo
+
+from netlint.analysis.index import Index
+from netlint.analysis.reach import External, explain
+from netlint.core.model import Direction, Workload
+from netlint.output.explain import EndError, explain_pair, focused, parse_end, render_text
+from netlint.run.runner import CheckRequest, layout
+
+SHOP = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {team: shop}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ops, labels: {team: ops}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: postgres, namespace: shop}
+spec:
+  selector: {matchLabels: {app: postgres}}
+  template:
+    metadata: {labels: {app: postgres}}
+    spec: {containers: [{name: c, image: x, ports: [{containerPort: 5432, name: pg}]}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: probe, namespace: ops}
+spec:
+  selector: {matchLabels: {app: probe}}
+  template:
+    metadata: {labels: {app: probe}}
+    spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api-egress, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  policyTypes: [Egress]
+  egress:
+  - ports: [{port: 53, protocol: UDP}]
+  - to: [{podSelector: {matchLabels: {app: db}}}]
+    ports: [{port: 5432}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-ingress, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: postgres}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: api}}}]
+    ports: [{port: pg}]
+  - from: [{namespaceSelector: {matchLabels: {team: monitoring}}}]
+    ports: [{port: 9187}]
+  - from: [{namespaceSelector: {matchLabels: {env: prod}}, podSelector: {}}]
+    ports: [{port: 5432}]
+"""
+
+
+def _line(text: str, needle: str, occurrence: int = 1) -> int:
+    """The 1-based line of the ``occurrence``-th line holding ``needle``."""
+    found = [i for i, line in enumerate(text.splitlines(), 1) if needle in line]
+    return found[occurrence - 1]
+
+
+def _repo(tmp_path: Path, text: str = SHOP) -> tuple[Path, Index]:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "all.yaml").write_text(text, encoding="utf-8")
+    return root, layout(CheckRequest(paths=[str(root)], use_cache=False))[0].cluster
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netlint", "explain", "--no-cache", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def _end(index: Index, name: str) -> Workload:
+    found = parse_end(index, name)
+    assert isinstance(found, Workload)
+    return found
+
+
+def test_allowed_by_one_rule_names_it_with_its_line(tmp_path: Path) -> None:
+    _, index = _repo(tmp_path)
+    # postgres -> api: postgres's egress is open, api's ingress too.
+    found = explain_pair(index, _end(index, "shop/postgres"), _end(index, "api"))
+    assert found.verdict == "allowed" and found.answer.egress.default_open
+    # api -> 8.8.8.8 on UDP 53: the first egress rule, and only it.
+    found = explain_pair(index, _end(index, "api"), parse_end(index, "8.8.8.8"), ("UDP", 53))
+    assert found.verdict == "allowed"
+    rules = [c.rule for c in found.answer.egress.contributions]
+    assert [(r.index, r.span.line) for r in rules] == [(0, _line(SHOP, "port: 53"))]
+    assert f"egress[0] of shop/api-egress: UDP 53  all.yaml:{_line(SHOP, 'port: 53')}" in (
+        render_text(found)
+    )
+
+
+def test_denied_names_the_nearest_rule_and_the_requirement_that_fails(tmp_path: Path) -> None:
+    _, index = _repo(tmp_path)
+    found = explain_pair(index, _end(index, "api"), _end(index, "postgres"), ("TCP", 5432))
+    assert found.verdict == "denied"
+    # The ingress side allows it (named port pg = 5432 at postgres); egress does not.
+    assert found.answer.ingress.certain.contains("TCP", 5432)
+    assert Direction.INGRESS not in found.hints
+    hints = found.hints[Direction.EGRESS]
+    first = hints[0]
+    assert first.kind == "peer" and first.rule.index == 1
+    assert first.message == (
+        "egress[1] of shop/api-egress allows TCP 5432 but its podSelector app=db does not "
+        "match shop/postgres (app=postgres)"
+    )
+    assert first.rule.span.line == _line(SHOP, "- to: [{podSelector: {matchLabels: {app: db}}}]")
+    # The DNS rule selects postgres (no peers) but on UDP 53 only: the next nearest.
+    assert hints[1].kind == "ports" and "allows only UDP 53" in hints[1].message
+    text = render_text(found)
+    assert f"nearest: {first.message}  all.yaml:{first.rule.span.line}" in text
+
+
+def test_a_namespace_requirement_that_fails_is_named(tmp_path: Path) -> None:
+    _, index = _repo(tmp_path)
+    found = explain_pair(index, _end(index, "probe"), _end(index, "postgres"), ("TCP", 9187))
+    assert found.verdict == "denied"
+    messages = [h.message for h in found.hints[Direction.INGRESS]]
+    assert (
+        "ingress[1] of shop/db-ingress allows TCP 9187 but its namespaceSelector team=monitoring "
+        "does not match namespace ops (team=ops)"
+    ) in messages
+
+
+def test_unknown_when_it_depends_on_an_undeclared_namespace(tmp_path: Path) -> None:
+    text = SHOP + (
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: batch, namespace: jobs}\n"
+        "spec:\n  selector: {matchLabels: {app: b}}\n  template:\n"
+        "    metadata: {labels: {app: b}}\n    spec: {containers: [{name: c, image: x}]}\n"
+    )
+    root, index = _repo(tmp_path, text)
+    found = explain_pair(index, _end(index, "batch"), _end(index, "postgres"), ("TCP", 5432))
+    # Namespace jobs is not declared: whether it has env=prod is not in the repo.
+    assert found.verdict == "unknown"
+    assert any("namespace jobs" in r for r in found.answer.reasons)
+    out = _run("jobs/batch", "shop/postgres", "--port", "5432/TCP", "--format", "json", cwd=root)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["verdict"] == "unknown" and data["unknown"] == "TCP 5432"
+    assert [c["certain"] for c in data["ingress"]["allowed_by"]] == [False]
+
+
+def test_ends_by_name_namespace_and_address(tmp_path: Path) -> None:
+    text = SHOP.replace("name: probe, namespace: ops", "name: api, namespace: ops")
+    _, index = _repo(tmp_path, text)
+    with pytest.raises(EndError, match="names 2 workloads"):
+        parse_end(index, "api")
+    assert _end(index, "ops/api").namespace == "ops"
+    with pytest.raises(EndError, match="no workload"):
+        parse_end(index, "shop/nothing")
+    assert parse_end(index, "10.0.0.0/8") == External(4, 10 << 24, (11 << 24) - 1)
+
+
+def test_cli_usage_errors_and_text(tmp_path: Path) -> None:
+    root, _ = _repo(tmp_path)
+    out = _run("api", "postgres", "--port", "5432", cwd=root)
+    assert out.returncode == 0 and "denied" in out.stdout and "nearest: egress[1]" in out.stdout
+    for args in (("api", "nothing"), ("api", "postgres", "--port", "5432/ICMP")):
+        out = _run(*args, cwd=root)
+        assert out.returncode == 2 and out.stderr.startswith("netlint: ")
+        assert "Traceback" not in out.stderr
+
+
+def test_what_the_repo_wrote_is_escaped(tmp_path: Path) -> None:
+    name = "x\x1b[31m\u202e"
+    data: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "shop", "labels": {"app": "x"}},
+            "spec": {"containers": [{"name": "c", "image": "x"}]},
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "deny", "namespace": "shop"},
+            "spec": {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]},
+        },
+    ]
+    root = tmp_path / "h"
+    root.mkdir()
+    (root / "h.yaml").write_text("\n---\n".join(json.dumps(d) for d in data), encoding="utf-8")
+    for form in ("text", "json"):
+        out = _run(f"shop/{name}", "1.2.3.4", "--format", form, cwd=root)
+        assert out.returncode == 0, out.stderr
+        assert "\x1b" not in out.stdout and "\u202e" not in out.stdout
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_the_focused_index_gives_the_whole_index_answer(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    root = tmp_path / "r"
+    root.mkdir()
+    docs = _random_repo(rng)
+    (root / "all.yaml").write_text("\n---\n".join(json.dumps(d) for d in docs), "utf-8")
+    index = layout(CheckRequest(paths=[str(root)], root=root, use_cache=False))[0].cluster
+    ends: list[Workload | External] = [w for w in index.workloads if not w.is_fragment]
+    ends += [External(4, 10 << 24, (10 << 24) + 255), External(4, 0, (1 << 32) - 1)]
+    for src, dst in itertools.product(ends, repeat=2):
+        whole, part = explain(index, src, dst), explain(focused(index, (src, dst)), src, dst)
+        assert (part.certain, part.uncertain, part.reasons) == (
+            whole.certain,
+            whole.uncertain,
+            whole.reasons,
+        )
+        assert [s.isolated_by for s in (part.egress, part.ingress)] == [
+            s.isolated_by for s in (whole.egress, whole.ingress)
+        ]
