@@ -9,10 +9,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netlint import __version__
 from netlint.core.escape import text as escape_text
 from netlint.output.reporters import FORMATS
+
+if TYPE_CHECKING:  # the commands import what they use when they run (start-up time)
+    from netlint.analysis.layout import Layout
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 _FAIL_ON = {"error": 3, "warning": 2, "note": 1, "never": 99}
@@ -360,8 +364,9 @@ def _init(args: argparse.Namespace) -> int:
     return run(options, _say)
 
 
-def _units(args: argparse.Namespace) -> int:
-    from netlint.output.units import render_units
+def _project_layout(args: argparse.Namespace) -> Layout | None:
+    """The deploy units of the project ``args.paths`` names (``--config``, ``--no-cache``), its
+    warnings said; None, said too, for a usage or configuration error."""
     from netlint.run.runner import CheckRequest, UsageError, layout
 
     request = CheckRequest(paths=list(args.paths), config=args.config, use_cache=not args.no_cache)
@@ -369,9 +374,18 @@ def _units(args: argparse.Namespace) -> int:
         found, _ = layout(request)
     except UsageError as exc:
         _say(str(exc))
-        return EXIT_USAGE
+        return None
     for warning in request.warnings:
         _say(f"warning: {warning}")
+    return found
+
+
+def _units(args: argparse.Namespace) -> int:
+    from netlint.output.units import render_units
+
+    found = _project_layout(args)
+    if found is None:
+        return EXIT_USAGE
     sys.stdout.write(render_units(found, args.format, files=args.files))
     return EXIT_OK
 
@@ -379,7 +393,6 @@ def _units(args: argparse.Namespace) -> int:
 def _connectivity(args: argparse.Namespace) -> int:
     from netlint.analysis.reach import connectivity
     from netlint.output.connectivity import Focus, FocusError, render
-    from netlint.run.runner import CheckRequest, UsageError, layout
 
     try:
         port = Focus.parse_port(args.port) if args.port else None
@@ -387,14 +400,9 @@ def _connectivity(args: argparse.Namespace) -> int:
         _say(str(exc))
         return EXIT_USAGE
     focus = Focus(tuple(_split(args.workload) or ()), tuple(_split(args.namespace) or ()), port)
-    request = CheckRequest(paths=list(args.paths), config=args.config, use_cache=not args.no_cache)
-    try:
-        found, _ = layout(request)
-    except UsageError as exc:
-        _say(str(exc))
+    found = _project_layout(args)
+    if found is None:
         return EXIT_USAGE
-    for warning in request.warnings:
-        _say(f"warning: {warning}")
     index = found.cluster
     if args.unit is not None:
         chosen = [entry for entry in found.units if entry.unit.id == args.unit]
@@ -417,21 +425,15 @@ def _connectivity(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from netlint.output.connectivity import Focus, FocusError
     from netlint.output.explain import EndError, explain_pair, parse_end, render
-    from netlint.run.runner import CheckRequest, UsageError, layout
 
     try:
         port = Focus.parse_port(args.port) if args.port else None
     except FocusError as exc:
         _say(str(exc))
         return EXIT_USAGE
-    request = CheckRequest(paths=list(args.paths), config=args.config, use_cache=not args.no_cache)
-    try:
-        found, _ = layout(request)
-    except UsageError as exc:
-        _say(str(exc))
+    found = _project_layout(args)
+    if found is None:
         return EXIT_USAGE
-    for warning in request.warnings:
-        _say(f"warning: {warning}")
     index = found.cluster
     try:
         src, dst = parse_end(index, args.src), parse_end(index, args.dst)
