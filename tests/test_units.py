@@ -492,3 +492,18 @@ def test_a_workspace_plans_again_only_what_an_edit_changed(tmp_path: Path) -> No
     assert [o.ref.namespace for o in after["kustomize:a"].objects] == ["three"]
     session.workspace.update("b/extra.yaml", _deployment("extra").encode())
     assert units()["kustomize:b"].objects is not after["kustomize:b"].objects
+
+
+def test_a_gitops_include_glob_that_means_nothing_is_an_incomplete_unit(tmp_path: Path) -> None:
+    """A hostile or broken `directory.include` never raises: the unit applies nothing it cannot
+    tell, and says why."""
+    app = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\n"
+        "spec:\n  source:\n    repoURL: https://example.com/repo.git\n    path: apps/shop\n"
+        "    directory: {include: '[z-a].yaml'}\n"
+        "  destination:\n    namespace: shop\n"
+    )
+    _tree(tmp_path, {"argocd/shop.yaml": app, "apps/shop/a.yaml": _policy("a", "a")})
+    found, _ = layout(CheckRequest(paths=[str(tmp_path)], root=tmp_path, use_cache=False))
+    (unit,) = [u for u in found.units if u.unit.kind is UnitKind.ARGOCD]
+    assert not unit.unit.complete and unit.objects == []

@@ -40,7 +40,7 @@ from netlint.core.source import Span, point
 from netlint.core.units import DeclaredUnit, Unit, UnitKind
 from netlint.read import gitops, kustomize
 from netlint.read.build import IGNORE_ANNOTATION, BuildOptions, build_tree
-from netlint.read.discover import compile_glob
+from netlint.read.discover import GlobError, compile_glob
 from netlint.read.load import FileResult
 from netlint.read.parse import ALL, Limits, PathKey, Tree, parse, to_tree
 
@@ -361,8 +361,12 @@ class _Planner:
         files: set[str] = set()
         reasons: list[str] = []
         prefix = app.path + "/" if app.path else ""
-        include = compile_glob(app.include) if app.include else None
-        exclude = compile_glob(app.exclude) if app.exclude else None
+        try:
+            include = compile_glob(app.include) if app.include else None
+            exclude = compile_glob(app.exclude) if app.exclude else None
+        except GlobError as exc:
+            # Which files the controller applies is not known: none are claimed for the unit.
+            return [], set(), [f"{app.span}: directory include/exclude: {exc}"], ()
         if (app.include and "{" in app.include) or (app.exclude and "{" in app.exclude):
             reasons.append(f"{app.span}: brace patterns in include/exclude are not expanded")
         kustomizations: set[str] = set()
