@@ -160,15 +160,16 @@ class _Planner:
             self.memo.singles = {p: v for p, v in self.memo.singles.items() if p in results}
             self.memo.top = None
             self.memo.paths = paths
-            folders = frozenset(
-                parent for p in self.paths for parent in _parents(posixpath.dirname(p))
-            )
+            # Per folder, not per file: a repo has far fewer folders than files.
+            homes = {p: posixpath.dirname(p) for p in self.paths}
+            folders = frozenset(parent for d in set(homes.values()) for parent in _parents(d))
             kustomize_dirs = frozenset(
-                posixpath.dirname(p)
-                for p in self.paths
+                home
+                for p, home in homes.items()
                 if posixpath.basename(p) in kustomize.KUSTOMIZATION_FILES
             )
-            in_tree = frozenset(p for p in self.paths if _below_any(p, kustomize_dirs))
+            below = {d for d in set(homes.values()) if _below_any(d, kustomize_dirs)}
+            in_tree = frozenset(p for p, home in homes.items() if home in below)
             self.memo.facts = (folders, kustomize_dirs, in_tree)
         #: Every folder that holds a file of the project (and its parents; "" is the root); the
         #: folders holding a kustomization; the files in a kustomize tree.
@@ -645,9 +646,8 @@ class _Planner:
             return None
 
 
-def _below_any(path: str, directories: frozenset[str]) -> bool:
-    """Whether ``path`` lies in one of ``directories`` or below it."""
-    directory = posixpath.dirname(path)
+def _below_any(directory: str, directories: frozenset[str]) -> bool:
+    """Whether ``directory`` is one of ``directories`` or below one."""
     while True:
         if directory in directories:
             return True
