@@ -7,52 +7,12 @@ from pathlib import Path
 
 import pytest
 from conftest import describe, lint
+from helpers import deployment, line_of, policy
 
 from netlint.core.findings import Finding
 from netlint.run.runner import UsageError
 
 Write = Callable[[str, str], Path]
-
-
-def deployment(name: str, labels: str = "", namespace: str = "shop", extra: str = "") -> str:
-    labels = labels or f"app: {name}"
-    return f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: {namespace}
-spec:
-  selector:
-    matchLabels: {{{labels}}}
-  template:
-    metadata:
-      labels: {{{labels}}}
-    spec:
-{extra}      containers:
-        - name: main
-          image: registry.example.com/{name}:1.0.0
-"""
-
-
-def policy(name: str, selector: str, body: str = "", namespace: str = "shop") -> str:
-    return f"""\
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: {name}
-  namespace: {namespace}
-spec:
-  podSelector: {selector}
-{body}"""
-
-
-def line_of(path: Path, needle: str) -> int:
-    """The 1-based line of the first line of ``path`` that contains ``needle``."""
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if needle in line:
-            return number
-    raise AssertionError(f"{needle!r} not in {path}")
 
 
 def nl101(root: Path, paths: list[Path] | None = None, config: Path | None = None) -> list[Finding]:
@@ -75,11 +35,11 @@ def directions(write: Write, *values: str) -> Path:
 def test_unselected_workload_is_reported_at_its_name(write: Write, tmp_path: Path) -> None:
     path = write(
         "all.yaml",
-        policy("api", "{matchLabels: {app: api}}")
+        policy("api", selector="{matchLabels: {app: api}}")
         + "---\n"
         + deployment("api")
         + "---\n"
-        + deployment("web", "app: web, tier: front"),
+        + deployment("web", labels="app: web, tier: front"),
     )
     findings = nl101(tmp_path)
     assert [(f.span.path, f.span.line) for f in findings] == [
@@ -98,7 +58,7 @@ def test_unselected_workload_is_reported_at_its_name(write: Write, tmp_path: Pat
 
 def test_namespace_without_any_policy_says_so(write: Write, tmp_path: Path) -> None:
     path = write("w.yaml", deployment("web", namespace="batch"))
-    write("p.yaml", policy("api", "{}"))
+    write("p.yaml", policy("api", selector="{}"))
     (finding,) = nl101(tmp_path)
     assert finding.span.line == line_of(path, "name: web")
     assert finding.fix is not None
@@ -107,7 +67,7 @@ def test_namespace_without_any_policy_says_so(write: Write, tmp_path: Path) -> N
 
 def test_policies_of_other_namespaces_do_not_select(write: Write, tmp_path: Path) -> None:
     path = write("w.yaml", deployment("web", namespace="shop"))
-    write("p.yaml", policy("deny-all", "{}", namespace="payments"))
+    write("p.yaml", policy("deny-all", selector="{}", namespace="payments"))
     findings = nl101(tmp_path)
     assert [f.span.line for f in findings] == [line_of(path, "name: web")]
 
@@ -127,11 +87,11 @@ spec:
       image: busybox:1.36
 """
     path = write("pod.yaml", pod)
-    write("p.yaml", policy("api", "{matchLabels: {app: api}}"))
+    write("p.yaml", policy("api", selector="{matchLabels: {app: api}}"))
     (finding,) = nl101(tmp_path)
     assert finding.span.line == line_of(path, "name: debug")
     assert "no NetworkPolicy selects its pods (they have no labels)" in finding.message
-    write("p.yaml", policy("deny-all", "{}"))
+    write("p.yaml", policy("deny-all", selector="{}"))
     assert nl101(tmp_path) == []
 
 
@@ -150,7 +110,7 @@ def test_host_network_pods_are_never_reported(write: Write, tmp_path: Path, mode
 def test_directions_report_each_open_direction(write: Write, tmp_path: Path) -> None:
     config = directions(write, "ingress", "egress")
     path = write("w.yaml", deployment("web"))
-    write("p.yaml", policy("api", "{matchLabels: {app: api}}"))
+    write("p.yaml", policy("api", selector="{matchLabels: {app: api}}"))
     findings = nl101(tmp_path, config=config)
     assert [f.span.line for f in findings] == [line_of(path, "name: web")] * 2
     ingress, egress = sorted(findings, key=lambda f: "egress" in f.message)
@@ -168,9 +128,11 @@ def test_directions_name_the_policies_that_select_without_isolating(
     workloads = write("w.yaml", deployment("web"))
     policies = write(
         "p.yaml",
-        policy("web-ingress", "{matchLabels: {app: web}}", "  policyTypes: [Ingress]\n")
+        policy(
+            "web-ingress", selector="{matchLabels: {app: web}}", body="  policyTypes: [Ingress]\n"
+        )
         + "---\n"
-        + policy("all-ingress", "{}"),
+        + policy("all-ingress", selector="{}"),
     )
     (finding,) = nl101(tmp_path, config=config)
     assert finding.span.line == line_of(workloads, "name: web")
@@ -194,10 +156,12 @@ def test_directions_use_effective_policy_types(write: Write, tmp_path: Path) -> 
         "p.yaml",
         # No policyTypes: Ingress, plus Egress because spec.egress has rules.
         policy(
-            "web", "{matchLabels: {app: web}}", "  egress:\n    - to:\n        - podSelector: {}\n"
+            "web",
+            selector="{matchLabels: {app: web}}",
+            body="  egress:\n    - to:\n        - podSelector: {}\n",
         )
         + "---\n"
-        + policy("api", "{matchLabels: {app: api}}", "  ingress: []\n"),
+        + policy("api", selector="{matchLabels: {app: api}}", body="  ingress: []\n"),
     )
     (finding,) = nl101(tmp_path, config=config)
     assert finding.subject == "Deployment/shop/api"
@@ -207,7 +171,10 @@ def test_directions_use_effective_policy_types(write: Write, tmp_path: Path) -> 
 def test_directions_only_the_listed_ones(write: Write, tmp_path: Path) -> None:
     config = directions(write, "ingress")
     write("w.yaml", deployment("web"))
-    write("p.yaml", policy("web", "{matchLabels: {app: web}}", "  policyTypes: [Ingress]\n"))
+    write(
+        "p.yaml",
+        policy("web", selector="{matchLabels: {app: web}}", body="  policyTypes: [Ingress]\n"),
+    )
     assert nl101(tmp_path, config=config) == []
 
 
@@ -216,8 +183,8 @@ def test_invalid_policy_counts_as_selecting(write: Write, tmp_path: Path) -> Non
         "p.yaml",
         policy(
             "web",
-            "{matchLabels: {app: web}}",
-            "  ingress:\n    - ports:\n        - port: 0\n",
+            selector="{matchLabels: {app: web}}",
+            body="  ingress:\n    - ports:\n        - port: 0\n",
         ),
     )
     write("w.yaml", deployment("web"))
@@ -231,7 +198,10 @@ def test_invalid_policy_types_in_the_wrong_case_count_as_meant(
     write: Write, tmp_path: Path
 ) -> None:
     config = directions(write, "ingress", "egress")
-    write("p.yaml", policy("web", "{matchLabels: {app: web}}", "  policyTypes: [ingress]\n"))
+    write(
+        "p.yaml",
+        policy("web", selector="{matchLabels: {app: web}}", body="  policyTypes: [ingress]\n"),
+    )
     path = write("w.yaml", deployment("web"))
     (finding,) = nl101(tmp_path, config=config)
     assert finding.span.line == line_of(path, "name: web")
@@ -242,7 +212,7 @@ def test_the_index_covers_the_repo_but_only_reported_files_get_findings(
     write: Write, tmp_path: Path
 ) -> None:
     workloads = write("w.yaml", deployment("web") + "---\n" + deployment("api"))
-    policies = write("p.yaml", policy("web", "{matchLabels: {app: web}}"))
+    policies = write("p.yaml", policy("web", selector="{matchLabels: {app: web}}"))
     assert nl101(tmp_path, [policies]) == []
     findings = nl101(tmp_path, [workloads])
     assert [f.span.line for f in findings] == [line_of(workloads, "name: api")]
@@ -251,7 +221,7 @@ def test_the_index_covers_the_repo_but_only_reported_files_get_findings(
 def test_default_namespace_is_applied(write: Write, tmp_path: Path) -> None:
     text = deployment("web").replace("  namespace: shop\n", "")
     path = write("w.yaml", text + "---\n" + deployment("api", namespace="default"))
-    write("p.yaml", policy("web", "{matchLabels: {app: web}}", namespace="default"))
+    write("p.yaml", policy("web", selector="{matchLabels: {app: web}}", namespace="default"))
     findings = nl101(tmp_path)
     assert [f.span.line for f in findings] == [line_of(path, "name: api")]
     assert "Deployment default/api" in findings[0].message
@@ -274,7 +244,7 @@ def test_a_workload_without_namespace_pairs_with_policies_of_any_namespace(
 ) -> None:
     # Applied with `kubectl apply -n team-a`: the namespace's default-deny selects it there.
     path = write("w.yaml", unnamespaced(deployment("cleanup")) + "---\n" + deployment("web"))
-    write("p.yaml", policy("default-deny", "{}", namespace="team-a"))
+    write("p.yaml", policy("default-deny", selector="{}", namespace="team-a"))
     findings = nl101(tmp_path)
     assert [f.span.line for f in findings] == [line_of(path, "name: web")], describe(findings)
 
@@ -285,9 +255,9 @@ def test_a_policy_without_namespace_counts_elsewhere_only_when_it_names_the_labe
     path = write("w.yaml", deployment("web") + "---\n" + deployment("api"))
     write(
         "p.yaml",
-        unnamespaced(policy("api", "{matchLabels: {app: api}}"))
+        unnamespaced(policy("api", selector="{matchLabels: {app: api}}"))
         + "---\n"
-        + unnamespaced(policy("fixture-allow-all", "{}")),
+        + unnamespaced(policy("fixture-allow-all", selector="{}")),
     )
     findings = nl101(tmp_path)
     assert [f.span.line for f in findings] == [line_of(path, "name: web")], describe(findings)
@@ -324,7 +294,7 @@ spec:
           image: registry.example.com/migrate:1.0.0
 """
     path = write("w.yaml", patch + "---\n" + job)
-    write("p.yaml", policy("web", "{matchLabels: {app: web}}"))
+    write("p.yaml", policy("web", selector="{matchLabels: {app: web}}"))
     findings = nl101(tmp_path)
     assert [f.span.line for f in findings] == [line_of(path, "name: migrate")], describe(findings)
     assert "(they have no labels)" in findings[0].message
@@ -354,11 +324,11 @@ def test_a_kustomize_patch_of_a_network_policy_is_not_another_engine(
     write: Write, tmp_path: Path
 ) -> None:
     path = write("w.yaml", deployment("web"))
-    write("p.yaml", policy("api", "{matchLabels: {app: api}}"))
+    write("p.yaml", policy("api", selector="{matchLabels: {app: api}}"))
     write(
         "kustomization.yaml",
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
         "resources: [w.yaml, p.yaml]\npatches:\n  - path: policy-patch.yaml\n",
     )
-    write("policy-patch.yaml", policy("api", "{matchLabels: {app: api, tier: x}}"))
+    write("policy-patch.yaml", policy("api", selector="{matchLabels: {app: api, tier: x}}"))
     assert [f.span.line for f in nl101(tmp_path)] == [line_of(path, "name: web")]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import describe, lint
+from helpers import deployment
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,27 +20,6 @@ Write = Callable[[str, str], Path]
 
 def namespace(name: str, labels: str) -> str:
     return f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels: {{{labels}}}\n"
-
-
-def deployment(name: str, namespace: str = "shop", labels: str = "") -> str:
-    labels = labels or f"app: {name}"
-    return f"""\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: {namespace}
-spec:
-  selector:
-    matchLabels: {{{labels}}}
-  template:
-    metadata:
-      labels: {{{labels}}}
-    spec:
-      containers:
-        - name: main
-          image: registry.example.com/{name}:1.0.0
-"""
 
 
 def policy(peers: str, selector: str = "{}", namespace: str = "shop", name: str = "p") -> str:
@@ -68,7 +48,7 @@ REPO = (
     + "---\n"
     + deployment("api")
     + "---\n"
-    + deployment("checkout", "payments")
+    + deployment("checkout", namespace="payments")
 )
 
 
@@ -222,7 +202,7 @@ def test_unknown_is_not_empty(write: Write, tmp_path: Path, peer: str) -> None:
 def test_labels_of_an_undeclared_namespace_with_workloads_are_unknown(
     write: Write, tmp_path: Path
 ) -> None:
-    write("repo.yaml", REPO + "---\n" + deployment("cleanup", "batch"))
+    write("repo.yaml", REPO + "---\n" + deployment("cleanup", namespace="batch"))
     write("p.yaml", policy("        - namespaceSelector: {matchLabels: {team: batch}}\n"))
     assert nl102(tmp_path) == []
     # Without the workload in "batch", no namespace the repo knows can carry team=batch.
@@ -338,7 +318,7 @@ def test_workloads_without_namespace_may_run_in_any_namespace(write: Write, tmp_
 def test_a_policy_without_namespace_may_apply_to_any_namespace(
     write: Write, tmp_path: Path
 ) -> None:
-    write("repo.yaml", REPO + "---\n" + deployment("hello", "default"))
+    write("repo.yaml", REPO + "---\n" + deployment("hello", namespace="default"))
     text = policy("        - podSelector: {}\n", "{matchLabels: {app: checkout}}")
     path = write("p.yaml", text.replace("  namespace: shop\n", ""))
     assert nl102(tmp_path) == []
@@ -402,7 +382,7 @@ spec:
 def test_an_operator_custom_resource_makes_its_folder_namespaces_unknown(
     write: Write, tmp_path: Path, folder: str
 ) -> None:
-    write("monitoring/grafana.yaml", deployment("grafana", "monitoring"))
+    write("monitoring/grafana.yaml", deployment("grafana", namespace="monitoring"))
     write(
         f"{folder}/prometheus.yaml",
         "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata:\n  name: k8s\n"
@@ -424,7 +404,7 @@ def test_an_operator_custom_resource_makes_its_folder_namespaces_unknown(
 def test_a_key_and_value_both_close_are_suggested_together(write: Write, tmp_path: Path) -> None:
     write(
         "repo.yaml",
-        deployment("calico-node", "kube-system", "k8s-app: calico-node"),
+        deployment("calico-node", namespace="kube-system", labels="k8s-app: calico-node"),
     )
     write(
         "p.yaml",
