@@ -896,42 +896,21 @@ def _emit(
     """Records of one source from its row sorted by rank, entries of one end merged (replicas
     of one owner), the source itself left out. Ends are compared by rank (an int), which is
     what keeps four million records cheap."""
-    last = -1
-    target: End | None = None
-    certain = uncertain = _NONE
-    reasons: tuple[str, ...] = ()
-    for rank, end, more_certain, more_uncertain, more_reasons in row:
+    for rank, entries in itertools.groupby(row, key=_first):
         if rank == source_rank:
             continue
-        if rank == last:
+        (_, target, certain, uncertain, reasons), *more = entries
+        for _, _, more_certain, more_uncertain, more_reasons in more:
             certain = certain.union(more_certain)
             uncertain = uncertain.union(more_uncertain)
             reasons = tuple(sorted({*reasons, *more_reasons}))
-            continue
-        if target is not None:
-            yield Record(
-                source,
-                target,
-                certain,
-                uncertain.subtract(certain) if uncertain.ports else uncertain,
-                reasons,
-                source_on_host or last in host,
-            )
-        last, target, certain, uncertain, reasons = (
-            rank,
-            end,
-            more_certain,
-            more_uncertain,
-            more_reasons,
-        )
-    if target is not None:
         yield Record(
             source,
             target,
             certain,
             uncertain.subtract(certain) if uncertain.ports else uncertain,
             reasons,
-            source_on_host or last in host,
+            source_on_host or rank in host,
         )
 
 
