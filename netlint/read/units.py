@@ -70,9 +70,6 @@ class _Needs(Enum):
     WHOLE = "whole"
 
 
-#: The API version a metadata tree says for each modelled kind (the one it is served at). The
-#: engine reads a GVK only to tell cluster-scoped kinds (Namespace) and the kinds prefixes skip.
-_API_VERSIONS: Final = SERVED_AT
 #: Kinds of GitOps definitions (Argo CD, Flux) that may name a folder of the repo as a unit.
 _GITOPS_KINDS: Final = (gitops.APPLICATION, gitops.APPLICATION_SET, gitops.FLUX_KUSTOMIZATION)
 #: Where a metadata tree keeps the index of the model object it was made from.
@@ -219,7 +216,7 @@ class _Planner:
     def _metadata_tree(self, obj: Modelled) -> Tree:
         self._originals.append(obj)
         ref = obj.ref
-        api_version = obj.api_version if isinstance(obj, ForeignPolicy) else _API_VERSIONS[ref.kind]
+        api_version = _api_version(obj)
         metadata: dict[str, Any] = {"name": ref.name}
         spans: dict[PathKey, Span] = {(): ref.span, ("metadata",): ref.span}
         if isinstance(obj, NetworkPolicy | Workload | Namespace):
@@ -732,13 +729,20 @@ def adopt_metadata(obj: Modelled, tree: Tree) -> Modelled:
     return replace(obj, **common)
 
 
+def _api_version(obj: Modelled) -> str:
+    """The API version of a model object: a foreign policy's as written, else the one its kind
+    is served at (the engine reads a GVK only to tell cluster-scoped kinds and the kinds
+    prefixes skip, and kustomize ids compare groups: any served version does)."""
+    return obj.api_version if isinstance(obj, ForeignPolicy) else SERVED_AT[obj.ref.kind]
+
+
 def _unique_ids(objects: Sequence[Modelled]) -> bool:
     """Whether no two objects share kustomize's resource id (group, kind, name, effective
     namespace): kustomize refuses to accumulate a second one."""
     seen = set()
     for obj in objects:
         ref = obj.ref
-        api_version = obj.api_version if isinstance(obj, ForeignPolicy) else _API_VERSIONS[ref.kind]
+        api_version = _api_version(obj)
         if isinstance(obj, Namespace) or (isinstance(obj, ForeignPolicy) and obj.namespace is None):
             namespace = ""
         elif isinstance(obj, ForeignPolicy) or obj.namespace_declared:
