@@ -473,6 +473,8 @@ def discover(
     listed += named
     explicit_rels = set(named)
     seen: set[str] = set()
+    # Paths as text: a pathlib join per file costs more than its lstat on a big repo.
+    base = str(root)
     for rel in listed:
         if rel in seen:
             continue
@@ -483,7 +485,7 @@ def discover(
                 found.ignored.append(Skipped(rel, why))
             continue
         seen.add(rel)
-        path = root / rel
+        path = os.path.join(base, rel)
         try:
             # One lstat for the common case; a link is followed (and judged) below.
             info = os.lstat(path)
@@ -497,7 +499,7 @@ def discover(
                 found.skipped.append(Skipped(rel, "dangling symlink"))
             continue  # listed by git but deleted from the work tree
         if link:
-            target = real_path(path)
+            target = real_path(Path(path))
             if not _within(target, root):
                 found.skipped.append(Skipped(rel, "symlink to a file outside the root"))
                 continue
@@ -514,7 +516,7 @@ def discover(
             else:
                 found.skipped.append(Skipped(rel, "not a regular file"))
             continue
-        if _is_helm_templates(str(path.parent)):
+        if _is_helm_templates(os.path.dirname(path)):
             found.skipped.append(Skipped(rel, "templated"))
             continue
         found.files.append(rel)
