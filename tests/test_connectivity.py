@@ -75,12 +75,24 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @needs_oracle
 def test_oracle_pure_networkpolicy_cases_agree(tmp_path: Path) -> None:
+    _oracle_class_agrees(tmp_path, "pure_np")
+
+
+@needs_oracle
+def test_oracle_admin_network_policy_cases_agree(tmp_path: Path) -> None:
+    """AdminNetworkPolicy and BaselineAdminNetworkPolicy scenarios (class "anp")."""
+    _oracle_class_agrees(tmp_path, "anp")
+
+
+def _oracle_class_agrees(tmp_path: Path, kind: str) -> None:
+    """Every case and diff of one class agrees, or is a listed deliberate difference."""
     cases = json.loads((ORACLE / "cases.json").read_text(encoding="utf-8"))
     pure = {
-        "cases": [c for c in cases["cases"] if c["class"] == "pure_np"],
-        "diffs": [d for d in cases["diffs"] if d["class"] == "pure_np"],
+        "cases": [c for c in cases["cases"] if c["class"] == kind],
+        "diffs": [d for d in cases["diffs"] if d["class"] == kind],
     }
-    # A folder of the pure cases only (score.py scores every case of a folder), reading the
+    assert pure["cases"], f"the oracle has no {kind} case"
+    # A folder of one class's cases only (score.py scores every case of a folder), reading the
     # oracle's own inputs and expected outputs; nothing is written into ../shared.
     folder = tmp_path / "oracle"
     folder.mkdir()
@@ -105,8 +117,10 @@ def test_oracle_pure_networkpolicy_cases_agree(tmp_path: Path) -> None:
     expected = {c["id"] for c in pure["cases"] if c["flags"]["explain_only"] != "deny"}
     expected |= {d["id"] for d in pure["diffs"]}
     assert expected <= set(verdicts), sorted(expected - set(verdicts))
-    allowed = deliberate_differences()
-    assert allowed, "docs/connectivity.md lists no deliberate differences"
+    listed = deliberate_differences()
+    assert listed, "docs/connectivity.md lists no deliberate differences"
+    ids = {c["id"] for c in pure["cases"]} | {d["id"] for d in pure["diffs"]}
+    allowed = {case: why for case, why in listed.items() if case in ids}
     differing = {case for case, verdict in verdicts.items() if verdict == "DIFF"}
     assert differing - set(allowed) == set(), out.stdout
     # A listed difference that now agrees must leave the list (it would hide a regression).
@@ -510,3 +524,402 @@ def test_focus_options_and_units(tmp_path: Path) -> None:
     assert run("--unit", "file:nope.yaml", str(root), cwd=tmp_path).returncode == 2
     one = run("--unit", "file:all.yaml", "--format", "json", str(root), cwd=tmp_path)
     assert one.returncode == 0 and json.loads(one.stdout)["unit"] == "file:all.yaml"
+
+
+# -- AdminNetworkPolicy and BaselineAdminNetworkPolicy ---------------------------------------
+
+
+def anp(name: str, priority: int, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "AdminNetworkPolicy",
+        "metadata": {"name": name},
+        "spec": {"priority": priority, **spec},
+    }
+
+
+def banp(spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "BaselineAdminNetworkPolicy",
+        "metadata": {"name": "default"},
+        "spec": spec,
+    }
+
+
+def in_ns(name: str) -> dict[str, Any]:
+    return {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
+def tcp(port: int) -> dict[str, Any]:
+    return {"portNumber": {"protocol": "TCP", "port": port}}
+
+
+def _admin_pair(tmp_path: Path, docs: list[dict[str, Any]]) -> tuple[str, str]:
+    found = _map(index_of(_write(tmp_path / "r", [pod("a", "a", {}), pod("b", "b", {}), *docs])))
+    return found.get(("b/b[Pod]", "a/a[Pod]"), ("No Connections", "No Connections"))
+
+
+def test_anps_apply_by_ascending_priority_first_match_wins(tmp_path: Path) -> None:
+    deny = {"name": "deny-80", "action": "Deny", "from": [in_ns("b")], "ports": [tcp(80)]}
+    allow = {"name": "allow-all", "action": "Allow", "from": [in_ns("b")]}
+    first = [
+        anp("deny", 1, {"subject": in_ns("a"), "ingress": [deny]}),
+        anp("allow", 2, {"subject": in_ns("a"), "ingress": [allow]}),
+    ]
+    assert _admin_pair(tmp_path / "1", first)[0] == "SCTP 1-65535,TCP 1-79,81-65535,UDP 1-65535"
+    # The lower priority number wins: the same rules the other way round allow everything.
+    second = [
+        anp("deny", 2, {"subject": in_ns("a"), "ingress": [deny]}),
+        anp("allow", 1, {"subject": in_ns("a"), "ingress": [allow]}),
+    ]
+    assert _admin_pair(tmp_path / "2", second)[0] == "All Connections"
+    # Within one policy, the first rule that matches a connection decides it.
+    one = [anp("both", 1, {"subject": in_ns("a"), "ingress": [allow, deny]})]
+    assert _admin_pair(tmp_path / "3", one)[0] == "All Connections"
+
+
+def test_pass_hands_the_connection_to_the_networkpolicies(tmp_path: Path) -> None:
+    docs = [
+        anp(
+            "pass",
+            1,
+            {"subject": in_ns("a"), "ingress": [{"action": "Pass", "from": [in_ns("b")]}]},
+        ),
+        policy(
+            "only-443",
+            "a",
+            {
+                "podSelector": {},
+                "ingress": [
+                    {
+                        "from": [{"namespaceSelector": {}}],
+                        "ports": [{"port": 443, "protocol": "TCP"}],
+                    }
+                ],
+            },
+        ),
+        # The baseline would allow everything, but a NetworkPolicy isolates the pod.
+        banp(
+            {"subject": {"namespaces": {}}, "ingress": [{"action": "Allow", "from": [in_ns("b")]}]}
+        ),
+    ]
+    assert _admin_pair(tmp_path, docs) == ("TCP 443", "No Connections")
+
+
+def test_pass_reaches_the_baseline_where_no_networkpolicy_isolates(tmp_path: Path) -> None:
+    docs = [
+        anp(
+            "pass",
+            1,
+            {
+                "subject": in_ns("a"),
+                "ingress": [{"action": "Pass", "from": [in_ns("b")], "ports": [tcp(80)]}],
+            },
+        ),
+        banp(
+            {
+                "subject": {"namespaces": {}},
+                "ingress": [
+                    {
+                        "name": "deny-low-tcp",
+                        "action": "Deny",
+                        "from": [{"namespaces": {}}],
+                        "ports": [{"portRange": {"protocol": "TCP", "start": 1, "end": 1000}}],
+                    }
+                ],
+            }
+        ),
+    ]
+    assert _admin_pair(tmp_path, docs)[0] == "SCTP 1-65535,TCP 1001-65535,UDP 1-65535"
+
+
+def test_the_baseline_applies_only_where_no_networkpolicy_isolates(tmp_path: Path) -> None:
+    docs = [
+        pod("c", "c", {}),
+        banp(
+            {
+                "subject": {"namespaces": {}},
+                "ingress": [{"action": "Deny", "from": [{"namespaces": {}}]}],
+            }
+        ),
+        policy("open", "a", {"podSelector": {}, "ingress": [{}]}),
+    ]
+    found = _map(index_of(_write(tmp_path / "r", [pod("a", "a", {}), pod("b", "b", {}), *docs])))
+    # a is isolated by its NetworkPolicy (which allows all): the baseline does not apply.
+    assert found[("b/b[Pod]", "a/a[Pod]")] == ("All Connections", "No Connections")
+    # c is isolated by nothing: the baseline denies every pod, not the addresses outside.
+    assert ("b/b[Pod]", "c/c[Pod]") not in found
+    assert found[("0.0.0.0-255.255.255.255[External]", "c/c[Pod]")][0] == "All Connections"
+
+
+def test_admin_named_ports_resolve_on_the_destination_pod(tmp_path: Path) -> None:
+    dns = pod("a", "a", {"app": "dns"}, [{"name": "dns", "containerPort": 53, "protocol": "UDP"}])
+    docs = [
+        dns,
+        pod("b", "b", {}),
+        anp(
+            "dns-only",
+            3,
+            {
+                "subject": {
+                    "pods": {
+                        "namespaceSelector": {},
+                        "podSelector": {"matchLabels": {"app": "dns"}},
+                    }
+                },
+                "ingress": [
+                    {"action": "Allow", "from": [in_ns("b")], "ports": [{"namedPort": "dns"}]},
+                    {"action": "Deny", "from": [{"namespaces": {}}]},
+                ],
+            },
+        ),
+    ]
+    found = _map(index_of(_write(tmp_path / "r", docs)))
+    assert found[("b/b[Pod]", "a/a[Pod]")] == ("UDP 53", "No Connections")
+
+
+def test_admin_networks_cut_the_external_ranges(tmp_path: Path) -> None:
+    docs = [
+        anp(
+            "no-ten",
+            1,
+            {
+                "subject": in_ns("a"),
+                "egress": [{"action": "Deny", "to": [{"networks": ["10.0.0.0/8"]}]}],
+            },
+        )
+    ]
+    index = index_of(_write(tmp_path / "r", [pod("a", "a", {}), pod("b", "b", {}), *docs]))
+    found = _map(index)
+    assert found[("a/a[Pod]", "0.0.0.0-9.255.255.255[External]")][0] == "All Connections"
+    assert found[("a/a[Pod]", "11.0.0.0-255.255.255.255[External]")][0] == "All Connections"
+    assert not any(key == ("a/a[Pod]", "10.0.0.0-10.255.255.255[External]") for key in found)
+    # Networks never match pods, and the denial is a's egress only.
+    assert found[("a/a[Pod]", "b/b[Pod]")][0] == "All Connections"
+    assert found[("b/b[Pod]", "0.0.0.0-255.255.255.255[External]")][0] == "All Connections"
+    answer = explain(index, _workload(index, "a"), External(4, 10 << 24, (10 << 24) + 5))
+    assert answer.certain.is_empty() and answer.egress.admin[0].action == "Deny"
+
+
+def _workload(index: Index, name: str) -> Workload:
+    return next(w for w in index.workloads if w.name == name)
+
+
+def test_unknown_namespace_labels_keep_admin_answers_uncertain(tmp_path: Path) -> None:
+    team = {"namespaces": {"matchLabels": {"team": "x"}}}
+    # b's namespace is not declared: a Deny on its labels may or may not match.
+    deny = [
+        anp("deny", 1, {"subject": in_ns("a"), "ingress": [{"action": "Deny", "from": [team]}]})
+    ]
+    assert _admin_pair(tmp_path / "1", deny) == ("No Connections", "All Connections")
+    # Pass on it, then a NetworkPolicy that allows TCP 80 from b: TCP 80 is certain, the
+    # rest depends on whether the Pass matched (then the policy denies it).
+    passing = [
+        anp("pass", 1, {"subject": in_ns("a"), "ingress": [{"action": "Pass", "from": [team]}]}),
+        anp(
+            "allow",
+            2,
+            {"subject": in_ns("a"), "ingress": [{"action": "Allow", "from": [in_ns("b")]}]},
+        ),
+        policy(
+            "tcp-80",
+            "a",
+            {
+                "podSelector": {},
+                "ingress": [{"from": [{"namespaceSelector": {}}], "ports": [{"port": 80}]}],
+            },
+        ),
+    ]
+    assert _admin_pair(tmp_path / "2", passing) == (
+        "TCP 80",
+        "SCTP 1-65535,TCP 1-79,81-65535,UDP 1-65535",
+    )
+    # A subject on labels of an undeclared namespace: it may or may not apply to a.
+    subject = [
+        anp("maybe", 1, {"subject": team, "ingress": [{"action": "Deny", "from": [in_ns("b")]}]})
+    ]
+    index = index_of(_write(tmp_path / "3" / "r", [pod("a", "a", {}), pod("b", "b", {}), *subject]))
+    answer = explain(index, _workload(index, "b"), _workload(index, "a"))
+    assert (str(answer.certain), str(answer.uncertain)) == ("No Connections", "All Connections")
+    assert answer.reasons == ("labels of namespace a, which the repo does not declare",)
+    assert _map(index)[("b/b[Pod]", "a/a[Pod]")] == ("No Connections", "All Connections")
+
+
+def test_admin_policies_of_one_priority_make_their_answers_unknown(tmp_path: Path) -> None:
+    docs = [
+        anp(
+            "one", 7, {"subject": in_ns("a"), "ingress": [{"action": "Deny", "from": [in_ns("b")]}]}
+        ),
+        anp(
+            "two",
+            7,
+            {"subject": in_ns("a"), "ingress": [{"action": "Allow", "from": [in_ns("b")]}]},
+        ),
+    ]
+    index = index_of(_write(tmp_path / "r", [pod("a", "a", {}), pod("b", "b", {}), *docs]))
+    answer = explain(index, _workload(index, "b"), _workload(index, "a"))
+    assert (str(answer.certain), str(answer.uncertain)) == ("No Connections", "All Connections")
+    assert any("share priority 7" in reason for reason in answer.reasons)
+    record = next(
+        r
+        for r in connectivity(index).records()
+        if (r.src.label, r.dst.label) == ("b/b[Pod]", "a/a[Pod]")
+    )
+    assert str(record.uncertain) == "All Connections" and record.reasons == answer.reasons
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"subject": in_ns("a"), "ingress": [{"action": "Reject", "from": [in_ns("b")]}]},
+        {"subject": in_ns("a"), "egress": [{"action": "Deny", "to": [{"networks": ["10.0.0.0"]}]}]},
+        {"subject": {}, "ingress": [{"action": "Deny", "from": [in_ns("b")]}]},
+        {
+            "subject": in_ns("a"),
+            "ingress": [
+                {
+                    "action": "Deny",
+                    "from": [
+                        {"namespaces": {"matchExpressions": [{"key": "x", "operator": "Near"}]}}
+                    ],
+                }
+            ],
+        },
+    ],
+    ids=["bad-action", "bad-cidr", "no-subject", "bad-selector"],
+)
+def test_a_malformed_anp_is_unmodelled_and_its_answers_unknown(
+    tmp_path: Path, spec: dict[str, Any]
+) -> None:
+    root = _write(tmp_path / "r", [pod("a", "a", {}), pod("b", "b", {}), anp("bad", 1, spec)])
+    index = index_of(root)
+    assert _map(index)[("b/b[Pod]", "a/a[Pod]")] == ("No Connections", "All Connections")
+    notes = connectivity(index).notes
+    assert any(n.startswith("AdminNetworkPolicy bad is not modelled (") for n in notes), notes
+    # Without a priority too; and the command says so, never a traceback.
+    data = anp("bad", 1, spec)
+    del data["spec"]["priority"]
+    _write(root, [pod("a", "a", {}), data])
+    out = run("--format", "json", str(root), cwd=tmp_path)
+    assert out.returncode == 0 and "Traceback" not in out.stderr
+    assert any("spec.priority" in n for n in json.loads(out.stdout)["notes"])
+
+
+def test_other_kinds_of_the_admin_group_stay_unmodelled(tmp_path: Path) -> None:
+    cnp = anp(
+        "cnp", 1, {"subject": in_ns("a"), "ingress": [{"action": "Accept", "from": [in_ns("b")]}]}
+    )
+    cnp["apiVersion"] = "policy.networking.k8s.io/v1alpha2"
+    cnp["kind"] = "ClusterNetworkPolicy"
+    assert _admin_pair(tmp_path, [cnp]) == ("No Connections", "All Connections")
+
+
+def test_admin_policies_round_trip_through_the_cache(tmp_path: Path) -> None:
+    from netlint.run import cache
+
+    docs = [
+        anp(
+            "x",
+            4,
+            {
+                "subject": {
+                    "pods": {"namespaceSelector": {}, "podSelector": {"matchLabels": {"a": "b"}}}
+                },
+                "egress": [
+                    {
+                        "name": "r",
+                        "action": "Pass",
+                        "to": [{"networks": ["10.0.0.0/8"]}, {"nodes": {}}, in_ns("b")],
+                        "ports": [
+                            {"namedPort": "web"},
+                            {"portRange": {"protocol": "UDP", "start": 5, "end": 9}},
+                        ],
+                    }
+                ],
+            },
+        ),
+        banp(
+            {
+                "subject": {"namespaces": {}},
+                "ingress": [{"action": "Deny", "from": [{"namespaces": {}}]}],
+            }
+        ),
+    ]
+    index = index_of(_write(tmp_path / "r", docs))
+    for found in index.cluster_foreign_policies:
+        assert found.admin is not None
+        back = cache._d_foreign(cache._e_foreign(found, found.ref.path), found.ref.path)
+        assert back.admin is not None
+        assert back.admin.semantic_key() == found.admin.semantic_key()
+        assert back.admin.name_span == found.admin.name_span
+        assert [r.rule.span for r in back.admin.egress] == [r.rule.span for r in found.admin.egress]
+
+
+def _random_admin(rng: random.Random) -> list[dict[str, Any]]:
+    """AdminNetworkPolicies (some of one priority) and maybe a baseline, for random repos."""
+
+    def peer() -> dict[str, Any]:
+        return rng.choice(
+            (
+                {"namespaces": {}},
+                {"namespaces": {"matchLabels": {"team": "x"}}},
+                in_ns("n2"),
+                {"pods": {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "a"}}}},
+            )
+        )
+
+    def rule(key: str, actions: tuple[str, ...]) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": f"r{rng.randint(0, 99)}", "action": rng.choice(actions)}
+        peers = [peer() for _ in range(rng.randint(1, 2))]
+        if key == "to" and rng.random() < 0.3:
+            peers.append({"networks": [rng.choice(("10.0.0.0/8", "10.1.0.0/16", "0.0.0.0/1"))]})
+        out[key] = peers
+        if rng.random() < 0.6:
+            out["ports"] = [
+                rng.choice(
+                    (
+                        tcp(80),
+                        {"namedPort": "http"},
+                        {"portRange": {"protocol": "UDP", "start": 1000, "end": 2000}},
+                    )
+                )
+            ]
+        return out
+
+    def subject() -> dict[str, Any]:
+        return rng.choice(
+            (
+                {"namespaces": {}},
+                {"namespaces": {"matchLabels": {"team": "y"}}},
+                in_ns("n1"),
+                {"pods": {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "a"}}}},
+            )
+        )
+
+    docs: list[dict[str, Any]] = []
+    for i in range(rng.randint(0, 3)):
+        actions = ("Allow", "Deny", "Pass")
+        spec: dict[str, Any] = {"subject": subject()}
+        if rng.random() < 0.8:
+            spec["ingress"] = [rule("from", actions) for _ in range(rng.randint(1, 3))]
+        if rng.random() < 0.6:
+            spec["egress"] = [rule("to", actions) for _ in range(rng.randint(1, 3))]
+        docs.append(anp(f"anp{i}", rng.choice((1, 2, 3, 3)), spec))
+    if rng.random() < 0.6:
+        spec = {"subject": subject()}
+        spec["ingress"] = [rule("from", ("Allow", "Deny")) for _ in range(rng.randint(1, 2))]
+        if rng.random() < 0.6:
+            spec["egress"] = [rule("to", ("Allow", "Deny")) for _ in range(rng.randint(1, 2))]
+        docs.append(banp(spec))
+    return docs
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_grouped_map_equals_pair_by_pair_answers_with_admin_policies(
+    tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(1000 + seed)
+    docs = _random_repo(rng) + _random_admin(rng)
+    index = index_of(_write(tmp_path / "r", docs))
+    assert _grouped(index) == _brute(index)

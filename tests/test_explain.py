@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_connectivity import _random_repo
+from test_connectivity import _random_admin, _random_repo
 
 from netlint.analysis.index import Index
 from netlint.analysis.reach import External, explain
@@ -227,7 +227,8 @@ def test_the_focused_index_gives_the_whole_index_answer(tmp_path: Path, seed: in
     rng = random.Random(seed)
     root = tmp_path / "r"
     root.mkdir()
-    docs = _random_repo(rng)
+    # Half the repos with AdminNetworkPolicies: cluster-scoped, they apply in every namespace.
+    docs = _random_repo(rng) + (_random_admin(rng) if seed % 2 else [])
     (root / "all.yaml").write_text("\n---\n".join(json.dumps(d) for d in docs), "utf-8")
     index = layout(CheckRequest(paths=[str(root)], root=root, use_cache=False))[0].cluster
     ends: list[Workload | External] = [w for w in index.workloads if not w.is_fragment]
@@ -242,3 +243,78 @@ def test_the_focused_index_gives_the_whole_index_answer(tmp_path: Path, seed: in
         assert [s.isolated_by for s in (part.egress, part.ingress)] == [
             s.isolated_by for s in (whole.egress, whole.ingress)
         ]
+
+
+ADMIN = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop, labels: {app: web}}
+spec: {containers: [{name: c, image: "x"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: probe, namespace: ops, labels: {app: probe}}
+spec: {containers: [{name: c, image: "x"}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata:
+  name: guard
+spec:
+  priority: 10
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}
+  ingress:
+  - name: deny-ops-admin
+    action: Deny
+    from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: ops}}}]
+    ports: [{portNumber: {protocol: TCP, port: 22}}]
+  - name: pass-ops
+    action: Pass
+    from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: ops}}}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata:
+  name: default
+spec:
+  subject: {namespaces: {}}
+  ingress:
+  - name: allow-ops-web
+    action: Allow
+    from: [{namespaces: {}}]
+    ports: [{portNumber: {protocol: TCP, port: 443}}]
+  - name: deny-rest
+    action: Deny
+    from: [{namespaces: {}}]
+"""
+
+
+def test_admin_rules_are_named_with_their_action_and_line(tmp_path: Path) -> None:
+    root, index = _repo(tmp_path, ADMIN)
+    found = explain_pair(index, _end(index, "ops/probe"), _end(index, "shop/web"))
+    assert found.verdict == "allowed" and str(found.allowed) == "TCP 443"
+    actions = [(c.rule.name, c.action, str(c.conns)) for c in found.answer.ingress.admin]
+    assert actions[0] == ("deny-ops-admin", "Deny", "TCP 22")
+    assert actions[1][:2] == ("pass-ops", "Pass")
+    assert [a[:2] for a in actions[2:]] == [("allow-ops-web", "Allow"), ("deny-rest", "Deny")]
+    text = render_text(found)
+    line = _line(ADMIN, "name: deny-ops-admin")
+    assert (
+        f"AdminNetworkPolicy 'guard' (priority 10) denies TCP 22 by rule 'deny-ops-admin'"
+        f"  all.yaml:{line}"
+    ) in text
+    assert "passes" in text and "to the NetworkPolicies" in text
+    assert "BaselineAdminNetworkPolicy 'default' allows TCP 443 by rule 'allow-ops-web'" in text
+    out = _run("--format", "json", "ops/probe", "shop/web", str(root), cwd=tmp_path)
+    data = json.loads(out.stdout)
+    first = data["ingress"]["admin"][0]
+    assert (first["policy"], first["rule"], first["action"], first["line"]) == (
+        "guard",
+        "deny-ops-admin",
+        "Deny",
+        line,
+    )
+    assert data["ingress"]["open"] is False and data["verdict"] == "allowed"
+    # On the denied port, the side still names the rule that denies it.
+    found = explain_pair(index, _end(index, "ops/probe"), _end(index, "shop/web"), ("TCP", 22))
+    assert found.verdict == "denied" and "denies TCP 22" in render_text(found)

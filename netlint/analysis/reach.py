@@ -41,7 +41,7 @@ import heapq
 import ipaddress
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
@@ -58,6 +58,8 @@ from netlint.analysis.algebra import (
 from netlint.analysis.index import Index
 from netlint.analysis.tri import Tri
 from netlint.core.model import (
+    AdminPolicy,
+    AdminRule,
     Direction,
     ForeignPolicy,
     LabelSelector,
@@ -69,6 +71,7 @@ from netlint.core.model import (
 from netlint.core.selectors import Operator
 
 __all__ = [
+    "AdminContribution",
     "ConnectivityMap",
     "Conns",
     "Contribution",
@@ -271,20 +274,72 @@ class _Rule:
     ips: Mapping[int, IntervalSet]
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _AdminRule:
+    """A rule of an AdminNetworkPolicy or the BaselineAdminNetworkPolicy, compiled."""
+
+    policy: AdminPolicy
+    rule: AdminRule
+    ports: PortSet
+    #: Indexes into the index-wide list of selector peers of this direction.
+    peers: tuple[int, ...]
+    ips: Mapping[int, IntervalSet]
+
+
+#: One admin rule as it applies at an end: the rule, and whether its policy's subject
+#: selects the end (UNKNOWN: it depends on an undeclared namespace's labels, or on the
+#: undefined order of two policies of one priority).
+_Entry_ = tuple[_AdminRule, Tri]
+
+
+@dataclass(frozen=True, slots=True)
+class _AdminAt:
+    """The admin rules that apply at one end in one direction, in evaluation order."""
+
+    #: AdminNetworkPolicies' rules, by ascending priority then as written.
+    tiers: tuple[_Entry_, ...] = ()
+    #: The BaselineAdminNetworkPolicy's rules (used where no NetworkPolicy isolates the end).
+    baseline: tuple[_Entry_, ...] = ()
+    #: Why some subject verdict is unknown (the end's own namespace labels, a priority tie).
+    reasons: tuple[str, ...] = ()
+
+    def key(self) -> tuple[object, ...]:
+        return (
+            tuple((id(r), t.value) for r, t in self.tiers),
+            tuple((id(r), t.value) for r, t in self.baseline),
+            self.reasons,
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.tiers or self.baseline)
+
+
+_NO_ADMIN: Final = _AdminAt()
+
+
 @dataclass(slots=True)
 class _Compiled:
     """Every valid policy's effective rules, with its selector peers numbered."""
 
     index: Index
     rules: dict[tuple[NetworkPolicy, Direction], list[_Rule]] = field(default_factory=dict)
-    peers: dict[Direction, list[tuple[NetworkPolicy, Peer]]] = field(default_factory=dict)
+    peers: dict[Direction, list[tuple[NetworkPolicy | AdminPolicy, Peer]]] = field(
+        default_factory=dict
+    )
     #: Port names some rule uses (only those make container ports matter).
     names: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    #: Modelled AdminNetworkPolicies by ascending priority, and the BaselineAdminNetworkPolicy.
+    admins: list[AdminPolicy] = field(default_factory=list)
+    baseline: AdminPolicy | None = None
+    admin_rules: dict[tuple[AdminPolicy, Direction], list[_AdminRule]] = field(default_factory=dict)
+    #: Foreign policies that are not modelled (other engines, malformed or extra BANPs).
+    unmodelled: set[int] = field(default_factory=set)
 
     @classmethod
     def of(cls, index: Index) -> _Compiled:
         compiled = cls(index, peers={Direction.INGRESS: [], Direction.EGRESS: []})
+        compiled._admin_policies()
         for policy in index.policies:
             if not policy.valid:
                 compiled.notes.append(
@@ -324,14 +379,134 @@ class _Compiled:
     def isolating(self, workload: Workload, direction: Direction) -> list[NetworkPolicy]:
         return [p for p in self.index.policies_selecting(workload) if (p, direction) in self.rules]
 
+    def _admin_policies(self) -> None:
+        """Compile the modelled AdminNetworkPolicies and the BaselineAdminNetworkPolicy; note
+        what is left unmodelled (every answer it could change is then unknown)."""
+        baselines: list[ForeignPolicy] = []
+        for foreign in self.index.cluster_foreign_policies:
+            admin = foreign.admin
+            if admin is None:
+                self.unmodelled.add(id(foreign))
+                if foreign.unmodelled_reason is not None:
+                    self.notes.append(
+                        f"{foreign.kind} {foreign.ref.name} is not modelled "
+                        f"({foreign.unmodelled_reason}): every answer it could change is unknown"
+                    )
+                continue
+            if admin.is_baseline:
+                baselines.append(foreign)
+            else:
+                self.admins.append(admin)
+        if len(baselines) == 1:
+            self.baseline = baselines[0].admin
+        elif baselines:
+            # Kubernetes keeps one object named "default": which of these the cluster holds
+            # depends on the order they are applied in.
+            self.unmodelled.update(id(f) for f in baselines)
+            self.notes.append(
+                f"{len(baselines)} BaselineAdminNetworkPolicies named default: the cluster "
+                "keeps one of them, so none is modelled and every answer they could change "
+                "is unknown"
+            )
+        self.admins.sort(key=lambda a: a.priority or 0)
+        for admin in (*self.admins, *([self.baseline] if self.baseline else [])):
+            for direction in (Direction.INGRESS, Direction.EGRESS):
+                compiled: list[_AdminRule] = []
+                for rule in admin.rules(direction):
+                    if rule.has_nodes:
+                        self.notes.append(
+                            f"{admin.kind} {admin.name} rule {rule.name or rule.rule.index}: "
+                            "nodes peers are not modelled (netlint has no nodes), ignored"
+                        )
+                    try:
+                        compiled.append(self._admin_rule(admin, rule, direction))
+                    except UnsupportedTraffic:
+                        continue
+                if compiled:
+                    self.admin_rules[(admin, direction)] = compiled
 
-def _namespace_match(index: Index, policy: NetworkPolicy, peer: Peer, namespace: str) -> Tri:
+    def _admin_rule(self, admin: AdminPolicy, rule: AdminRule, direction: Direction) -> _AdminRule:
+        ports = port_set(rule.rule.ports)
+        for _, _, names in ports.entries:
+            if not names.cofinite:
+                self.names |= names.values
+        numbered: list[int] = []
+        ips: dict[int, IntervalSet] = {}
+        for peer in rule.rule.peers:
+            if peer.ip_block is not None:
+                version, addresses = ip_set(peer.ip_block)
+                previous = ips.get(version)
+                ips[version] = addresses if previous is None else previous.union(addresses)
+            else:
+                numbered.append(len(self.peers[direction]))
+                self.peers[direction].append((admin, peer))
+        return _AdminRule(admin, rule, ports, tuple(numbered), ips)
+
+    def unmodelled_for(self, namespace: str) -> list[ForeignPolicy]:
+        """The foreign policies that may apply in ``namespace`` and are not modelled."""
+        return [
+            f
+            for f in self.index.foreign_policies_for(namespace)
+            if f.namespace is not None or id(f) in self.unmodelled
+        ]
+
+    def admin_at(self, workload: Workload, direction: Direction) -> _AdminAt:
+        """The admin rules that apply at ``workload`` in ``direction``."""
+        if not self.admin_rules:
+            return _NO_ADMIN
+        reasons: set[str] = set()
+        chosen: list[tuple[AdminPolicy, Tri]] = []
+        for admin in self.admins:
+            if (admin, direction) not in self.admin_rules:
+                continue
+            verdict = self._subject(admin, workload)
+            if verdict is Tri.UNKNOWN:
+                reasons.add(_unknown_namespace(workload.namespace))
+            if verdict is not Tri.FALSE:
+                chosen.append((admin, verdict))
+        # Two policies of one priority that may both apply: Kubernetes leaves their order
+        # undefined, so each rule of theirs may or may not come first (unknown, never
+        # guessed).
+        tiers: list[_Entry_] = []
+        for priority, same in itertools.groupby(chosen, key=lambda item: item[0].priority):
+            group = list(same)
+            if len(group) > 1:
+                names = " and ".join(f"AdminNetworkPolicy {a.name}" for a, _ in group)
+                reasons.add(f"the order of {names}, which share priority {priority}")
+                group = [(a, Tri.UNKNOWN) for a, _ in group]
+            for admin, verdict in group:
+                tiers.extend((r, verdict) for r in self.admin_rules[(admin, direction)])
+        baseline: list[_Entry_] = []
+        if self.baseline is not None and (self.baseline, direction) in self.admin_rules:
+            verdict = self._subject(self.baseline, workload)
+            if verdict is Tri.UNKNOWN:
+                reasons.add(_unknown_namespace(workload.namespace))
+            if verdict is not Tri.FALSE:
+                baseline = [(r, verdict) for r in self.admin_rules[(self.baseline, direction)]]
+        if not tiers and not baseline:
+            return _NO_ADMIN
+        return _AdminAt(tuple(tiers), tuple(baseline), tuple(sorted(reasons)))
+
+    def _subject(self, admin: AdminPolicy, workload: Workload) -> Tri:
+        if admin.subject_pods is not None and not admin.subject_pods.matches(workload.pod_labels):
+            return Tri.FALSE
+        return Tri.of(
+            self.index.namespace_selector_matches(admin.subject_namespaces, workload.namespace)
+        )
+
+
+def _namespace_match(
+    index: Index, policy: NetworkPolicy | AdminPolicy, peer: Peer, namespace: str
+) -> Tri:
     if peer.namespace_selector is None:
-        return Tri.of(namespace == policy.namespace)
+        # Only a NetworkPolicy's peers lack a namespaceSelector (an admin peer always has one).
+        return Tri.of(isinstance(policy, NetworkPolicy) and namespace == policy.namespace)
     return Tri.of(index.namespace_selector_matches(peer.namespace_selector, namespace))
 
 
-def peer_matches(index: Index, policy: NetworkPolicy, peer: Peer, workload: Workload) -> Tri:
+def peer_matches(
+    index: Index, policy: NetworkPolicy | AdminPolicy, peer: Peer, workload: Workload
+) -> Tri:
     """Whether a selector peer of ``policy`` selects the workload's pods (UNKNOWN: it depends
     on labels of a namespace the repo does not declare)."""
     if peer.ip_block is not None or (peer.pod_selector is None and peer.namespace_selector is None):
@@ -343,6 +518,135 @@ def peer_matches(index: Index, policy: NetworkPolicy, peer: Peer, workload: Work
 
 def _unknown_namespace(namespace: str) -> str:
     return f"labels of namespace {namespace}, which the repo does not declare"
+
+
+# ---------------------------------------------------------------------------------------------
+# AdminNetworkPolicy and BaselineAdminNetworkPolicy: tiers around the NetworkPolicies
+
+
+@dataclass(frozen=True, slots=True)
+class AdminContribution:
+    """An AdminNetworkPolicy or BaselineAdminNetworkPolicy rule that matches the pair:
+    ``action`` (Allow, Deny, Pass) for ``conns``, the part of its ports that reached it
+    undecided (``certain`` False: only if its subject or peer selects what the repo does not
+    say, or a policy of equal priority does not come first)."""
+
+    policy: AdminPolicy
+    rule: AdminRule
+    conns: Conns
+    certain: bool
+
+    @property
+    def action(self) -> str:
+        return self.rule.action
+
+
+class _Tier(NamedTuple):
+    """One tier's outcome: what it may allow, may deny, and may hand on (Pass or no match)."""
+
+    allow: Conns
+    deny: Conns
+    onward: Conns
+    #: Whether an unknown peer verdict (the remote's namespace) decided part of it.
+    remote_unknown: bool
+    #: Whether an unknown subject verdict (the end's own namespace, a priority tie) did.
+    own_unknown: bool
+
+
+def _tier(
+    entries: Sequence[_Entry_],
+    verdict: Callable[[_AdminRule], Tri],
+    conns_of: Callable[[_AdminRule], Conns],
+    found: list[AdminContribution] | None,
+) -> _Tier:
+    """Rules in order, the first match per connection wins. With unknown verdicts the sets
+    over-approximate every possible world: ``allow``/``deny``/``onward`` are what *may* end
+    so; a connection that reaches an unknown rule stays pending as well."""
+    pending = _ALL
+    allow = deny = passed = _NONE
+    remote_unknown = own_unknown = False
+    for rule, subject in entries:
+        if pending.is_empty():
+            break
+        peer = verdict(rule)
+        if peer is Tri.FALSE or subject is Tri.FALSE:
+            continue
+        hit = pending.intersect(conns_of(rule))
+        if hit.is_empty():
+            continue
+        action = rule.rule.action
+        if action == "Allow":
+            allow = allow.union(hit)
+        elif action == "Deny":
+            deny = deny.union(hit)
+        else:
+            passed = passed.union(hit)
+        sure = peer is Tri.TRUE and subject is Tri.TRUE
+        if sure:
+            pending = pending.subtract(hit)
+        else:
+            remote_unknown = remote_unknown or peer is Tri.UNKNOWN
+            own_unknown = own_unknown or subject is Tri.UNKNOWN
+        if found is not None:
+            found.append(AdminContribution(rule.policy, rule.rule, hit, sure))
+    return _Tier(allow, deny, pending.union(passed), remote_unknown, own_unknown)
+
+
+def _after(tier: _Tier, onward: _Answer) -> _Answer:
+    """A tier's (certain, possible) given what the next layer answers for what it hands on."""
+    certain, possible = onward
+    return (
+        _ALL.subtract(tier.deny).subtract(tier.onward.subtract(certain)),
+        tier.allow.union(tier.onward.intersect(possible)),
+    )
+
+
+def _layered(
+    admin: _AdminAt,
+    policies: _Answer | None,
+    verdict: Callable[[_AdminRule], Tri],
+    conns_of: Callable[[_AdminRule], Conns],
+    found: list[AdminContribution] | None = None,
+) -> tuple[_Answer, bool, bool]:
+    """One side: the AdminNetworkPolicies' rules, then (what they pass or do not match) the
+    NetworkPolicies' answer ``policies``, or where none isolates the end (``policies`` None)
+    the BaselineAdminNetworkPolicy's rules, then the default allow. Returns the answer and
+    whether the remote's and the end's own unknowns decided part of it."""
+    remote = own = False
+    lower = _OPEN if policies is None else policies
+    # The baseline is computed first (the tiers above need its answer) but listed last, in
+    # the order Kubernetes evaluates the rules.
+    below: list[AdminContribution] | None = None if found is None else []
+    if policies is None and admin.baseline:
+        tier = _tier(admin.baseline, verdict, conns_of, below)
+        lower = _after(tier, _OPEN)
+        remote, own = tier.remote_unknown, tier.own_unknown
+    answer = lower
+    onward = _ALL
+    if admin.tiers:
+        tier = _tier(admin.tiers, verdict, conns_of, found)
+        answer = _after(tier, lower)
+        remote, own = remote or tier.remote_unknown, own or tier.own_unknown
+        onward = tier.onward
+    if found is not None and below:
+        # Only what the AdminNetworkPolicies may hand on reaches the baseline.
+        for item in below:
+            conns = item.conns.intersect(onward)
+            if not conns.is_empty():
+                found.append(AdminContribution(item.policy, item.rule, conns, item.certain))
+    return answer, remote, own
+
+
+def _inside(addresses: IntervalSet | None, remote: External) -> Tri:
+    """Whether every address of ``remote`` is in ``addresses`` (UNKNOWN: some are)."""
+    if addresses is None:
+        return Tri.FALSE
+    common = addresses.intersect(
+        IntervalSet.span(remote.lo, remote.hi, 0, _IP_TOP[remote.version])
+    ).intervals
+    if not common:
+        return Tri.FALSE
+    return Tri.TRUE if common == ((remote.lo, remote.hi),) else Tri.UNKNOWN
 
 
 def _foreign_reasons(foreign: Iterable[ForeignPolicy]) -> list[str]:
@@ -379,10 +683,17 @@ class Side:
     contributions: tuple[Contribution, ...]
     certain: Conns
     possible: Conns
+    #: AdminNetworkPolicy and BaselineAdminNetworkPolicy rules that match the pair, in the
+    #: order they are evaluated.
+    admin: tuple[AdminContribution, ...] = ()
+    #: What an unknown part of this side depends on.
+    reasons: tuple[str, ...] = ()
 
     @property
     def default_open(self) -> bool:
-        return not self.isolated_by
+        """Nothing restricts the side: no NetworkPolicy isolates it and no admin rule
+        matches."""
+        return not self.isolated_by and not self.admin
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,7 +718,8 @@ def _side(
     if end is None:
         return Side(direction, None, (), (), _ALL, _ALL)
     policies = compiled.isolating(end, direction)
-    if not policies:
+    admin = compiled.admin_at(end, direction)
+    if not policies and not admin:
         return Side(direction, end, (), (), _ALL, _ALL)
     contributions: list[Contribution] = []
     certain, possible = _NONE, _NONE
@@ -441,7 +753,55 @@ def _side(
             possible = possible.union(conns)
             if verdict is Tri.TRUE:
                 certain = certain.union(conns)
-    return Side(direction, end, tuple(policies), tuple(contributions), certain, possible)
+    reasons: set[str] = set()
+    if isinstance(remote, Workload) and any(not c.certain for c in contributions):
+        reasons.add(_unknown_namespace(remote.namespace))
+    if not admin:
+        return Side(
+            direction,
+            end,
+            tuple(policies),
+            tuple(contributions),
+            certain,
+            possible,
+            (),
+            tuple(sorted(reasons)),
+        )
+
+    def verdict_of(rule: _AdminRule) -> Tri:
+        if isinstance(remote, External):
+            return _inside(rule.ips.get(remote.version), remote)
+        return Tri.any_of(
+            peer_matches(compiled.index, rule.policy, peer, remote)
+            for peer in rule.rule.rule.peers
+            if peer.ip_block is None
+        )
+
+    decided: list[AdminContribution] = []
+    (certain, possible), remote_unknown, own_unknown = _layered(
+        admin,
+        (certain, possible) if policies else None,
+        verdict_of,
+        lambda rule: resolve(rule.ports, destination),
+        decided,
+    )
+    if remote_unknown:
+        if isinstance(remote, Workload):
+            reasons.add(_unknown_namespace(remote.namespace))
+        else:
+            reasons.add(f"which addresses of {remote.label} an AdminNetworkPolicy names")
+    if own_unknown:
+        reasons.update(admin.reasons)
+    return Side(
+        direction,
+        end,
+        tuple(policies),
+        tuple(contributions),
+        certain,
+        possible,
+        tuple(decided),
+        tuple(sorted(reasons)),
+    )
 
 
 def explain(index: Index, src: Workload | External, dst: Workload | External) -> PairAnswer:
@@ -457,27 +817,19 @@ def _explain(compiled: _Compiled, src: Workload | External, dst: Workload | Exte
     certain = egress.certain.intersect(ingress.certain)
     possible = egress.possible.intersect(ingress.possible)
     reasons: list[str] = []
-    # Ingress peers select the source, egress peers the destination: an unknown answer on one
-    # side is about the other end's namespace.
-    if not egress.certain.intersect(ingress.possible).subtract(certain).is_empty() and isinstance(
-        src, Workload
-    ):
-        reasons.append(_unknown_namespace(src.namespace))
-    if not egress.possible.intersect(ingress.certain).subtract(certain).is_empty() and isinstance(
-        dst, Workload
-    ):
-        reasons.append(_unknown_namespace(dst.namespace))
+    # An unknown part of one side is what that side's reasons name (for a NetworkPolicy, the
+    # other end's namespace: ingress peers select the source, egress peers the destination).
+    if not egress.certain.intersect(ingress.possible).subtract(certain).is_empty():
+        reasons.extend(ingress.reasons)
+    if not egress.possible.intersect(ingress.certain).subtract(certain).is_empty():
+        reasons.extend(egress.reasons)
     if not possible.subtract(certain).is_empty() and not reasons:
-        # Both sides unknown at once: both ends' namespaces.
-        for end in (src, dst):
-            if isinstance(end, Workload):
-                reasons.append(_unknown_namespace(end.namespace))
+        # Both sides unknown at once: both sides' reasons.
+        reasons.extend((*ingress.reasons, *egress.reasons))
     foreign: list[ForeignPolicy] = []
     for end in (src, dst):
         if isinstance(end, Workload):
-            foreign.extend(
-                f for f in compiled.index.foreign_policies_for(end.namespace) if f not in foreign
-            )
+            foreign.extend(f for f in compiled.unmodelled_for(end.namespace) if f not in foreign)
     if foreign:
         reasons.extend(_foreign_reasons(foreign))
         possible, certain = _ALL, _NONE
@@ -501,10 +853,15 @@ def _partition(compiled: _Compiled, direction: Direction) -> dict[int, list[tupl
     """Atoms of every ipBlock of ``direction``'s rules, per IP version. IPv4 always has its
     universe; IPv6 only when some rule names IPv6 addresses (see docs/connectivity.md)."""
     cuts: dict[int, set[int]] = {4: {0, _IP_TOP[4] + 1}}
-    for (_, rule_direction), rules in compiled.rules.items():
-        if rule_direction is not direction:
-            continue
-        for rule in rules:
+    compiled_rules: list[_Rule | _AdminRule] = [
+        r for (_, d), rules in compiled.rules.items() if d is direction for r in rules
+    ]
+    # AdminNetworkPolicy egress networks cut the ranges as ipBlocks do.
+    compiled_rules += [
+        r for (_, d), rules in compiled.admin_rules.items() if d is direction for r in rules
+    ]
+    if compiled_rules:
+        for rule in compiled_rules:
             for version, addresses in rule.ips.items():
                 found = cuts.setdefault(version, {0, _IP_TOP[version] + 1})
                 for a, b in addresses.intervals:
@@ -531,11 +888,14 @@ class _Group:
     #: The named container ports that some rule uses (destinations only): with the
     #: signature, all that decides an answer about the group's members.
     ports: tuple[object, ...]
+    #: The admin rules at the members in the group's own direction.
+    admin: _AdminAt = _NO_ADMIN
 
     @property
     def broad(self) -> bool:
         """Whether the group's own direction may allow a remote that no peer names: open by
-        default, a rule without peers, or an other engine's policy."""
+        default (or by the baseline's default), a rule without peers, or an other engine's
+        policy. An AdminNetworkPolicy's rules name their peers."""
         return self.foreign or not self.isolated_by or any(r.all_peers for r in self.rules)
 
 
@@ -564,7 +924,9 @@ class ConnectivityMap:
         self.endpoint = {w: endpoint_of(w) for w in self.workloads}
         self.with_external = with_external
         self._resolved: dict[tuple[int, tuple[object, ...]], Conns] = {}
-        self._ip_cache: dict[tuple[object, ...], list[tuple[External, Conns]]] = {}
+        self._ip_cache: dict[
+            tuple[object, ...], list[tuple[External, Conns, Conns, tuple[str, ...]]]
+        ] = {}
         self.partition = {
             d: _partition(self._compiled, d) for d in (Direction.INGRESS, Direction.EGRESS)
         }
@@ -601,6 +963,8 @@ class ConnectivityMap:
         namespace_cache: dict[tuple[object, ...], list[tuple[str, Tri]]] = {}
         for number, (policy, peer) in enumerate(self._compiled.peers[direction]):
             if peer.namespace_selector is None:
+                # Only a NetworkPolicy's peers lack a namespaceSelector.
+                assert isinstance(policy, NetworkPolicy)
                 spaces = [(policy.namespace, Tri.TRUE)]
             else:
                 key = _selector_key(peer.namespace_selector)
@@ -643,7 +1007,8 @@ class ConnectivityMap:
         for workload in self.workloads:
             policies = tuple(self._compiled.isolating(workload, direction))
             signature = matched.get(workload, {})
-            foreign = bool(self.index.foreign_policies_for(workload.namespace))
+            foreign = bool(self._compiled.unmodelled_for(workload.namespace))
+            admin = self._compiled.admin_at(workload, direction)
             ports: tuple[object, ...] = ()
             if direction is Direction.INGRESS and names:
                 ports = tuple(
@@ -655,28 +1020,68 @@ class ConnectivityMap:
                 foreign,
                 ports,
                 # An unknown answer names the member's namespace, so it is part of the key.
-                workload.namespace if any(t is Tri.UNKNOWN for t in signature.values()) else "",
+                workload.namespace
+                if admin.reasons or any(t is Tri.UNKNOWN for t in signature.values())
+                else "",
+                admin.key(),
             )
             group = groups.get(key)
             if group is None:
                 rules = tuple(r for p in policies for r in self._compiled.rules[(p, direction)])
-                group = _Group(key, [], signature, policies, rules, foreign, ports)
+                group = _Group(key, [], signature, policies, rules, foreign, ports, admin)
                 groups[key] = group
             group.members.append(workload)
         return list(groups.values())
 
     # -- one direction, per group pair --------------------------------------------------------
 
-    def _resolve(self, rule: _Rule, destination: _Group) -> Conns:
+    def _resolve(self, rule: _Rule | _AdminRule, destination: _Group) -> Conns:
         key = (id(rule), destination.ports)
         found = self._resolved.get(key)
         if found is None:
             found = self._resolved[key] = resolve(rule.ports, destination.members[0])
         return found
 
-    def _side(self, group: _Group, remote: _Group, destination: _Group) -> _Answer:
+    def _side(
+        self, group: _Group, remote: _Group, destination: _Group
+    ) -> tuple[Conns, Conns, tuple[str, ...]]:
         """What ``group``'s own direction allows to or from the members of ``remote`` (named
-        ports resolved at ``destination``)."""
+        ports resolved at ``destination``): (certain, possible, what an unknown part depends
+        on); ``possible is certain`` when nothing is unknown."""
+        if not group.admin:
+            certain, possible = self._np_side(group, remote, destination)
+            if possible is certain:
+                return certain, possible, ()
+            return certain, possible, (_unknown_namespace(remote.members[0].namespace),)
+        signature = remote.signature
+
+        def verdict(rule: _AdminRule) -> Tri:
+            found = Tri.FALSE
+            for number in rule.peers:
+                one = signature.get(number)
+                if one is Tri.TRUE:
+                    return one
+                if one is Tri.UNKNOWN:
+                    found = one
+            return found
+
+        np_answer = self._np_side(group, remote, destination) if group.isolated_by else None
+        (certain, possible), remote_unknown, own_unknown = _layered(
+            group.admin, np_answer, verdict, lambda rule: self._resolve(rule, destination)
+        )
+        reasons: set[str] = set()
+        if np_answer is not None and np_answer[1] is not np_answer[0]:
+            remote_unknown = True
+        if remote_unknown:
+            reasons.add(_unknown_namespace(remote.members[0].namespace))
+        if own_unknown:
+            reasons.update(group.admin.reasons)
+        if certain == possible:
+            return certain, certain, ()
+        return certain, possible, tuple(sorted(reasons))
+
+    def _np_side(self, group: _Group, remote: _Group, destination: _Group) -> _Answer:
+        """The NetworkPolicies' part of :meth:`_side`."""
         if not group.isolated_by:
             return _OPEN
         certain = possible = _NONE
@@ -711,47 +1116,50 @@ class ConnectivityMap:
             for group in (src, dst):
                 if group.foreign:
                     namespace = group.members[0].namespace
-                    found.update(_foreign_reasons(self.index.foreign_policies_for(namespace)))
+                    found.update(_foreign_reasons(self._compiled.unmodelled_for(namespace)))
             return _NONE, _ALL, tuple(sorted(found))
-        e_certain, e_possible = self._side(src, dst, dst)
+        e_certain, e_possible, e_reasons = self._side(src, dst, dst)
         if e_possible.is_empty():
             return _NONE, _NONE, ()
-        i_certain, i_possible = self._side(dst, src, dst)
+        i_certain, i_possible, i_reasons = self._side(dst, src, dst)
         certain = e_certain.intersect(i_certain)
         if e_possible is e_certain and i_possible is i_certain:
             return certain, _NONE, ()
         uncertain = e_possible.intersect(i_possible).subtract(certain)
         reasons: list[str] = []
         if not uncertain.is_empty():
-            # Ingress peers select the source, egress peers the destination.
+            # As :func:`_explain` names them: each side's own reasons, where its unknown part
+            # is what makes the pair's.
             if not e_certain.intersect(i_possible).subtract(certain).is_empty():
-                reasons.append(_unknown_namespace(src.members[0].namespace))
+                reasons.extend(i_reasons)
             if not e_possible.intersect(i_certain).subtract(certain).is_empty():
-                reasons.append(_unknown_namespace(dst.members[0].namespace))
+                reasons.extend(e_reasons)
             if not reasons:
-                reasons = [
-                    _unknown_namespace(src.members[0].namespace),
-                    _unknown_namespace(dst.members[0].namespace),
-                ]
+                reasons = [*i_reasons, *e_reasons]
         return certain, uncertain, tuple(sorted(set(reasons)))
 
-    def _ip_side(self, direction: Direction, group: _Group) -> list[tuple[External, Conns]]:
+    def _ip_side(
+        self, direction: Direction, group: _Group
+    ) -> list[tuple[External, Conns, Conns, tuple[str, ...]]]:
         """The external ranges a group's members may reach (egress) or be reached from
-        (ingress), merged where touching ranges get equal answers. Named ports never resolve
-        for an address (no pod declares them).
+        (ingress), as (range, certain, uncertain, reasons), merged where touching ranges get
+        equal answers. Named ports never resolve for an address (no pod declares them).
 
-        The answer changes only at the edges of the group's own ipBlocks, so it is swept over
-        those, not over the atoms of every ipBlock of the index (the same function, merged)."""
-        key = (direction, group.key[0], group.ports)
+        The answer changes only at the edges of the group's own ipBlocks (and admin
+        networks), so it is swept over those, not over the atoms of every ipBlock of the
+        index (the same function, merged)."""
+        key = (direction, group.key[0], group.ports, group.key[5], group.key[4])
         cached = self._ip_cache.get(key)
         if cached is not None:
             return cached
         destination = group.members[0] if direction is Direction.INGRESS else None
-        out: list[tuple[External, Conns]] = []
+        admin = group.admin
+        entries = (*admin.tiers, *admin.baseline)
+        out: list[tuple[External, Conns, Conns, tuple[str, ...]]] = []
         for version in self._versions():
             top = _IP_TOP[version]
-            if not group.isolated_by:
-                out.append((External(version, 0, top), _ALL))
+            if not group.isolated_by and not admin:
+                out.append((External(version, 0, top), _ALL, _NONE, ()))
                 continue
             everywhere = _NONE
             pieces: list[tuple[int, int, Conns]] = []
@@ -765,23 +1173,54 @@ class ConnectivityMap:
                 conns = resolve(rule.ports, destination)
                 if not conns.is_empty():
                     pieces.extend((a, b, conns) for a, b in addresses.intervals)
-            cuts = sorted({0, top + 1, *(a for a, _, _ in pieces), *(b + 1 for _, b, _ in pieces)})
-            run: tuple[int, int, Conns] | None = None
+            edges = {0, top + 1, *(a for a, _, _ in pieces), *(b + 1 for _, b, _ in pieces)}
+            for entry, _ in entries:
+                for a, b in getattr(entry.ips.get(version), "intervals", ()):
+                    edges.update((a, b + 1))
+            cuts = sorted(edges)
+            run: tuple[int, int, Conns, Conns] | None = None
             for lo, nxt in itertools.pairwise(cuts):
                 conns = everywhere
                 for a, b, more in pieces:
                     if a <= lo <= b:
                         conns = conns.union(more)
-                if run is not None and run[2] == conns:
-                    run = (run[0], nxt - 1, conns)
+                certain = possible = conns
+                if admin:
+
+                    def verdict(rule: _AdminRule, at: int = lo, version: int = version) -> Tri:
+                        addresses = rule.ips.get(version)
+                        return Tri.of(addresses is not None and addresses.contains(at))
+
+                    (certain, possible), _, _ = _layered(
+                        admin,
+                        (conns, conns) if group.isolated_by else None,
+                        verdict,
+                        lambda rule: resolve(rule.ports, destination),
+                    )
+                if run is not None and run[2] == certain and run[3] == possible:
+                    run = (run[0], nxt - 1, certain, possible)
                     continue
-                if run is not None and not run[2].is_empty():
-                    out.append((External(version, run[0], run[1]), run[2]))
-                run = (lo, nxt - 1, conns)
-            if run is not None and not run[2].is_empty():
-                out.append((External(version, run[0], run[1]), run[2]))
+                if run is not None:
+                    self._ip_emit(out, version, run, admin)
+                run = (lo, nxt - 1, certain, possible)
+            if run is not None:
+                self._ip_emit(out, version, run, admin)
         self._ip_cache[key] = out
         return out
+
+    @staticmethod
+    def _ip_emit(
+        out: list[tuple[External, Conns, Conns, tuple[str, ...]]],
+        version: int,
+        run: tuple[int, int, Conns, Conns],
+        admin: _AdminAt,
+    ) -> None:
+        lo, hi, certain, possible = run
+        if possible.is_empty():
+            return
+        uncertain = possible.subtract(certain)
+        reasons = admin.reasons if not uncertain.is_empty() else ()
+        out.append((External(version, lo, hi), certain, uncertain, reasons))
 
     def _versions(self) -> list[int]:
         """IPv4 always; IPv6 only when some rule names IPv6 addresses (docs/connectivity.md)."""
@@ -802,8 +1241,12 @@ class ConnectivityMap:
                 candidates: Iterable[_Group] = self.sources
             else:
                 chosen: dict[int, _Group] = {}
-                for rule in dst.rules:
-                    for number in rule.peers:
+                # An AdminNetworkPolicy's Allow may let in what no NetworkPolicy names.
+                for numbers in (
+                    *(r.peers for r in dst.rules),
+                    *(r.peers for r, _ in dst.admin.tiers),
+                ):
+                    for number in numbers:
                         for group in selected_by.get(number, ()):
                             chosen[id(group)] = group
                 candidates = chosen.values()
@@ -871,9 +1314,9 @@ class ConnectivityMap:
     ) -> list[tuple[External, Conns, Conns, tuple[str, ...]]]:
         if group.foreign:
             namespace = group.members[0].namespace
-            reasons = tuple(_foreign_reasons(self.index.foreign_policies_for(namespace)))
+            reasons = tuple(_foreign_reasons(self._compiled.unmodelled_for(namespace)))
             return [(e, _NONE, _ALL, reasons) for e in self._universe()]
-        return [(e, c, _NONE, ()) for e, c in self._ip_side(direction, group)]
+        return self._ip_side(direction, group)
 
     def _universe(self) -> list[External]:
         return [External(v, 0, _IP_TOP[v]) for v in self._versions()]

@@ -298,16 +298,103 @@ class Namespace:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class AdminRule:
+    """One ingress or egress rule of an AdminNetworkPolicy or BaselineAdminNetworkPolicy.
+
+    ``rule`` reuses the NetworkPolicy shapes so that the reachability core compiles both
+    alike: a ``namespaces`` peer is a :class:`Peer` with only a namespaceSelector, a ``pods``
+    peer one with both selectors, each egress ``networks`` CIDR one with an ipBlock (no
+    excepts); ``portNumber`` and ``portRange`` are :class:`PortSpec` numbers and ranges, a
+    ``namedPort`` (which has no protocol: it is the destination pod's) one named PortSpec per
+    protocol. Unlike a NetworkPolicy rule's, empty ``rule.peers`` (a rule whose only peers are
+    ``nodes``, which netlint does not model) matches nothing."""
+
+    #: ``spec.ingress[i].name`` (may be empty: the field is optional).
+    name: str
+    #: ``Allow``, ``Deny`` or ``Pass`` (Pass: AdminNetworkPolicy only).
+    action: str
+    rule: Rule
+    #: Whether the rule names ``nodes`` peers, which netlint does not model (no node objects).
+    has_nodes: bool = False
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AdminPolicy:
+    """An AdminNetworkPolicy (``priority`` set) or the BaselineAdminNetworkPolicy (``priority``
+    None) of ``policy.networking.k8s.io/v1alpha1``, read for the reachability core."""
+
+    kind: str
+    name: str
+    #: 0-1000, lower first; None for the BaselineAdminNetworkPolicy.
+    priority: int | None
+    #: The subject's namespaces (``subject.namespaces``, or ``subject.pods.namespaceSelector``).
+    subject_namespaces: LabelSelector
+    #: ``subject.pods.podSelector``; None for a ``subject.namespaces`` subject (every pod).
+    subject_pods: LabelSelector | None
+    ingress: tuple[AdminRule, ...]
+    egress: tuple[AdminRule, ...]
+    name_span: Span
+
+    def rules(self, direction: Direction) -> tuple[AdminRule, ...]:
+        return self.ingress if direction is Direction.INGRESS else self.egress
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.priority is None
+
+    def semantic_key(self) -> tuple[object, ...]:
+        """What decides the policy's answers, without source positions: equal keys, equal
+        connectivity (``netlint diff`` compares policies by it)."""
+
+        def selector_key(selector: LabelSelector | None) -> object:
+            if selector is None:
+                return None
+            return tuple(
+                sorted(
+                    (r.key, r.operator.value, tuple(sorted(r.values)))
+                    for r in selector.requirements
+                )
+            )
+
+        def rule_key(rule: AdminRule) -> object:
+            peers = tuple(
+                (
+                    selector_key(p.pod_selector),
+                    selector_key(p.namespace_selector),
+                    None if p.ip_block is None else str(p.ip_block.network),
+                )
+                for p in rule.rule.peers
+            )
+            ports = tuple((p.protocol, p.port, p.end_port) for p in rule.rule.ports)
+            return (rule.name, rule.action, peers, ports, rule.has_nodes)
+
+        return (
+            self.kind,
+            self.name,
+            self.priority,
+            selector_key(self.subject_namespaces),
+            selector_key(self.subject_pods),
+            tuple(rule_key(r) for r in self.ingress),
+            tuple(rule_key(r) for r in self.egress),
+        )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class ForeignPolicy:
-    """A network policy of another engine (Calico, Cilium, AdminNetworkPolicy). netlint does
-    not read its rules, but it may isolate pods: checks that would claim a pod is open stay
-    silent where one applies."""
+    """A network policy of another engine (Calico, Cilium, AdminNetworkPolicy). Rules do not
+    read its contents, but it may isolate pods: checks that would claim a pod is open stay
+    silent where one applies. ``admin`` is the parsed form of a well-formed
+    AdminNetworkPolicy or BaselineAdminNetworkPolicy, which the reachability core models;
+    None for every other kind (and a malformed one), whose answers it leaves unknown."""
 
     ref: ObjectRef
     kind: str
     api_version: str
     #: None for cluster-scoped kinds, which may apply in any namespace.
     namespace: str | None
+    admin: AdminPolicy | None = None
+    #: Why an AdminNetworkPolicy of the modelled group is not modelled (malformed), if so.
+    unmodelled_reason: str | None = None
 
 
 #: Kinds of other engines' network policies, by API group: (namespaced kinds, cluster kinds).

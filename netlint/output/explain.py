@@ -21,6 +21,7 @@ from typing import Final
 from netlint.analysis.algebra import UnsupportedTraffic, port_set
 from netlint.analysis.index import Index
 from netlint.analysis.reach import (
+    AdminContribution,
     Conns,
     External,
     PairAnswer,
@@ -106,6 +107,33 @@ def rule_name(rule: Rule) -> str:
 
 def policy_name(policy: NetworkPolicy) -> str:
     return f"{policy.namespace}/{policy.name}"
+
+
+#: What an admin rule's action does to the connections it matches, in words.
+_ADMIN_VERBS: Final = {"Allow": "allows", "Deny": "denies", "Pass": "passes"}
+
+
+def admin_name(contribution: AdminContribution) -> str:
+    """``AdminNetworkPolicy 'name' (priority 10)``, ``BaselineAdminNetworkPolicy 'default'``."""
+    policy = contribution.policy
+    priority = "" if policy.priority is None else f" (priority {policy.priority})"
+    return f"{policy.kind} '{policy.name}'{priority}"
+
+
+def admin_rule_name(contribution: AdminContribution) -> str:
+    """The rule by its ``name`` (netpol-analyzer's way), or by index when it has none."""
+    rule = contribution.rule
+    return rule.name or f"{rule.rule.direction.rules_key}[{rule.rule.index}]"
+
+
+def admin_message(contribution: AdminContribution, conns: Conns) -> str:
+    verb = _ADMIN_VERBS.get(contribution.action, contribution.action.lower())
+    onward = " to the NetworkPolicies" if contribution.action == "Pass" else ""
+    maybe = "" if contribution.certain else " (if it applies: see depends on)"
+    return (
+        f"{admin_name(contribution)} {verb} {conns}{onward} by rule "
+        f"'{admin_rule_name(contribution)}'{maybe}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +360,13 @@ def _side_lines(side: Side, hints: Sequence[Hint], asked: Conns) -> Iterable[str
         yield f"  {what} of {who}: open, no NetworkPolicy isolates it for {what}"
         return
     allowed = side.certain.intersect(asked)
-    yield f"  {what} of {who}: isolated, allows {allowed}"
+    state = "isolated" if side.isolated_by else "no NetworkPolicy isolates it"
+    yield f"  {what} of {who}: {state}, allows {allowed}"
+    # Admin rules come first: they are evaluated before the NetworkPolicies.
+    for decided in side.admin:
+        conns = decided.conns.intersect(asked)
+        if not conns.is_empty():
+            yield f"    {admin_message(decided, conns)}  {location(decided.rule.rule.span)}"
     for policy in side.isolated_by:
         count = len(policy.effective_rules(side.direction))
         rules = f"{count} {what} rule{'s' if count != 1 else ''}" if count else f"no {what} rules"
@@ -383,6 +417,21 @@ def _side_json(side: Side, hints: Sequence[Hint], asked: Conns) -> dict[str, obj
         "allowed": str(side.certain.intersect(asked)),
         "may_allow": str(side.possible.intersect(asked)),
         "isolated_by": [{"policy": policy_name(p), **_at(p.name_span)} for p in side.isolated_by],
+        "admin": [
+            {
+                "kind": c.policy.kind,
+                "policy": c.policy.name,
+                "priority": c.policy.priority,
+                "rule": admin_rule_name(c),
+                "action": c.action,
+                "conn": str(c.conns.intersect(asked)),
+                "certain": c.certain,
+                "message": admin_message(c, c.conns.intersect(asked)),
+                **_at(c.rule.rule.span),
+            }
+            for c in side.admin
+            if not c.conns.intersect(asked).is_empty()
+        ],
         "allowed_by": [
             {
                 "policy": policy_name(c.policy),

@@ -16,6 +16,8 @@ from netlint.core.model import (
     NAME_LABEL,
     POD_TEMPLATE_PATH,
     SERVED_AT,
+    AdminPolicy,
+    AdminRule,
     ContainerPort,
     Direction,
     Except,
@@ -209,11 +211,11 @@ def _build_object(
             built.objects.append(workload)
     elif modelled is not None and modelled.startswith("foreign"):
         scope = modelled.partition(":")[2]
-        tree = to_tree(path, node, _NAMESPACE_SHAPE, options.max_depth, positions)
-        name = _str_or_none(tree.get(("metadata", "name"))) or "(unnamed)"
-        home = _namespace_of(tree, options)[0] if scope == "namespaced" else None
-        ref = _ref(tree, kind, name, home or "", index, prefix, span)
-        built.objects.append(ForeignPolicy(ref, kind, api_version, home))
+        # AdminNetworkPolicies are read whole (the reachability core models them); other
+        # engines' policies only for their names.
+        shape = ALL if _is_admin(kind, api_version) else _NAMESPACE_SHAPE
+        tree = to_tree(path, node, shape, options.max_depth, positions)
+        built.objects.append(_foreign(tree, kind, api_version, scope, index, prefix, span, options))
     elif modelled == "namespace":
         tree = to_tree(path, node, _NAMESPACE_SHAPE, options.max_depth, positions)
         if misplaced:
@@ -719,11 +721,272 @@ def build_tree(
     if modelled == "workload":
         return _workload(tree, kind, document, prefix, span, options, problems)
     if modelled is not None and modelled.startswith("foreign"):
-        name = _str_or_none(tree.get(("metadata", "name"))) or "(unnamed)"
         scope = modelled.partition(":")[2]
-        home = _namespace_of(tree, options)[0] if scope == "namespaced" else None
-        ref = _ref(tree, kind, name, home or "", document, prefix, span)
-        return ForeignPolicy(ref, kind, api_version, home)
+        return _foreign(tree, kind, api_version, scope, document, prefix, span, options)
     if modelled == "namespace":
         return _namespace(tree, document, prefix, span, problems)
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Other engines' policies; AdminNetworkPolicy and BaselineAdminNetworkPolicy read whole
+
+#: The API version whose AdminNetworkPolicy and BaselineAdminNetworkPolicy are modelled.
+ADMIN_API_VERSION: Final = "policy.networking.k8s.io/v1alpha1"
+_ADMIN_KINDS: Final = frozenset(("AdminNetworkPolicy", "BaselineAdminNetworkPolicy"))
+_ADMIN_PROTOCOLS: Final = ("TCP", "UDP", "SCTP")
+_SELECTOR_OPERATORS: Final = frozenset(o.value for o in Operator)
+
+
+class _Malformed(Exception):
+    """An AdminNetworkPolicy that the API server would reject, or netlint cannot read: it
+    stays an unmodelled ForeignPolicy (the answers it could change are unknown)."""
+
+
+def _is_admin(kind: str, api_version: str) -> bool:
+    return kind in _ADMIN_KINDS and api_version == ADMIN_API_VERSION
+
+
+def _foreign(
+    tree: Tree,
+    kind: str,
+    api_version: str,
+    scope: str,
+    index: int,
+    prefix: PathKey,
+    span: Span,
+    options: BuildOptions,
+) -> ForeignPolicy:
+    name = _str_or_none(tree.get(("metadata", "name"))) or "(unnamed)"
+    home = _namespace_of(tree, options)[0] if scope == "namespaced" else None
+    ref = _ref(tree, kind, name, home or "", index, prefix, span)
+    if not _is_admin(kind, api_version):
+        return ForeignPolicy(ref, kind, api_version, home)
+    try:
+        admin = _admin_policy(tree, kind, name)
+    except _Malformed as error:
+        return ForeignPolicy(ref, kind, api_version, home, unmodelled_reason=str(error))
+    return ForeignPolicy(ref, kind, api_version, home, admin=admin)
+
+
+def _admin_policy(tree: Tree, kind: str, name: str) -> AdminPolicy:
+    baseline = kind == "BaselineAdminNetworkPolicy"
+    if not isinstance(tree.get(("metadata", "name")), str):
+        raise _Malformed("it has no metadata.name")
+    if baseline and name != "default":
+        # The API server admits a single BaselineAdminNetworkPolicy, named "default".
+        raise _Malformed('a BaselineAdminNetworkPolicy must be named "default"')
+    spec = tree.get(("spec",))
+    if not isinstance(spec, dict):
+        raise _Malformed("it has no spec")
+    priority: int | None = None
+    if not baseline:
+        raw = spec.get("priority")
+        if not isinstance(raw, int) or isinstance(raw, bool) or not 0 <= raw <= 1000:
+            raise _Malformed("spec.priority is not an integer from 0 to 1000")
+        priority = raw
+    subject = spec.get("subject")
+    if not isinstance(subject, dict) or len(subject) != 1:
+        raise _Malformed("spec.subject must name exactly one of namespaces and pods")
+    if "namespaces" in subject:
+        namespaces = _admin_selector(tree, ("spec", "subject", "namespaces"))
+        pods = None
+    elif "pods" in subject:
+        namespaces, pods = _admin_pods(tree, ("spec", "subject", "pods"))
+    else:
+        raise _Malformed("spec.subject must name exactly one of namespaces and pods")
+    actions = ("Allow", "Deny") if baseline else ("Allow", "Deny", "Pass")
+    return AdminPolicy(
+        kind=kind,
+        name=name,
+        priority=priority,
+        subject_namespaces=namespaces,
+        subject_pods=pods,
+        ingress=_admin_rules(tree, Direction.INGRESS, spec, actions),
+        egress=_admin_rules(tree, Direction.EGRESS, spec, actions),
+        name_span=tree.span(("metadata", "name")),
+    )
+
+
+def _admin_selector(tree: Tree, where: PathKey) -> LabelSelector:
+    """A LabelSelector that must be well-formed: :func:`selector` leaves bad entries out
+    (NL002 reports them for a NetworkPolicy), which here would widen what a Deny matches."""
+    data = tree.get(where)
+    if data is None:
+        # An absent selector of a pods peer or subject is Go's zero value: every label set.
+        return LabelSelector((), tree.key_span(where), tree.span(where))
+    if not isinstance(data, dict):
+        raise _Malformed(f"{_dotted(where)} is not a label selector")
+    labels = data.get("matchLabels")
+    if labels is not None and (
+        not isinstance(labels, dict)
+        or any(v is None or isinstance(v, (dict, list)) for v in labels.values())
+    ):
+        raise _Malformed(f"{_dotted(where)}.matchLabels is not a map of labels")
+    expressions = data.get("matchExpressions")
+    if expressions is not None:
+        if not isinstance(expressions, list):
+            raise _Malformed(f"{_dotted(where)}.matchExpressions is not a list")
+        for item in expressions:
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("key"), str)
+                or item.get("operator") not in _SELECTOR_OPERATORS
+                or not isinstance(item.get("values", []), list)
+            ):
+                raise _Malformed(f"{_dotted(where)}.matchExpressions has an invalid item")
+    return selector(tree, where)
+
+
+def _admin_pods(tree: Tree, where: PathKey) -> tuple[LabelSelector, LabelSelector]:
+    data = tree.get(where)
+    if not isinstance(data, dict):
+        raise _Malformed(f"{_dotted(where)} is not a namespaceSelector and a podSelector")
+    return (
+        _admin_selector(tree, (*where, "namespaceSelector")),
+        _admin_selector(tree, (*where, "podSelector")),
+    )
+
+
+def _admin_rules(
+    tree: Tree, direction: Direction, spec: Mapping[str, Any], actions: tuple[str, ...]
+) -> tuple[AdminRule, ...]:
+    items = spec.get(direction.rules_key)
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise _Malformed(f"spec.{direction.rules_key} is not a list")
+    return tuple(_admin_rule(tree, direction, i, item, actions) for i, item in enumerate(items))
+
+
+def _admin_rule(
+    tree: Tree, direction: Direction, i: int, data: Any, actions: tuple[str, ...]
+) -> AdminRule:
+    where: PathKey = ("spec", direction.rules_key, i)
+    at = _dotted(where)
+    if not isinstance(data, dict):
+        raise _Malformed(f"{at} is not a rule")
+    action = data.get("action")
+    if action not in actions:
+        raise _Malformed(f"{at}.action is not one of {', '.join(actions)}")
+    name = data.get("name", "")
+    if not isinstance(name, str):
+        raise _Malformed(f"{at}.name is not a string")
+    peers_key = direction.peers_key
+    items = data.get(peers_key)
+    if not isinstance(items, list) or not items:
+        raise _Malformed(f"{at}.{peers_key} must list at least one peer")
+    peers: list[Peer] = []
+    has_nodes = False
+    for j, item in enumerate(items):
+        here: PathKey = (*where, peers_key, j)
+        kinds: tuple[str, ...] = ("namespaces", "pods", "nodes", "networks")
+        if direction is Direction.INGRESS:
+            kinds = kinds[:2]
+        if not isinstance(item, dict) or len(item) != 1 or next(iter(item)) not in kinds:
+            raise _Malformed(f"{_dotted(here)} must name exactly one of {', '.join(kinds)}")
+        which = next(iter(item))
+        if which == "namespaces":
+            namespaces = _admin_selector(tree, (*here, "namespaces"))
+            peers.append(Peer(None, namespaces, None, len(peers), tree.head_span(here)))
+        elif which == "pods":
+            namespaces, pods = _admin_pods(tree, (*here, "pods"))
+            peers.append(Peer(pods, namespaces, None, len(peers), tree.head_span(here)))
+        elif which == "nodes":
+            _admin_selector(tree, (*here, "nodes"))
+            has_nodes = True
+        else:
+            peers.extend(_admin_networks(tree, (*here, "networks"), len(peers)))
+    return AdminRule(
+        name=name,
+        action=action,
+        rule=Rule(
+            direction=direction,
+            index=i,
+            peers=tuple(peers),
+            ports=_admin_ports(tree, (*where, "ports"), data.get("ports")),
+            span=tree.head_span(where),
+            peers_key_span=tree.key_spans.get((*where, peers_key)),
+            ports_key_span=tree.key_spans.get((*where, "ports")),
+            path=where,
+        ),
+        has_nodes=has_nodes,
+    )
+
+
+def _admin_networks(tree: Tree, where: PathKey, first: int) -> list[Peer]:
+    items = tree.get(where)
+    if not isinstance(items, list) or not items:
+        raise _Malformed(f"{_dotted(where)} must list at least one CIDR")
+    peers: list[Peer] = []
+    for k, text in enumerate(items):
+        network = validate.parse_cidr(text) if isinstance(text, str) else None
+        if network is None or not isinstance(text, str):
+            raise _Malformed(f"{_dotted(where)}[{k}] is not a CIDR")
+        at: PathKey = (*where, k)
+        block = IPBlock(text, network, (), tree.span(at), tree.span(at))
+        peers.append(Peer(None, None, block, first + k, tree.span(at)))
+    return peers
+
+
+def _admin_ports(tree: Tree, where: PathKey, data: Any) -> tuple[PortSpec, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list) or not data:
+        raise _Malformed(f"{_dotted(where)} must list at least one port")
+    out: list[PortSpec] = []
+    for j, item in enumerate(data):
+        at: PathKey = (*where, j)
+        if not isinstance(item, dict) or len(item) != 1:
+            raise _Malformed(
+                f"{_dotted(at)} must name exactly one of portNumber, namedPort, portRange"
+            )
+        which, value = next(iter(item.items()))
+        head = tree.head_span(at)
+        if which == "namedPort":
+            if not isinstance(value, str) or not value:
+                raise _Malformed(f"{_dotted(at)}.namedPort is not a port name")
+            # A named port has no protocol of its own: it is the destination container port's.
+            out.extend(
+                PortSpec(p, value, None, False, j, head, tree.span((*at, which)), None, None)
+                for p in _ADMIN_PROTOCOLS
+            )
+            continue
+        if which not in ("portNumber", "portRange") or not isinstance(value, dict):
+            raise _Malformed(
+                f"{_dotted(at)} must name exactly one of portNumber, namedPort, portRange"
+            )
+        protocol = value.get("protocol", "TCP")
+        if protocol not in _ADMIN_PROTOCOLS:
+            raise _Malformed(f"{_dotted(at)}.{which}.protocol is not TCP, UDP or SCTP")
+        keys = ("port",) if which == "portNumber" else ("start", "end")
+        numbers: list[int] = []
+        for k in keys:
+            n = value.get(k)
+            if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 65535:
+                raise _Malformed(f"{_dotted(at)}.{which} needs port numbers from 1 to 65535")
+            numbers.append(n)
+        start, end = numbers[0], numbers[-1]
+        if start > end:
+            raise _Malformed(f"{_dotted(at)}.portRange ends before it starts")
+        out.append(
+            PortSpec(
+                protocol=protocol,
+                port=start,
+                end_port=end if which == "portRange" else None,
+                protocol_declared="protocol" in value,
+                index=j,
+                span=head,
+                port_span=tree.spans.get((*at, which, keys[0])),
+                protocol_span=tree.spans.get((*at, which, "protocol")),
+                end_port_span=tree.spans.get((*at, which, "end")) if which == "portRange" else None,
+            )
+        )
+    return tuple(out)
+
+
+def _dotted(where: PathKey) -> str:
+    out = ""
+    for part in where:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out

@@ -50,6 +50,8 @@ import msgpack  # type: ignore[import-untyped]
 
 from netlint.core.findings import Finding, Related, Severity
 from netlint.core.model import (
+    AdminPolicy,
+    AdminRule,
     ContainerPort,
     Direction,
     Except,
@@ -77,7 +79,7 @@ from netlint.read.load import FileResult, digest
 
 CACHE_DIR: Final = ".netlint_cache"
 #: Bumped whenever the layout of any encoded object changes: older files are then rejected.
-FORMAT: Final = 6
+FORMAT: Final = 7
 _MAGIC: Final = b"netlint-cache\n"
 #: Files modified this close to the state's writing may have changed within one timestamp tick.
 _RACY_NS: Final = 2_000_000_000
@@ -615,13 +617,66 @@ def _d_namespace(v: tuple[Any, ...], p: str) -> Namespace:
     )
 
 
+def _e_admin(a: AdminPolicy, p: str) -> tuple[Any, ...]:
+    rules = tuple(
+        tuple((r.name, r.action, _e_rule(r.rule, p), r.has_nodes) for r in a.rules(d))
+        for d in (Direction.INGRESS, Direction.EGRESS)
+    )
+    return (
+        a.kind,
+        a.name,
+        a.priority,
+        _e_selector(a.subject_namespaces, p),
+        _e_oselector(a.subject_pods, p),
+        rules,
+        _es(a.name_span, p),
+    )
+
+
+def _d_admin(v: object, p: str) -> AdminPolicy:
+    kind, name, priority, namespaces, pods, rules, name_span = _t(v, 7)
+    ingress, egress = (
+        tuple(
+            AdminRule(_s(n), _s(action), _d_rule(rule, p), _b(nodes))
+            for n, action, rule, nodes in (_t(x, 4) for x in _t(side))
+        )
+        for side in _t(rules, 2)
+    )
+    return AdminPolicy(
+        _s(kind),
+        _s(name),
+        _oi(priority),
+        _d_selector(namespaces, p),
+        _d_oselector(pods, p),
+        ingress,
+        egress,
+        _ds(name_span, p),
+    )
+
+
 def _e_foreign(o: ForeignPolicy, p: str) -> tuple[Any, ...]:
-    return (_OBJ_FOREIGN, _e_ref(o.ref, p), o.kind, o.api_version, o.namespace)
+    admin = None if o.admin is None else _e_admin(o.admin, p)
+    return (
+        _OBJ_FOREIGN,
+        _e_ref(o.ref, p),
+        o.kind,
+        o.api_version,
+        o.namespace,
+        admin,
+        o.unmodelled_reason,
+    )
 
 
 def _d_foreign(v: tuple[Any, ...], p: str) -> ForeignPolicy:
-    _, ref, kind, api_version, namespace = _t(v, 5)
-    return ForeignPolicy(_d_ref(ref, p), _s(kind), _s(api_version), _os(namespace))
+    _, ref, kind, api_version, namespace, admin, reason = _t(v, 7)
+    return ForeignPolicy(
+        _d_ref(ref, p),
+        _s(kind),
+        _s(api_version),
+        _os(namespace),
+        None if admin is None else _d_admin(admin, p),
+        _os(reason),
+    )
 
 
 _ENCODERS: Final[dict[type, Callable[[Any, str], tuple[Any, ...]]]] = {
