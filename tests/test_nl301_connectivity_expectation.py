@@ -272,3 +272,52 @@ def test_the_explainer_is_explain(write: Write, tmp_path: Path) -> None:
     for src in index.workloads:
         for dst in index.workloads:
             assert explainer.explain(src, dst) == explain(index, src, dst)
+
+
+ADMIN = """\
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: guard}
+spec:
+  priority: 5
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: payments}}}
+  ingress:
+  - name: no-db-from-shop
+    action: Deny
+    from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}]
+    ports: [{portNumber: {protocol: TCP, port: 5432}}]
+  - name: all-from-ops
+    action: Allow
+    from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: ops}}}]
+"""
+
+
+def test_admin_network_policy_rules_are_the_rules_responsible(write: Write, tmp_path: Path) -> None:
+    write(
+        "k8s/all.yaml",
+        MANIFESTS
+        + "---\n"
+        + deployment("probe", namespace="ops")
+        + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ops}\n",
+    )
+    admin = write("k8s/admin.yaml", ADMIN)
+    write(
+        EXPECTATIONS,
+        "expectations:\n"
+        "  - allow: {from: {workload: shop/api}, to: {workload: payments/db}, port: 5432}\n"
+        "  - deny: {from: {namespace: ops}, to: {workload: payments/db}}\n",
+    )
+    findings = sorted(lint_fixture(tmp_path, ["NL301"]), key=lambda f: f.span.line)
+    assert [f.span.line for f in findings] == [2, 3]
+    allow, deny = findings
+    # The NetworkPolicy allows 5432 from shop; the admin rule denies it first.
+    assert [(r.span.path, r.span.line) for r in allow.related] == [
+        ("k8s/admin.yaml", line_of(admin, "- name: no-db-from-shop"))
+    ]
+    assert "rule 'no-db-from-shop' of AdminNetworkPolicy guard (priority 5) denies TCP 5432" in (
+        allow.related[0].message
+    )
+    assert [(r.span.path, r.span.line) for r in deny.related] == [
+        ("k8s/admin.yaml", line_of(admin, "- name: all-from-ops"))
+    ]
+    assert "all-from-ops" in deny.related[0].message and "allows" in deny.related[0].message

@@ -44,7 +44,7 @@ from netlint.core.model import Direction, ForeignPolicy, LabelSelector, NetworkP
 from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
 from netlint.output.connectivity import mermaid_quote
-from netlint.output.explain import location, policy_name, rule_name
+from netlint.output.explain import admin_name, admin_rule_name, location, policy_name, rule_name
 from netlint.output.report import Report
 
 FORMATS: Final = ("text", "json", "markdown", "sarif")
@@ -79,8 +79,9 @@ class Cause:
 
     revision: str
     #: ``allows`` (head rule allowing what was gained), ``allowed`` (base rule that allowed
-    #: what was lost), ``isolates`` (head policy that now isolates an end), ``opens`` (an end
-    #: no policy isolates any more: the location is the workload).
+    #: what was lost), ``denies`` (head AdminNetworkPolicy rule denying what was lost),
+    #: ``isolates`` (head policy that now isolates an end), ``opens`` (an end no policy
+    #: isolates any more: the location is the workload).
     role: str
     policy: str | None
     rule: str | None
@@ -95,8 +96,7 @@ class Cause:
             return f"no policy isolates {self.subject} for {self.rule} any more"
         if self.role == "isolates":
             return f"{self.policy} now isolates {self.subject} for {self.rule}"
-        verb = "allows" if self.role == "allows" else "allowed"
-        return f"{self.rule} of {self.policy} {verb} {self.conns}"
+        return f"{self.rule} of {self.policy} {self.role} {self.conns}"
 
 
 @dataclass(slots=True)
@@ -339,7 +339,20 @@ def _affected(before: _Side, after: _Side) -> tuple[set[Endpoint], set[Endpoint]
 
 
 def _foreign_print(found: Iterable[ForeignPolicy]) -> object:
-    return tuple(sorted((f.kind, f.ref.name, f.namespace or "") for f in found))
+    """Other engines' policies by name, and an AdminNetworkPolicy's by what it decides too
+    (netlint models those: a changed rule changes answers everywhere its subject reaches)."""
+    return tuple(
+        sorted(
+            (
+                f.kind,
+                f.ref.name,
+                f.namespace or "",
+                repr(f.admin.semantic_key()) if f.admin is not None else "",
+                f.unmodelled_reason or "",
+            )
+            for f in found
+        )
+    )
 
 
 def _namespace_print(index: Index, namespace: str) -> object:
@@ -486,6 +499,23 @@ def _key(side: Side, contribution_rule: str, policy: str) -> tuple[str, str, str
     return (side.direction.value, policy, contribution_rule)
 
 
+def _admin_causes(
+    answer: PairAnswer | None, action: str, conns: Conns, revision: str, role: str
+) -> list[Cause]:
+    """The AdminNetworkPolicy and baseline rules of ``answer`` with ``action`` that decide
+    part of ``conns``."""
+    if answer is None:
+        return []
+    found = []
+    for side in (answer.egress, answer.ingress):
+        for c in side.admin:
+            part = c.conns.intersect(conns)
+            if c.action == action and not part.is_empty():
+                rule = f"rule '{admin_rule_name(c)}'"
+                found.append(Cause(revision, role, admin_name(c), rule, c.rule.rule.span, part))
+    return found
+
+
 def _explain(change: Change, before: _Side, after: _Side) -> None:
     gained, lost = change.gained, change.before.subtract(change.after)
     old = before.explain(change.src, change.dst)
@@ -523,6 +553,14 @@ def _explain(change: Change, before: _Side, after: _Side) -> None:
                 known = had.get(_key(side, rule, name), _NONE)
                 if fresh is None and not conns.subtract(known).is_empty():
                     fresh = cause
+        # An admin rule that allows it: the opener when the base had no such allowing rule.
+        admitted = _admin_causes(new, "Allow", gained, "head", "allows")
+        before_admitted = {
+            (c.policy, c.rule) for c in _admin_causes(old, "Allow", gained, "base", "allowed")
+        }
+        causes.extend(admitted)
+        if fresh is None:
+            fresh = next((c for c in admitted if (c.policy, c.rule) not in before_admitted), None)
         change.opener = fresh or next((c for c in causes if c.revision == "head"), None)
     if not lost.is_empty():
         if old is not None:
@@ -540,6 +578,8 @@ def _explain(change: Change, before: _Side, after: _Side) -> None:
                                 conns,
                             )
                         )
+        causes.extend(_admin_causes(old, "Allow", lost, "base", "allowed"))
+        causes.extend(_admin_causes(new, "Deny", lost, "head", "denies"))
         if new is not None:
             for side in (new.egress, new.ingress):
                 if side.workload is None:

@@ -346,13 +346,25 @@ def _isolating(
         direction = side.direction.value.lower()
         toward = "to" if side.direction is Direction.EGRESS else "from"
         what = str(wanted) if wanted is not None else "anything"
-        for policy in side.isolated_by:
+        # The NetworkPolicies are to blame only for what they do not allow: an admin rule
+        # may deny what they allow (it is evaluated first).
+        by_policies = Conns.none()
+        for contribution in side.contributions:
+            if contribution.certain:
+                by_policies = by_policies.union(contribution.conns)
+        covered = (
+            not by_policies.is_empty()
+            if wanted is None
+            else wanted.subtract(by_policies).is_empty()
+        )
+        for policy in () if covered else side.isolated_by:
             yield Related(
                 policy.name_span,
                 f"NetworkPolicy {policy.namespace}/{policy.name} isolates the {direction} of "
                 f"{_end_name(side)}, and none of the policies isolating it allows {what} "
                 f"{toward} {_name(other)}",
             )
+        yield from _admin_related(side, "Deny", wanted, other)
 
 
 def _allowing(
@@ -374,6 +386,30 @@ def _allowing(
                 f"{side.direction.value.lower()}[{rule.index}] of NetworkPolicy "
                 f"{policy.namespace}/{policy.name} allows {part} {toward} {_name(other)}",
             )
+        yield from _admin_related(side, "Allow", allowed, other)
+
+
+def _admin_related(
+    side: Side, action: str, conns: Conns | None, other: Workload
+) -> Iterator[Related]:
+    """The AdminNetworkPolicy (or baseline) rules of ``side`` with ``action`` that decide part
+    of ``conns`` (None: anything) for certain."""
+    toward = "to" if side.direction is Direction.EGRESS else "from"
+    verb = {"Allow": "allows", "Deny": "denies"}[action]
+    for decided in side.admin:
+        if decided.action != action or not decided.certain:
+            continue
+        part = decided.conns if conns is None else decided.conns.intersect(conns)
+        if part.is_empty():
+            continue
+        admin, rule = decided.policy, decided.rule
+        priority = "" if admin.priority is None else f" (priority {admin.priority})"
+        label = rule.name or f"{rule.rule.direction.rules_key}[{rule.rule.index}]"
+        yield Related(
+            rule.rule.span,
+            f"rule '{label}' of {admin.kind} {admin.name}{priority} {verb} {part} {toward} "
+            f"{_name(other)}",
+        )
 
 
 RULE = ConnectivityExpectation
