@@ -15,6 +15,8 @@ For each corpus (made by ../shared/bench/gen_corpus.py, cached under --work) it 
 - warm: the same with the cache filled by a previous run and nothing changed;
 - relint: ``netlint check --stdin-filename <one policy> -`` in the cached repo, the policy edited
   (a new comment each run, so that no run replays the last one's outcome);
+- floor1: the one-file floor the relint is held to: a new interpreter that imports PyYAML and
+  composes that policy file with libyaml, wall time of the whole process (relint_over_floor1);
 - connectivity: ``netlint connectivity --format json`` of the whole corpus, cold, and its ratio
   to the cold check;
 - lsp_relint: in ``netlint lsp``, from a didChange on that policy to its diagnostics;
@@ -78,6 +80,20 @@ def floor(root: Path) -> float:
         [sys.executable, "-c", code, *listing], capture_output=True, text=True, check=True
     )
     return float(out.stdout)
+
+
+def floor_one(path: Path) -> float:
+    """Wall seconds of a new interpreter that imports PyYAML and composes one file with libyaml:
+    what a one-file re-lint cannot go below (interpreter start included, as in ``relint``)."""
+    code = (
+        "import sys, yaml\n"
+        "with open(sys.argv[1], 'rb') as f:\n"
+        "    for _ in yaml.compose_all(f.read(), Loader=yaml.CSafeLoader):\n"
+        "        pass\n"
+    )
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True)
+    return time.perf_counter() - start
 
 
 _WRAPPER = (
@@ -306,6 +322,8 @@ def bench(root: Path, runs: int, *, smoke: bool, against: Path | None = None) ->
             for i in range(runs)
         ]
     )
+    row["floor1_s"] = median([floor_one(policy) for _ in range(runs)])
+    row["relint_over_floor1"] = row["relint_s"] / row["floor1_s"]
     row["lsp_relint_s"] = lsp_relint(root, policy)
     row["cold_over_floor"] = row["cold_s"] / row["floor_s"]
     row["warm_over_cold"] = row["warm_s"] / row["cold_s"]

@@ -10,7 +10,6 @@ import errno
 import os
 import re
 import stat
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,7 +28,7 @@ from netlint.read.discover import (
     find_git_root,
 )
 from netlint.read.parse import ALL, Limits, PathKey, Tree, parse, to_tree
-from netlint.read.schema import dotted, load_schema
+from netlint.read.schema import conforms, dotted, load_schema
 
 #: A config or baseline file bigger than this is refused from its ``stat``, before it is read.
 MAX_PROJECT_FILE_BYTES: Final = 8 * 1024 * 1024
@@ -197,6 +196,8 @@ def _has_netlint_table(data: bytes) -> bool:
     """Whether a pyproject.toml sets ``tool.netlint``; True when that cannot be told (not
     UTF-8, not TOML): reading it as the config then fails with the error, instead of a run
     with a silently different configuration."""
+    import tomllib  # only for a pyproject.toml: most runs read none
+
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
@@ -375,25 +376,10 @@ def _kind(value: Any) -> str:
 
 
 def _validate(tree: Tree, rules: Sequence[Rule]) -> list[ConfigProblem]:
-    import jsonschema
-
     problems: list[ConfigProblem] = []
-    validator = jsonschema.Draft7Validator(load_schema("config"))
-    for error in sorted(validator.iter_errors(tree.data), key=lambda e: list(map(str, e.path))):
-        where: PathKey = tuple(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = sorted(error.schema.get("properties", {}))
-            for key in error.instance:
-                if key not in allowed:
-                    problems.append(
-                        ConfigProblem(
-                            f"unknown setting {_quote(dotted((*where, key)))}; "
-                            f"allowed: {', '.join(allowed)}",
-                            tree.key_span((*where, key)),
-                        )
-                    )
-            continue
-        problems.append(ConfigProblem(f"{dotted(where)}: {_describe(error)}", tree.span(where)))
+    # jsonschema (about 60 ms to import) only explains a config the cheap check does not pass.
+    if conforms(load_schema("config"), tree.data) is not True:
+        problems += _schema_problems(tree)
     settings = tree.data.get("rules") if isinstance(tree.data, dict) else None
     if isinstance(settings, dict):
         for token, entry in settings.items():
@@ -413,9 +399,31 @@ def _validate(tree: Tree, rules: Sequence[Rule]) -> list[ConfigProblem]:
     return problems
 
 
-def _validate_options(tree: Tree, where: PathKey, meta: RuleMeta) -> list[ConfigProblem]:
+def _schema_problems(tree: Tree) -> list[ConfigProblem]:
+    """What jsonschema finds wrong with the config against its schema, each where it is."""
     import jsonschema
 
+    problems: list[ConfigProblem] = []
+    validator = jsonschema.Draft7Validator(load_schema("config"))
+    for error in sorted(validator.iter_errors(tree.data), key=lambda e: list(map(str, e.path))):
+        where: PathKey = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = sorted(error.schema.get("properties", {}))
+            for key in error.instance:
+                if key not in allowed:
+                    problems.append(
+                        ConfigProblem(
+                            f"unknown setting {_quote(dotted((*where, key)))}; "
+                            f"allowed: {', '.join(allowed)}",
+                            tree.key_span((*where, key)),
+                        )
+                    )
+            continue
+        problems.append(ConfigProblem(f"{dotted(where)}: {_describe(error)}", tree.span(where)))
+    return problems
+
+
+def _validate_options(tree: Tree, where: PathKey, meta: RuleMeta) -> list[ConfigProblem]:
     schema = {
         "type": "object",
         "additionalProperties": False,
@@ -424,6 +432,10 @@ def _validate_options(tree: Tree, where: PathKey, meta: RuleMeta) -> list[Config
             **meta.option_schema,
         },
     }
+    if conforms(schema, tree.get(where)) is True:
+        return []
+    import jsonschema
+
     out: list[ConfigProblem] = []
     for error in jsonschema.Draft7Validator(schema).iter_errors(tree.get(where)):
         at: PathKey = (*where, *error.absolute_path)
@@ -479,6 +491,8 @@ def _build(path: Path, tree: Tree) -> Config:
 
 def _toml_tree(path: Path, data: bytes) -> Tree:
     """``[tool.netlint]`` as a Tree; tomllib keeps no positions, so keys are found by line."""
+    import tomllib
+
     shown = escape(str(path))
     try:
         text = data.decode("utf-8")

@@ -36,7 +36,14 @@ from netlint.run.config import (
 )
 from netlint.run.engine import ActiveRule, crash_meta_of, run, run_parallel
 from netlint.run.engine import Superseded as Superseded
-from netlint.run.registry import GROUP, Catalogue, is_selected, load_catalogue, unknown_tokens
+from netlint.run.registry import (
+    GROUP,
+    Catalogue,
+    entry_points,
+    is_selected,
+    load_catalogue,
+    unknown_tokens,
+)
 from netlint.run.workspace import LoadSettings, Workspace, default_jobs, read_file
 
 
@@ -172,7 +179,10 @@ def _open(request: CheckRequest, catalogue: Catalogue | None) -> _Opened:
         found = find_config(start)
         tops = [p for p in (git, found.parent if found else None) if p is not None]
         untrusted = () if request.allow_repo_plugins else (cwd, start, *tops)
-        catalogue = load_catalogue(untrusted)
+        # The plugin list is cached where the parse cache will be: the config's folder, else
+        # the work tree's top (outside a project, nowhere).
+        cache_in = tops[-1] if tops and request.use_cache else None
+        catalogue = load_catalogue(untrusted, cache_in=cache_in)
     request.warnings.extend(catalogue.errors)
     # A buffer from an editor belongs to the project the editor runs netlint in.
     inside_cwd = start == cwd or cwd in start.parents
