@@ -20,6 +20,10 @@ For each corpus (made by ../shared/bench/gen_corpus.py, cached under --work) it 
 - connectivity: ``netlint connectivity --format json`` of the whole corpus, cold, and its ratio
   to the cold check;
 - lsp_relint: in ``netlint lsp``, from a didChange on that policy to its diagnostics;
+- explain: ``netlint explain SRC DST`` of two workloads of that policy's namespace, warm (the
+  cache and its stored cluster filled by a first run);
+- diff: ``netlint diff`` in a git copy of the corpus with that policy's first port changed in
+  the work tree, warm (the work tree's cache filled), against the committed revision;
 and the ratios cold/floor, warm/cold, plus growth from the smallest to the largest corpus.
 Numbers go to stdout as a Markdown table and, with --json, to a file.
 """
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -147,6 +152,50 @@ def one_policy(root: Path) -> Path:
         if item["object_kind"] == "NetworkPolicy":
             return root / item["file"]
     return next(p for p in files_of(root) if "polic" in p.name)
+
+
+def pair_in_namespace_of(root: Path, policy: Path) -> tuple[str, str]:
+    """Two workloads (``ns/name``) of the namespace of the first policy in ``policy``: a pair
+    whose answer that policy may decide."""
+    sys.path.insert(0, str(REPO))
+    from netlint.core.model import NetworkPolicy
+    from netlint.run.runner import CheckRequest, layout
+
+    found, _ = layout(CheckRequest(paths=[str(root)], use_cache=True))
+    rel = policy.relative_to(root).as_posix()
+    space = next(
+        p.namespace
+        for p in found.cluster.policies
+        if isinstance(p, NetworkPolicy) and p.ref.path == rel
+    )
+    names = sorted({w.name for w in found.cluster.workloads_in(space)})
+    return f"{space}/{names[0]}", f"{space}/{names[-1]}"
+
+
+def git_copy(root: Path, policy: Path) -> Path:
+    """A git repository of the corpus, committed, with ``policy``'s first numeric port one
+    higher in the work tree (made once, under the corpus's folder's parent)."""
+    repo = root.parent / f"{root.name}-git"
+    if not (repo / ".git").is_dir():
+        shutil.rmtree(repo, ignore_errors=True)
+        shutil.copytree(root, repo, ignore=shutil.ignore_patterns(".netlint_cache"))
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "bench",
+            "GIT_AUTHOR_EMAIL": "bench@example.com",
+            "GIT_COMMITTER_NAME": "bench",
+            "GIT_COMMITTER_EMAIL": "bench@example.com",
+        }
+        for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "corpus"]):
+            subprocess.run(["git", "-C", str(repo), *command], check=True, env=env)
+        changed = repo / policy.relative_to(root)
+        text = changed.read_text()
+        match = re.search(r"port: (\d+)", text)
+        if match is not None:
+            bumped = f"port: {int(match.group(1)) + 1}"
+            text = text[: match.start()] + bumped + text[match.end() :]
+        changed.write_text(text)
+    return repo
 
 
 def lsp_relint(root: Path, policy: Path, edits: int = 15) -> float:
@@ -336,6 +385,12 @@ def bench(root: Path, runs: int, *, smoke: bool, against: Path | None = None) ->
         )
     row["connectivity_s"] = median(conn)
     row["connectivity_over_cold"] = row["connectivity_s"] / row["cold_s"]
+    src, dst = pair_in_namespace_of(root, policy)
+    timed(["explain", src, dst], root)  # fills the stored cluster
+    row["explain_s"] = median([timed(["explain", src, dst], root)[0] for _ in range(runs)])
+    repo = git_copy(root, policy)
+    timed(["check", ".", "--fail-on", "never"], repo)  # the work tree's cache
+    row["diff_s"] = median([timed(["diff"], repo)[0] for _ in range(runs)])
     if smoke:
         shutil.rmtree(cache, ignore_errors=True)
     return row

@@ -40,5 +40,14 @@ def test_bench_smoke(tmp_path: Path) -> None:
     rows = json.loads((tmp_path / "bench.json").read_text())
     row = rows[0]
     assert row["files"] == 178
-    for key in ("floor_s", "cold_s", "warm_s", "relint_s", "lsp_relint_s", "peak_rss_mib"):
+    for key in (
+        "floor_s",
+        "cold_s",
+        "warm_s",
+        "relint_s",
+        "lsp_relint_s",
+        "explain_s",
+        "diff_s",
+        "peak_rss_mib",
+    ):
         assert row[key] > 0

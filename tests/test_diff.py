@@ -25,7 +25,7 @@ from netlint.output import diff as diff_module
 from netlint.output.diff import Diff, compare
 from netlint.run import revisions
 from netlint.run.registry import load_catalogue
-from netlint.run.runner import CheckRequest, layout
+from netlint.run.runner import CheckRequest, layout, loaded
 
 ORACLE = SHARED / "oracles" / "connectivity"
 
@@ -397,3 +397,96 @@ def test_pairs_a_change_can_reach_give_the_whole_diff(
     monkeypatch.setattr(diff_module, "MAX_PAIR_EVALUATIONS", 0)
     whole = compare(base, head, "a", "b")
     assert _rows(some) == _rows(whole)
+
+
+def _objects(found: Any) -> list[tuple[object, ...]]:
+    return sorted(
+        (type(o).__name__, o.ref.kind, o.ref.namespace, o.ref.name, o.ref.path, repr(o))
+        for planned in found.units
+        for o in planned.objects
+    )
+
+
+def test_a_revision_planned_after_the_work_tree_is_planned_as_alone(tmp_path: Path) -> None:
+    # The base revision takes the work tree's unit builds where their files are the same
+    # (Workspace.follow): a build whose files differ in the revision must be made again.
+    files = {
+        "base/kustomization.yaml": "resources: [apps.yaml, db.yaml]\n",
+        "base/apps.yaml": BASE.replace("namespace: shop", "namespace: x"),
+        "base/db.yaml": DB_POLICY.replace("namespace: shop", "namespace: x"),
+        "prod/kustomization.yaml": "namespace: prod\nresources: [../base]\n",
+        "dev/kustomization.yaml": "namespace: dev\nnamePrefix: d-\nresources: [../base]\n",
+        "lab/kustomization.yaml": (
+            "resources: [../base]\ncommonLabels: {env: lab}\npatches:\n- path: patch.yaml\n"
+        ),
+        "lab/patch.yaml": (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: db, namespace: x}\n"
+            "spec: {replicas: 2}\n"
+        ),
+    }
+    root = _write(tmp_path / "repo", files)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "base")
+    # The work tree: one base file, one overlay's namespace and the patch changed.
+    (root / "base" / "db.yaml").write_text(
+        DB_POLICY_HEAD.replace("namespace: shop", "namespace: x"), encoding="utf-8"
+    )
+    (root / "prod" / "kustomization.yaml").write_text(
+        "namespace: production\nresources: [../base]\n", encoding="utf-8"
+    )
+    (root / "lab" / "patch.yaml").write_text(files["lab/patch.yaml"].replace("2", "3"))
+    workspace, config = loaded(CheckRequest(paths=[str(root)], use_cache=False))
+    work = workspace.layout()
+    catalogue = load_catalogue()
+    commit = _git(root, "rev-parse", "HEAD").strip()
+    known = work.cluster.files
+    after = revisions.load_revision(
+        config, catalogue, commit, use_cache=False, known=known, like=workspace
+    )
+    alone = revisions.load_revision(config, catalogue, commit, use_cache=False, known=known)
+    assert _objects(after.layout) == _objects(alone.layout)
+    assert _objects(after.layout) != _objects(work)
+    namespaces = {o.ref.namespace for u in after.layout.units for o in u.objects}
+    assert "prod" in namespaces and "production" not in namespaces
+
+
+ANP = """\
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: guard}
+spec:
+  priority: 10
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}
+  ingress:
+  - name: from-shop
+    action: ACTION
+    from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}]
+"""
+
+
+def test_a_change_of_an_admin_network_policy_rule_alone_is_a_diff(tmp_path: Path) -> None:
+    base = _write(
+        tmp_path / "base", {"apps.yaml": BASE, "anp.yaml": ANP.replace("ACTION", "Allow")}
+    )
+    head = _write(tmp_path / "head", {"apps.yaml": BASE, "anp.yaml": ANP.replace("ACTION", "Deny")})
+    out = _netlint("--no-cache", "--format", "json", str(base), str(head), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    rows = {(d["diff-type"], d["src"], d["dst"]) for d in data["diff"]}
+    # Every ordered pair of the three shop deployments loses everything to the Deny.
+    assert len(rows) == 6 and all(kind == "removed" for kind, _, _ in rows), rows
+    assert ("removed", "shop/frontend[Deployment]", "shop/db[Deployment]") in rows
+    # Each with the rule that denies it now and the one that allowed it before, on its line.
+    line = _line(ANP, "- name: from-shop")
+    for change in data["diff"]:
+        found = {(c["revision"], c["role"], c["rule"], c["line"]) for c in change["causes"]}
+        assert found == {
+            ("head", "denies", "rule 'from-shop'", line),
+            ("base", "allowed", "rule 'from-shop'", line),
+        }, change["causes"]
+    # The other way round the Allow opens them: the SARIF result is on that rule.
+    out = _netlint("--no-cache", "--format", "sarif", str(head), str(base), cwd=tmp_path)
+    results = json.loads(out.stdout)["runs"][0]["results"]
+    assert len(results) == 6
+    assert {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results} == {line}

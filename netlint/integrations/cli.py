@@ -424,17 +424,23 @@ def _connectivity(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from netlint.output.connectivity import Focus, FocusError
-    from netlint.output.explain import EndError, explain_pair, parse_end, render
+    from netlint.output.explain import EndError, end_namespaces, explain_pair, parse_end, render
 
     try:
         port = Focus.parse_port(args.port) if args.port else None
     except FocusError as exc:
         _say(str(exc))
         return EXIT_USAGE
-    found = _project_layout(args)
-    if found is None:
+    from netlint.run.runner import CheckRequest, UsageError, cluster_slice
+
+    request = CheckRequest(paths=list(args.paths), config=args.config, use_cache=not args.no_cache)
+    try:
+        index, _, _ = cluster_slice(request, end_namespaces((args.src, args.dst)))
+    except UsageError as exc:
+        _say(str(exc))
         return EXIT_USAGE
-    index = found.cluster
+    for warning in request.warnings:
+        _say(f"warning: {warning}")
     try:
         src, dst = parse_end(index, args.src), parse_end(index, args.dst)
     except EndError as exc:
@@ -450,7 +456,7 @@ def _diff(args: argparse.Namespace) -> int:
     from netlint.output.diff import compare, render
     from netlint.run import revisions
     from netlint.run.registry import load_catalogue
-    from netlint.run.runner import CheckRequest, UsageError, layout
+    from netlint.run.runner import CheckRequest, UsageError, layout, loaded
 
     refs = list(args.refs)
     if len(refs) > 2:
@@ -473,7 +479,8 @@ def _diff(args: argparse.Namespace) -> int:
             base_layout, head_layout = sides
         else:
             request = CheckRequest(config=args.config, use_cache=use_cache)
-            work, config = layout(request)
+            workspace, config = loaded(request)
+            work = workspace.layout()
             for warning in request.warnings:
                 _say(f"warning: {warning}")
             top = revisions.git_top(config.root)
@@ -485,7 +492,7 @@ def _diff(args: argparse.Namespace) -> int:
                 base_name = f"{base_commit[:12]} ({how})"
             known = work.cluster.files
             base_layout = revisions.load_revision(
-                config, catalogue, base_commit, use_cache=use_cache, known=known
+                config, catalogue, base_commit, use_cache=use_cache, known=known, like=workspace
             ).layout
             if len(refs) == 2:
                 head_commit = revisions.resolve_commit(top, refs[1])

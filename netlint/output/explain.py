@@ -93,6 +93,24 @@ def parse_end(index: Index, text: str) -> Workload | External:
     return own[0]
 
 
+def end_namespaces(texts: Iterable[str]) -> frozenset[str] | None:
+    """The namespaces that ends written as ``parse_end`` reads them live in (none for an
+    address); None when one is a bare name, which may live in any namespace."""
+    found: set[str] = set()
+    for text in texts:
+        value = text.strip()
+        try:
+            ipaddress.ip_network(value, strict=False)
+            continue
+        except ValueError:
+            pass
+        namespace, slash, name = value.rpartition("/")
+        if not (slash and namespace and name):
+            return None
+        found.add(namespace)
+    return frozenset(found)
+
+
 def end_label(end: Workload | External) -> str:
     return _workload_label(end) if isinstance(end, Workload) else end.label
 

@@ -41,7 +41,7 @@ import secrets
 import stat as stat_module
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -804,6 +804,78 @@ def decode_results(blob: bytes) -> list[FileResult] | None:
         return None
 
 
+#: What a cluster holds: the model objects of a file, as planned into units.
+_Modelled = NetworkPolicy | Workload | Namespace | ForeignPolicy
+
+
+def _pack_objects(objects: Iterable[_Modelled]) -> bytes:
+    body = tuple((o.ref.path, _ENCODERS[type(o)](o, o.ref.path)) for o in objects)
+    packed: bytes = msgpack.packb(body, default=_default, unicode_errors="surrogatepass")
+    return packed
+
+
+def _unpack_objects(blob: object) -> list[_Modelled]:
+    if type(blob) is not bytes:
+        raise _Reject
+    body = msgpack.unpackb(
+        blob,
+        use_list=False,
+        raw=False,
+        unicode_errors="surrogatepass",
+        strict_map_key=True,
+        ext_hook=_ext,
+    )
+    found: list[_Modelled] = []
+    for item in _t(body):
+        path, encoded = _t(item, 2)
+        found.append(_DECODERS[_t(encoded)[0]](encoded, _s(path)))
+    return found
+
+
+#: A stored cluster's slice: its objects, and the files outside the key that planning read.
+ClusterSlice = tuple[list[_Modelled], tuple[tuple[str, str | None], ...]]
+
+
+def encode_cluster(
+    key: str, objects: Iterable[_Modelled], reads: Mapping[str, str | None]
+) -> bytes:
+    """A planned cluster's objects by namespace, in their order: every Namespace and every
+    cluster-scoped policy in one part, each namespace's objects in another, so that a question
+    about two namespaces decodes those two and the shared part only; with ``reads``, what the
+    plan read besides the manifests the key covers (each file's digest, None for none)."""
+    shared: list[_Modelled] = []
+    by_namespace: dict[str, list[_Modelled]] = {}
+    for obj in objects:
+        home = None if isinstance(obj, Namespace) else obj.namespace
+        if home is None:
+            shared.append(obj)
+        else:
+            by_namespace.setdefault(home, []).append(obj)
+    parts = tuple((ns, _pack_objects(items)) for ns, items in by_namespace.items())
+    read = tuple(sorted(reads.items()))
+    return _pack("cluster", (key, read, _pack_objects(shared), parts))
+
+
+def decode_cluster(blob: bytes, key: str, namespaces: Collection[str]) -> ClusterSlice | None:
+    """The objects of ``namespaces`` and the shared part, in the order encoded, and the reads
+    stored with them; None when the file is not a cluster of this ``key`` that this netlint
+    wrote."""
+    try:
+        stored, read, shared, parts = _t(_unpack("cluster", blob), 4)
+        if stored != key:
+            return None
+        reads = tuple((_s(rel), _os(known)) for rel, known in (_t(x, 2) for x in _t(read)))
+        wanted = set(namespaces)
+        found = _unpack_objects(shared)
+        for item in _t(parts):
+            namespace, part = _t(item, 2)
+            if _s(namespace) in wanted:
+                found.extend(_unpack_objects(part))
+    except Exception:  # malformed in any way: as if nothing were stored
+        return None
+    return found, reads
+
+
 def _e_finding(f: Finding) -> tuple[Any, ...]:
     related = tuple((r.span, r.message) for r in f.related)
     return (f.code, f.name, f.severity.value, f.message, f.span, related, f.subject, f.fix)
@@ -1050,6 +1122,8 @@ class Cache:
     shards: dict[str, Anchor] = field(default_factory=dict)
     #: Outcomes as stored (decoded only when one is reused), oldest first.
     outcomes: dict[str, Any] = field(default_factory=dict)
+    #: The last planned cluster stored (``netlint explain``): its key and shard token.
+    cluster: tuple[str, str] | None = None
     #: Stamps of this run (what the next one will find), and results parsed in this process.
     fresh: dict[str, _Stamp] = field(default_factory=dict)
     fresh_shards: dict[str, Anchor] = field(default_factory=dict)
@@ -1104,7 +1178,7 @@ class Cache:
         if blob is None:  # replaced, copied or planted: not the state this machine wrote
             return
         try:
-            written_ns, stamps, shards, outcomes = _t(_unpack("state", blob), 4)
+            written_ns, stamps, shards, outcomes, cluster = _t(_unpack("state", blob), 5)
             anchors: dict[str, Anchor] = {}
             for item in _t(shards):
                 shard, (ino, ctime_ns, mtime_ns, size) = _t(item, 2)
@@ -1120,6 +1194,12 @@ class Cache:
                     raise _Reject
                 decoded[rel] = _new_tuple(_Stamp, item[1:])
             kept = {_s(key): value for key, value in (_t(item, 2) for item in _t(outcomes))}
+            stored = None
+            if cluster is not None:
+                cluster_key, cluster_token = _t(cluster, 2)
+                if _s(cluster_token) not in anchors:
+                    raise _Reject
+                stored = (_s(cluster_key), cluster_token)
         except Exception:  # malformed in any way: start cold
             self.note = f"ignored {CACHE_DIR}/{name}: not a state this netlint wrote"
             return
@@ -1129,6 +1209,9 @@ class Cache:
             anchors,
             kept,
         )
+        self.cluster = stored
+        if stored is not None:
+            self.fresh_shards[stored[1]] = anchors[stored[1]]
 
     def knows(self, rel: str) -> bool:
         return rel in self.stamps
@@ -1228,6 +1311,48 @@ class Cache:
             del self.outcomes[next(iter(self.outcomes))]
         self._dirty = True
 
+    def cluster_slice(self, key: str, namespaces: Collection[str]) -> ClusterSlice | None:
+        """The stored cluster's objects of ``namespaces`` and its shared part (see
+        ``encode_cluster``), if the cluster stored has this key."""
+        if self.cluster is None or self.cluster[0] != key or not self.enabled:
+            return None
+        token = self.cluster[1]
+        anchor = self.shards.get(token)
+        with (
+            contextlib.suppress(Refused, OSError),
+            _directory(self.root, create=False, identity=self._identity) as opened,
+        ):
+            if opened is not None and anchor is not None:
+                name = f"shard-{self._prefix}-{token}.msgpack"
+                blob = _read(opened[0], name, min(anchor[3], _MAX_SHARD_BYTES), anchor)
+                if blob is not None:
+                    return decode_cluster(blob, key, namespaces)
+        return None
+
+    def put_cluster(
+        self, key: str, objects: Iterable[_Modelled], reads: Mapping[str, str | None]
+    ) -> None:
+        """Store a planned cluster under ``key`` (``reads``: see ``encode_cluster``), replacing
+        the one stored before."""
+        if self.cluster is not None and self.cluster[0] == key:
+            return
+        writer = self.shard_writer()
+        if writer is None:
+            return
+        try:
+            ref = writer.write(encode_cluster(key, objects, reads))
+        except (TypeError, ValueError, OverflowError) as exc:  # a value the format lacks
+            self.note = f"cluster not cached: {exc}"
+            return
+        except OSError as exc:
+            self.note = f"cluster not cached: {exc.strerror or exc}"
+            return
+        if self.cluster is not None:
+            self.fresh_shards.pop(self.cluster[1], None)
+        self.cluster = (key, ref.token)
+        self.fresh_shards[ref.token] = ref.anchor
+        self._dirty = True
+
     def save(self) -> None:
         """Write what this run saw (files that are gone drop out) under new names, point the
         head at it, and remove what nobody needs any more."""
@@ -1244,6 +1369,8 @@ class Cache:
                 self.fresh_shards[ref.token] = ref.anchor
                 self.unsaved.clear()
             live = {s.shard for s in self.fresh.values()}
+            if self.cluster is not None:
+                live.add(self.cluster[1])
             body = (
                 time.time_ns(),
                 tuple(
@@ -1252,6 +1379,7 @@ class Cache:
                 ),
                 tuple((t, a) for t, a in self.fresh_shards.items() if t in live),
                 tuple(self.outcomes.items()),
+                self.cluster,
             )
             state_blob = _pack("state", body)
         except (TypeError, ValueError, OverflowError) as exc:  # a value the format lacks

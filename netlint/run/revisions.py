@@ -252,10 +252,13 @@ def load_revision(
     use_cache: bool = True,
     jobs: int = 0,
     known: Mapping[str, FileResult] | None = None,
+    like: Workspace | None = None,
 ) -> Revision:
     """The deploy units of the project as they are in ``commit``. ``known``: results already
     loaded (the work tree's ``layout.cluster.files``), taken for each blob with the same path
-    and content, so that only what the revision changed is parsed or read from the cache."""
+    and content, so that only what the revision changed is parsed or read from the cache.
+    ``like``: the work tree's workspace, whose unit builds are taken where their files are the
+    same (``Workspace.follow``)."""
     top = git_top(config.root)
     prefix = "" if top == config.root else config.root.relative_to(top).as_posix()
     tree = read_tree(top, commit, prefix, config.limits.max_file_bytes)
@@ -263,6 +266,8 @@ def load_revision(
     session = Session.create(config, catalogue)
     settings: LoadSettings = session.workspace.settings
     workspace = _Snapshot(settings)
+    if like is not None:
+        workspace.follow(like)
     workspace.skipped.extend(s for s in tree.skipped if s.path not in tree.files)
     workspace.skipped.extend(templated)
     cache = session.open_cache() if use_cache else None

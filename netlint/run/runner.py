@@ -10,11 +10,11 @@ import hashlib
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 
+from netlint.analysis.index import Index
 from netlint.analysis.layout import Layout
 from netlint.core.findings import Finding
 from netlint.core.model import Object
@@ -255,13 +255,68 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
 
 def layout(request: CheckRequest, catalogue: Catalogue | None = None) -> tuple[Layout, Config]:
     """The deploy units of the project (``netlint units``): discovered, parsed, planned."""
+    workspace, config = loaded(request, catalogue)
+    return workspace.layout(), config
+
+
+def loaded(request: CheckRequest, catalogue: Catalogue | None = None) -> tuple[Workspace, Config]:
+    """The project discovered and parsed, its units not planned yet (``Workspace.layout``)."""
     opened = _open(request, catalogue)
     session = opened.session
     cache = session.open_cache() if request.use_cache else None
     session.workspace.load(opened.files, overrides=opened.overrides, cache=cache, jobs=request.jobs)
     if cache is not None:
         cache.save()
-    return session.workspace.layout(), session.config
+    return session.workspace, session.config
+
+
+def cluster_slice(
+    request: CheckRequest, namespaces: Collection[str] | None
+) -> tuple[Index, Config, bool]:
+    """The cluster view for a question about ``namespaces`` only (``netlint explain``): their
+    objects, every Namespace and the cluster-scoped policies of other engines, or the whole
+    cluster when ``namespaces`` is None or no slice is stored; True when it is a slice.
+
+    Planning the units of a big repo costs more than the question: the cluster as planned is
+    stored in the cache by namespace, under a key of every file's content and the settings, so
+    an unchanged repo answers from the two namespaces' slices (docs/performance.md)."""
+    opened = _open(request, None)
+    session = opened.session
+    cache = session.open_cache() if request.use_cache else None
+    files, overrides = opened.files, opened.overrides
+    key = None if cache is None else _layout_key(session, files, overrides, cache)
+    if cache is not None and key is not None and namespaces is not None:
+        found = cache.cluster_slice(key, namespaces)
+        # The key covers the manifests; what else the builds read is compared as well.
+        if found is not None and all(
+            _digest_of(session.workspace.read(rel)) == known for rel, known in found[1]
+        ):
+            return Index((), found[0]), session.config, True
+    session.workspace.load(files, overrides=overrides, cache=cache, jobs=request.jobs)
+    planned = session.workspace.layout()
+    if cache is not None:
+        key = _layout_key(session, files, overrides, cache)
+        if key is not None:
+            # The cluster's own objects, in its order: an Index of a slice of them is the
+            # cluster's index restricted to those namespaces.
+            objects = (o for unit in planned.units for o in unit.objects)
+            cache.put_cluster(key, objects, session.workspace.unlisted_reads)
+        cache.save()
+    return planned.cluster, session.config, False
+
+
+def _digest_of(data: bytes | None) -> str | None:
+    return None if data is None else digest(data)
+
+
+def _layout_key(
+    session: Session, files: Sequence[str], overrides: Mapping[str, bytes], cache: Cache
+) -> str | None:
+    """What the planned cluster depends on: the settings (units, namespaces, limits) and the
+    content of every file (netlint's code is in the cache's salt)."""
+    if not cache.enabled:
+        return None
+    return _content_key(["cluster", repr(session.config)], session, files, overrides, cache)
 
 
 def _report(
@@ -342,6 +397,18 @@ def _outcome_key(
             parts.append(digest(request.baseline.read_bytes()))
         except OSError:
             return None
+    return _content_key(parts, session, files, overrides, cache)
+
+
+def _content_key(
+    parts: list[str],
+    session: Session,
+    files: Sequence[str],
+    overrides: Mapping[str, bytes],
+    cache: Cache,
+) -> str | None:
+    """``parts`` and the content of every file, hashed; None when some file's content is not
+    known without reading it."""
     root = session.config.root
     for rel in sorted(files):
         if rel in overrides:

@@ -23,7 +23,7 @@ from netlint.core.problems import ProblemKind
 from netlint.core.units import DeclaredUnit
 from netlint.read.build import BuildOptions
 from netlint.read.discover import Skipped
-from netlint.read.load import FileResult, FileTooLarge, load, unreadable
+from netlint.read.load import FileResult, FileTooLarge, digest, load, unreadable
 from netlint.read.parse import Limits
 from netlint.read.units import Memo, plan
 from netlint.run.cache import Cache, ShardRef, ShardWriter, decode_results, encode_results
@@ -60,6 +60,9 @@ class Workspace:
     #: What planning the units keeps for the next plan (the language server plans again
     #: after every edit): files parsed whole and builds, while their files are unchanged.
     _memo: Memo = field(default_factory=Memo)
+    #: Files builds read that are not parsed manifests (a generator's ``.env``, a resource
+    #: outside the roots), with the digest of what was read (None: nothing could be).
+    unlisted_reads: dict[str, str | None] = field(default_factory=dict)
 
     def load(
         self,
@@ -140,6 +143,13 @@ class Workspace:
         else:
             self.results[result.path] = result
 
+    def follow(self, other: Workspace) -> None:
+        """Plan as the next of ``other``'s plans (another revision of the same project): the
+        builds whose files are unchanged, and the indexes of unchanged units, are taken from
+        it instead of made again."""
+        self._memo = other._memo
+        self._previous = other._layout
+
     def index(self) -> Index:
         """Every unit's objects: what may be applied to one cluster."""
         return self.layout().cluster
@@ -172,6 +182,13 @@ class Workspace:
         the root through a linked folder (the file itself is opened without following links)."""
         if rel in self.overrides:
             return self.overrides[rel]
+        if rel in self.results:
+            return self._read(rel)
+        found = self._read(rel)
+        self.unlisted_reads[rel] = None if found is None else digest(found)
+        return found
+
+    def _read(self, rel: str) -> bytes | None:
         root = self.settings.root
         path = root / rel
         try:
