@@ -333,12 +333,20 @@ class _Compiled:
     admins: list[AdminPolicy] = field(default_factory=list)
     baseline: AdminPolicy | None = None
     admin_rules: dict[tuple[AdminPolicy, Direction], list[_AdminRule]] = field(default_factory=dict)
+    #: Each rule's ports as a set, by rule object: shared with the map of another revision
+    #: (``netlint diff``), whose unchanged policies are the same objects.
+    port_sets: dict[Rule, PortSet] = field(default_factory=dict)
+    _isolating: dict[tuple[Workload, Direction], tuple[NetworkPolicy, ...]] = field(
+        default_factory=dict
+    )
     #: Foreign policies that are not modelled (other engines, malformed or extra BANPs).
     unmodelled: set[int] = field(default_factory=set)
 
     @classmethod
-    def of(cls, index: Index) -> _Compiled:
+    def of(cls, index: Index, port_sets: dict[Rule, PortSet] | None = None) -> _Compiled:
         compiled = cls(index, peers={Direction.INGRESS: [], Direction.EGRESS: []})
+        if port_sets is not None:
+            compiled.port_sets = port_sets
         compiled._admin_policies()
         for policy in index.policies:
             if not policy.valid:
@@ -360,7 +368,9 @@ class _Compiled:
         return compiled
 
     def _rule(self, policy: NetworkPolicy, rule: Rule, direction: Direction) -> _Rule:
-        ports = port_set(rule.ports)
+        ports = self.port_sets.get(rule)
+        if ports is None:
+            ports = self.port_sets[rule] = port_set(rule.ports)
         for _, _, names in ports.entries:
             if not names.cofinite:
                 self.names |= names.values
@@ -376,8 +386,16 @@ class _Compiled:
                 self.peers[direction].append((policy, peer))
         return _Rule(policy, rule, ports, not rule.peers, tuple(numbered), ips)
 
-    def isolating(self, workload: Workload, direction: Direction) -> list[NetworkPolicy]:
-        return [p for p in self.index.policies_selecting(workload) if (p, direction) in self.rules]
+    def isolating(self, workload: Workload, direction: Direction) -> tuple[NetworkPolicy, ...]:
+        # Asked once per pair and end: a diff or an expectations file asks of the same
+        # workloads thousands of times.
+        key = (workload, direction)
+        found = self._isolating.get(key)
+        if found is None:
+            found = self._isolating[key] = tuple(
+                p for p in self.index.policies_selecting(workload) if (p, direction) in self.rules
+            )
+        return found
 
     def _admin_policies(self) -> None:
         """Compile the modelled AdminNetworkPolicies and the BaselineAdminNetworkPolicy; note
@@ -908,9 +926,13 @@ _CLOSED: Final[_Answer] = (_NONE, _NONE)
 class ConnectivityMap:
     """The connections of every ordered pair of an index's workloads and external ranges."""
 
-    def __init__(self, index: Index, *, with_external: bool = True) -> None:
+    def __init__(
+        self, index: Index, *, with_external: bool = True, like: ConnectivityMap | None = None
+    ) -> None:
+        """``like``: the map of another revision of the same repo, whose compiled rule ports
+        are taken for the rules both share."""
         self.index = index
-        self._compiled = _Compiled.of(index)
+        self._compiled: _Compiled = _Compiled.of(index, like._compiled.port_sets if like else None)
         self.notes: list[str] = list(self._compiled.notes)
         self.workloads: list[Workload] = []
         for workload in index.workloads:
@@ -1363,9 +1385,12 @@ def _selector_key(selector: LabelSelector) -> tuple[object, ...]:
     )
 
 
-def connectivity(index: Index, *, with_external: bool = True) -> ConnectivityMap:
-    """The connectivity map of an index (``layout.cluster``, or one unit's index)."""
-    return ConnectivityMap(index, with_external=with_external)
+def connectivity(
+    index: Index, *, with_external: bool = True, like: ConnectivityMap | None = None
+) -> ConnectivityMap:
+    """The connectivity map of an index (``layout.cluster``, or one unit's index); ``like``:
+    the map of another revision, see ``ConnectivityMap``."""
+    return ConnectivityMap(index, with_external=with_external, like=like)
 
 
 class Explainer:

@@ -512,9 +512,9 @@ def _diff(args: argparse.Namespace) -> int:
             hint = " (to compare directories, give two: netlint diff DIR1 DIR2)"
         _say(f"{exc}{hint}")
         return EXIT_USAGE
-    result = compare(
-        connectivity(base_layout.cluster), connectivity(head_layout.cluster), names[0], names[1]
-    )
+    head_map = connectivity(head_layout.cluster)
+    base_map = connectivity(base_layout.cluster, like=head_map)
+    result = compare(base_map, head_map, names[0], names[1])
     text = render(result, args.format, root, texts)
     if args.output is not None:
         with open(args.output, "w", encoding="utf-8", newline="\n") as handle:

@@ -315,9 +315,14 @@ def _affected(before: _Side, after: _Side) -> tuple[set[Endpoint], set[Endpoint]
     sources |= changed
     destinations |= changed
     # Policies that changed: every workload they select, in either map, for their directions.
-    policies = [_policy_prints(i) for i in indexes]
-    for key in policies[0].keys() | policies[1].keys():
-        if policies[0].get(key) == policies[1].get(key):
+    # Both revisions share the objects of unchanged files (the base takes the work tree's
+    # parsed results and builds): only names whose objects differ are printed and compared.
+    named = [_policies_by_name(i) for i in indexes]
+    for key in named[0].keys() | named[1].keys():
+        a, b = named[0].get(key, []), named[1].get(key, [])
+        if len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True)):
+            continue
+        if sorted(map(_printed, a)) == sorted(map(_printed, b)):
             continue
         for side, index in zip(sides, indexes, strict=True):
             for policy in index.policies_in(key[0]):
@@ -370,11 +375,15 @@ def _endpoint_prints(side: _Side) -> dict[Endpoint, object]:
     }
 
 
-def _policy_prints(index: Index) -> dict[tuple[str, str], object]:
-    found: dict[tuple[str, str], list[str]] = defaultdict(list)
+def _policies_by_name(index: Index) -> dict[tuple[str, str], list[NetworkPolicy]]:
+    found: dict[tuple[str, str], list[NetworkPolicy]] = defaultdict(list)
     for policy in index.policies:
-        found[(policy.namespace, policy.name)].append(repr(_policy_print(policy)))
-    return {k: tuple(sorted(v)) for k, v in found.items()}
+        found[(policy.namespace, policy.name)].append(policy)
+    return found
+
+
+def _printed(policy: NetworkPolicy) -> str:
+    return repr(_policy_print(policy))
 
 
 def _answer(side: _Side, src: End, dst: End) -> tuple[Conns, Conns]:
