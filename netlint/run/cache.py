@@ -1270,19 +1270,22 @@ class Cache:
     def _shard(self, token: str) -> dict[str, FileResult]:
         found = self._loaded.get(token)
         if found is None:
-            found = {}
-            anchor = self.shards.get(token)
-            with (
-                contextlib.suppress(Refused, OSError),
-                _directory(self.root, create=False, identity=self._identity) as opened,
-            ):
-                if opened is not None and anchor is not None:
-                    name = f"shard-{self._prefix}-{token}.msgpack"
-                    blob = _read(opened[0], name, min(anchor[3], _MAX_SHARD_BYTES), anchor)
-                    items = decode_results(blob) if blob is not None else None
-                    found = {r.path: r for r in items or ()}
-            self._loaded[token] = found
+            blob = self._shard_bytes(token)
+            items = decode_results(blob) if blob is not None else None
+            found = self._loaded[token] = {r.path: r for r in items or ()}
         return found
+
+    def _shard_bytes(self, token: str) -> bytes | None:
+        """A shard's bytes, if it is still the file the state recorded (its anchor)."""
+        anchor = self.shards.get(token)
+        with (
+            contextlib.suppress(Refused, OSError),
+            _directory(self.root, create=False, identity=self._identity) as opened,
+        ):
+            if opened is not None and anchor is not None:
+                name = f"shard-{self._prefix}-{token}.msgpack"
+                return _read(opened[0], name, min(anchor[3], _MAX_SHARD_BYTES), anchor)
+        return None
 
     def put(self, result: FileResult, st: os.stat_result, shard: ShardRef | None = None) -> None:
         """Remember a file's result, with the stat taken *before* its bytes were read; ``shard``
@@ -1316,18 +1319,8 @@ class Cache:
         ``encode_cluster``), if the cluster stored has this key."""
         if self.cluster is None or self.cluster[0] != key or not self.enabled:
             return None
-        token = self.cluster[1]
-        anchor = self.shards.get(token)
-        with (
-            contextlib.suppress(Refused, OSError),
-            _directory(self.root, create=False, identity=self._identity) as opened,
-        ):
-            if opened is not None and anchor is not None:
-                name = f"shard-{self._prefix}-{token}.msgpack"
-                blob = _read(opened[0], name, min(anchor[3], _MAX_SHARD_BYTES), anchor)
-                if blob is not None:
-                    return decode_cluster(blob, key, namespaces)
-        return None
+        blob = self._shard_bytes(self.cluster[1])
+        return None if blob is None else decode_cluster(blob, key, namespaces)
 
     def put_cluster(
         self, key: str, objects: Iterable[_Modelled], reads: Mapping[str, str | None]
