@@ -22,6 +22,8 @@ For each corpus (made by ../shared/bench/gen_corpus.py, cached under --work) it 
 - lsp_relint: in ``netlint lsp``, from a didChange on that policy to its diagnostics;
 - explain: ``netlint explain SRC DST`` of two workloads of that policy's namespace, warm (the
   cache and its stored cluster filled by a first run);
+- tree_mib: with ``cold``, the peak of the whole process tree's summed resident memory (main
+  process and workers, sampled from /proc);
 - diff: ``netlint diff`` in a git copy of the corpus with that policy's first port changed in
   the work tree, warm (the work tree's cache filled), against the committed revision;
 and the ratios cold/floor, warm/cold, plus growth from the smallest to the largest corpus.
@@ -352,6 +354,8 @@ def bench(root: Path, runs: int, *, smoke: bool, against: Path | None = None) ->
         row["cold_against_s"] = median(before)
         row["cold_over_against"] = row["cold_s"] / row["cold_against_s"]
     row["peak_rss_mib"] = max(rss) / 1024
+    shutil.rmtree(cache, ignore_errors=True)
+    row["tree_mib"] = tree_timed(["check", ".", "--fail-on", "never"], root)[1] / 1024
     timed(["check", ".", "--fail-on", "never"], root)  # fill the cache
     row["warm_s"] = median(
         [timed(["check", ".", "--fail-on", "never"], root)[0] for _ in range(runs)]
@@ -532,6 +536,96 @@ def one_namespace(work: Path, runs: int, *, smoke: bool) -> dict[str, Any]:
     return row
 
 
+TINY_SIZES = (10_000, 30_000, 100_000)
+TINY_SIZES_SMOKE = (300, 900)
+
+
+def _tiny(i: int) -> str:
+    """Tiny file ``i``: a ConfigMap, a Pod or a one-rule policy, in one of 100 namespaces."""
+    space = f"ns-{i % 100}"
+    if i % 3 == 0:
+        return f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}, namespace: {space}}}\n"
+    if i % 3 == 1:
+        return (
+            f"apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: {space}, "
+            f"labels: {{app: a{i % 7}}}}}\nspec: {{containers: [{{name: c, image: x}}]}}\n"
+        )
+    return (
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        f"metadata: {{name: n{i}, namespace: {space}}}\n"
+        f"spec: {{podSelector: {{matchLabels: {{app: a{i % 7}}}}}, "
+        "ingress: [{from: [{podSelector: {}}]}]}\n"
+    )
+
+
+def tiny_files(work: Path, runs: int, *, smoke: bool) -> dict[str, Any]:
+    """Cold ``netlint check --no-cache`` over N tiny files (100 per folder), per N, with the
+    peak memory of the whole process tree: the per-file cost must stay flat as N grows."""
+    row: dict[str, Any] = {"corpus": "tiny-files"}
+    sizes = TINY_SIZES_SMOKE if smoke else TINY_SIZES
+    times: list[float] = []
+    for size in sizes:
+        root = work / f"tiny-{size}"
+        if not (root / "DONE").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            for i in range(size):
+                folder = root / f"d{i // 100:05d}"
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"f{i}.yaml").write_text(_tiny(i))
+            (root / "DONE").write_text("")
+        measured = [tree_timed(["check", "--no-cache"], root) for _ in range(1 if smoke else runs)]
+        elapsed = median([m[0] for m in measured])
+        times.append(elapsed)
+        row[f"files_{size}_s"] = elapsed
+        row[f"files_{size}_us_per_file"] = elapsed / size * 1e6
+        row[f"files_{size}_tree_mib"] = max(m[1] for m in measured) / 1024
+    row["ratio_last_over_previous"] = times[-1] / times[-2]
+    row["size_ratio"] = sizes[-1] / sizes[-2]
+    return row
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """The resident memory of a process and all its descendants, from /proc (0 when gone)."""
+    total, todo, seen = 0, [pid], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            with open(f"/proc/{current}/status") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    todo.extend(int(x) for x in handle.read().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def tree_timed(args: list[str], cwd: Path) -> tuple[float, int]:
+    """Wall seconds of a netlint process, and the peak of the summed resident memory of it and
+    its workers (KiB), sampled every 20 ms: what the machine must hold at once."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "netlint", *args],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _tree_rss_kib(process.pid))
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - start
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"netlint failed ({process.returncode}) in {cwd}")
+    return elapsed, peak
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--presets", nargs="+", default=["small", "medium"])
@@ -622,6 +716,18 @@ def main() -> int:
         f"{namespace['size_ratio']:.0f}x the policies"
     )
     rows.append(namespace)
+    tiny = tiny_files(args.work, args.runs, smoke=args.smoke)
+    print(
+        "tiny files: "
+        + ", ".join(
+            f"{k[6:-2]}: {v:.2f}s"
+            for k, v in tiny.items()
+            if k.startswith("files_") and k.endswith("_s")
+        )
+        + f"; time ratio {tiny['ratio_last_over_previous']:.2f} for "
+        f"{tiny['size_ratio']:.0f}x the files"
+    )
+    rows.append(tiny)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0

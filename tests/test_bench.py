@@ -49,5 +49,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
         "explain_s",
         "diff_s",
         "peak_rss_mib",
+        "tree_mib",
     ):
         assert row[key] > 0
+    tiny = next(r for r in rows if r["corpus"] == "tiny-files")
+    assert tiny["files_900_s"] > 0 and tiny["files_900_tree_mib"] > 0
