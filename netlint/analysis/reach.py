@@ -400,7 +400,10 @@ class _Compiled:
     def _admin_policies(self) -> None:
         """Compile the modelled AdminNetworkPolicies and the BaselineAdminNetworkPolicy; note
         what is left unmodelled (every answer it could change is then unknown)."""
-        baselines: list[ForeignPolicy] = []
+        # By name: a cluster holds one object of a kind and name. The same object (a base
+        # that several overlays apply) or equal copies of it are one policy; different ones
+        # under one name are whichever is applied last, which the repo does not say.
+        named: dict[tuple[str, str], dict[object, ForeignPolicy]] = {}
         for foreign in self.index.cluster_foreign_policies:
             admin = foreign.admin
             if admin is None:
@@ -411,21 +414,28 @@ class _Compiled:
                         f"({foreign.unmodelled_reason}): every answer it could change is unknown"
                     )
                 continue
+            versions = named.setdefault((admin.kind, admin.name), {})
+            versions.setdefault(repr(admin.semantic_key()), foreign)
+        for (kind, name), versions in named.items():
+            kept = list(versions.values())
+            if len(kept) > 1:
+                self.unmodelled.update(
+                    id(f)
+                    for f in self.index.cluster_foreign_policies
+                    if f.admin is not None and (f.admin.kind, f.admin.name) == (kind, name)
+                )
+                self.notes.append(
+                    f"{len(kept)} different {kind} objects named {name}: the cluster keeps the one "
+                    "applied last, so none is modelled and every answer they could change is "
+                    "unknown"
+                )
+                continue
+            admin = kept[0].admin
+            assert admin is not None
             if admin.is_baseline:
-                baselines.append(foreign)
+                self.baseline = admin
             else:
                 self.admins.append(admin)
-        if len(baselines) == 1:
-            self.baseline = baselines[0].admin
-        elif baselines:
-            # Kubernetes keeps one object named "default": which of these the cluster holds
-            # depends on the order they are applied in.
-            self.unmodelled.update(id(f) for f in baselines)
-            self.notes.append(
-                f"{len(baselines)} BaselineAdminNetworkPolicies named default: the cluster "
-                "keeps one of them, so none is modelled and every answer they could change "
-                "is unknown"
-            )
         self.admins.sort(key=lambda a: a.priority or 0)
         for admin in (*self.admins, *([self.baseline] if self.baseline else [])):
             for direction in (Direction.INGRESS, Direction.EGRESS):
@@ -668,10 +678,13 @@ def _inside(addresses: IntervalSet | None, remote: External) -> Tri:
 
 
 def _foreign_reasons(foreign: Iterable[ForeignPolicy]) -> list[str]:
-    return [
-        f"{f.kind} {f.ref.namespace + '/' if f.namespace else ''}{f.ref.name} (not modelled)"
-        for f in foreign
-    ]
+    # Once each: one name may stand for several objects (the same base applied twice).
+    return list(
+        dict.fromkeys(
+            f"{f.kind} {f.ref.namespace + '/' if f.namespace else ''}{f.ref.name} (not modelled)"
+            for f in foreign
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------
