@@ -15,9 +15,9 @@ import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
-from netlint.analysis.reach import ConnectivityMap, Conns, Endpoint, External, Record
+from netlint.analysis.reach import ConnectivityMap, Endpoint, External, Record
 from netlint.core import escape
 from netlint.output import html
 
@@ -77,7 +77,7 @@ def render(
 ) -> None:
     """Write the map in ``form`` to ``out``."""
     records: Iterable[Record] = found.records()
-    if focus is not None:
+    if focus is not None and focus != Focus():
         records = (r for r in records if focus.keeps(r))
     if form == "html":  # a page that explains pairs: it needs the map, not only its records
         html.write(found, records, found.notes, unit, out)
@@ -106,24 +106,39 @@ def _split(records: Iterable[Record]) -> _Split:
 
 
 class _Cache:
-    """Escaped labels, computed once per end (a map repeats each end thousands of times)."""
+    """Text computed once per value: a map repeats each end and each set of connections
+    thousands of times. Looked up by the object first (its records share a few objects, and
+    hashing a frozen dataclass field by field cost a third of writing four million records),
+    then by value; the objects seen are kept, so that an id is never reused while cached."""
 
-    def __init__(self, quote: Callable[[str], str]) -> None:
-        self._quote = quote
-        self._seen: dict[Endpoint | External, str] = {}
+    def __init__(self, render: Callable[[Any], str], *, most: int = 200_000) -> None:
+        self._render = render
+        self._by_id: dict[int, tuple[object, str]] = {}
+        self._by_value: dict[object, str] = {}
+        self._most = most
 
-    def __call__(self, end: Endpoint | External) -> str:
-        found = self._seen.get(end)
+    def __call__(self, value: Any) -> str:
+        seen = self._by_id.get(id(value))
+        if seen is not None:
+            return seen[1]
+        found = self._by_value.get(value)
         if found is None:
-            found = self._seen[end] = self._quote(end.label)
+            found = self._by_value[value] = self._render(value)
+        if len(self._by_id) < self._most:
+            self._by_id[id(value)] = (value, found)
         return found
+
+
+def _labels(quote: Callable[[str], str]) -> _Cache:
+    """Escaped labels of ends."""
+    return _Cache(lambda end: quote(end.label))
 
 
 # -- text ------------------------------------------------------------------------------------
 
 
 def _text(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> None:
-    label = _Cache(escape.text)
+    label = _labels(escape.text)
     for record in split.certain():
         out.write(f"{label(record.src)} => {label(record.dst)} : {record.certain}\n")
     if split.uncertain:
@@ -151,16 +166,8 @@ def _json_string(value: str) -> str:
 
 
 def _json(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> None:
-    label = _Cache(_json_string)
-    conn_cache: dict[Conns, str] = {}
-
-    def conn(value: Conns) -> str:
-        found = conn_cache.get(value)
-        if found is None:
-            found = conn_cache[value] = (
-                f'"conn": "{value}", "ports": {json.dumps(value.structured())}'
-            )
-        return found
+    label = _labels(_json_string)
+    conn = _Cache(lambda value: f'"conn": "{value}", "ports": {json.dumps(value.structured())}')
 
     out.write('{\n  "unit": ' + (_json_string(unit) if unit is not None else "null"))
     out.write(',\n  "connections": [')
@@ -195,7 +202,7 @@ def _csv_cell(value: str) -> str:
 
 
 def _csv(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> None:
-    label = _Cache(_csv_cell)
+    label = _labels(_csv_cell)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("src", "dst", "conn", "certain", "depends_on"))
@@ -221,7 +228,7 @@ def _md_cell(value: str) -> str:
 
 
 def _markdown(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> None:
-    label = _Cache(_md_cell)
+    label = _labels(_md_cell)
     title = f" of {_md_cell(unit)}" if unit else ""
     out.write(f"### Connectivity{title}\n\n| source | destination | allowed |\n|---|---|---|\n")
     for record in split.certain():
