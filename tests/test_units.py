@@ -507,3 +507,50 @@ def test_a_gitops_include_glob_that_means_nothing_is_an_incomplete_unit(tmp_path
     found, _ = layout(CheckRequest(paths=[str(tmp_path)], root=tmp_path, use_cache=False))
     (unit,) = [u for u in found.units if u.unit.kind is UnitKind.ARGOCD]
     assert not unit.unit.complete and unit.objects == []
+
+
+def test_a_new_file_keeps_the_top_level_kustomizations_a_new_kustomization_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The language server plans again after every change; the top-level kustomizations depend
+    # on the kustomization files alone, so another file coming does not look for them again.
+    import netlint.read.kustomize as kustomize
+    from netlint.run.workspace import LoadSettings, Workspace
+
+    calls: list[list[str]] = []
+    original = kustomize.top_level_kustomizations
+
+    def counted(*args: Any, **kwargs: Any) -> list[str]:
+        calls.append(original(*args, **kwargs))
+        return calls[-1]
+
+    monkeypatch.setattr(kustomize, "top_level_kustomizations", counted)
+    files = {
+        "base/kustomization.yaml": "resources: [pod.yaml]\n",
+        "base/pod.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+        "spec: {containers: [{name: c, image: x}]}\n",
+        "prod/kustomization.yaml": "namespace: prod\nresources: [../base]\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    workspace = Workspace(LoadSettings(tmp_path, BuildOptions(), Limits()))
+    workspace.load(sorted(files))
+    assert [u.unit.id for u in workspace.layout().units] == ["kustomize:prod"]
+    (tmp_path / "lone.yaml").write_text(files["base/pod.yaml"].replace("name: p", "name: q"))
+    workspace.load(["lone.yaml"])
+    workspace._layout = None  # as an edit does
+    assert sorted(u.unit.id for u in workspace.layout().units) == [
+        "file:lone.yaml",
+        "kustomize:prod",
+    ]
+    assert len(calls) == 1
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev" / "kustomization.yaml").write_text("namespace: dev\nresources: [../prod]\n")
+    workspace.load(["dev/kustomization.yaml"])
+    workspace._layout = None
+    assert sorted(u.unit.id for u in workspace.layout().units) == [
+        "file:lone.yaml",
+        "kustomize:dev",
+    ]
+    assert len(calls) == 2

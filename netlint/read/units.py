@@ -155,7 +155,8 @@ class _Planner:
             # that is new, and the facts about folders change.
             self.memo.builds.clear()
             self.memo.singles = {p: v for p, v in self.memo.singles.items() if p in results}
-            self.memo.top = None
+            # The top-level kustomizations stay: they depend on the kustomization files only,
+            # whose names and contents their stamp holds (a new one is a new stamp).
             self.memo.paths = paths
             # Per folder, not per file: a repo has far fewer folders than files.
             homes = {p: posixpath.dirname(p) for p in self.paths}
