@@ -1431,12 +1431,18 @@ def _prune(dir_fd: int, prefix: str, keep: set[str]) -> None:
             grace = _SHARD_GRACE_NS
         else:
             grace = _STATE_GRACE_NS
-        try:
-            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except OSError:
-            continue
-        if not stat_module.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid):
-            continue
-        if now - st.st_mtime_ns > grace:
-            with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=dir_fd)
+        remove_if_older(dir_fd, name, grace, now, uid)
+
+
+def remove_if_older(dir_fd: int, name: str, age_ns: int, now: int, uid: int | None) -> None:
+    """Delete ``name`` in ``dir_fd`` once modified more than ``age_ns`` before ``now``: only a
+    regular file of this user (``uid``, None where there are none), never through a link."""
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return
+    if not stat_module.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid):
+        return
+    if now - st.st_mtime_ns > age_ns:
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=dir_fd)

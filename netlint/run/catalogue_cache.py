@@ -53,6 +53,7 @@ from netlint.run.cache import (
     _token,
     _unpack,
     _write_new,
+    remove_if_older,
 )
 
 #: Bumped when what a body holds changes.
@@ -319,12 +320,4 @@ def _prune(dir_fd: int, keep: str) -> None:
     for name in names:
         if name == keep or _BODY.fullmatch(name) is None:
             continue
-        try:
-            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except OSError:
-            continue
-        if not stat_module.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid):
-            continue
-        if now - st.st_mtime_ns > _STALE_NS:
-            with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=dir_fd)
+        remove_if_older(dir_fd, name, _STALE_NS, now, uid)
