@@ -787,42 +787,32 @@ def _side(
     reasons: set[str] = set()
     if isinstance(remote, Workload) and any(not c.certain for c in contributions):
         reasons.add(_unknown_namespace(remote.namespace))
-    if not admin:
-        return Side(
-            direction,
-            end,
-            tuple(policies),
-            tuple(contributions),
-            certain,
-            possible,
-            (),
-            tuple(sorted(reasons)),
-        )
-
-    def verdict_of(rule: _AdminRule) -> Tri:
-        if isinstance(remote, External):
-            return _inside(rule.ips.get(remote.version), remote)
-        return Tri.any_of(
-            peer_matches(compiled.index, rule.policy, peer, remote)
-            for peer in rule.rule.rule.peers
-            if peer.ip_block is None
-        )
-
     decided: list[AdminContribution] = []
-    (certain, possible), remote_unknown, own_unknown = _layered(
-        admin,
-        (certain, possible) if policies else None,
-        verdict_of,
-        lambda rule: resolve(rule.ports, destination),
-        decided,
-    )
-    if remote_unknown:
-        if isinstance(remote, Workload):
-            reasons.add(_unknown_namespace(remote.namespace))
-        else:
-            reasons.add(f"which addresses of {remote.label} an AdminNetworkPolicy names")
-    if own_unknown:
-        reasons.update(admin.reasons)
+    if admin:
+
+        def verdict_of(rule: _AdminRule) -> Tri:
+            if isinstance(remote, External):
+                return _inside(rule.ips.get(remote.version), remote)
+            return Tri.any_of(
+                peer_matches(compiled.index, rule.policy, peer, remote)
+                for peer in rule.rule.rule.peers
+                if peer.ip_block is None
+            )
+
+        (certain, possible), remote_unknown, own_unknown = _layered(
+            admin,
+            (certain, possible) if policies else None,
+            verdict_of,
+            lambda rule: resolve(rule.ports, destination),
+            decided,
+        )
+        if remote_unknown:
+            if isinstance(remote, Workload):
+                reasons.add(_unknown_namespace(remote.namespace))
+            else:
+                reasons.add(f"which addresses of {remote.label} an AdminNetworkPolicy names")
+        if own_unknown:
+            reasons.update(admin.reasons)
     return Side(
         direction,
         end,
