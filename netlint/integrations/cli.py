@@ -256,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return serve()
         return _check(args)
+    except _Usage as exc:
+        _say(str(exc))
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("netlint: interrupted", file=sys.stderr)
         return 130
@@ -390,15 +393,27 @@ def _units(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _connectivity(args: argparse.Namespace) -> int:
-    from netlint.analysis.reach import connectivity
-    from netlint.output.connectivity import Focus, FocusError, render
+class _Usage(Exception):
+    """A command line that cannot be run: ``main`` says why and exits with EXIT_USAGE."""
+
+
+def _port(args: argparse.Namespace) -> tuple[str, int] | None:
+    """``--port PORT/PROTO`` of ``connectivity`` and ``explain``, read."""
+    if not args.port:
+        return None
+    from netlint.output.connectivity import Focus, FocusError
 
     try:
-        port = Focus.parse_port(args.port) if args.port else None
+        return Focus.parse_port(args.port)
     except FocusError as exc:
-        _say(str(exc))
-        return EXIT_USAGE
+        raise _Usage(str(exc)) from None
+
+
+def _connectivity(args: argparse.Namespace) -> int:
+    from netlint.analysis.reach import connectivity
+    from netlint.output.connectivity import Focus, render
+
+    port = _port(args)
     focus = Focus(tuple(_split(args.workload) or ()), tuple(_split(args.namespace) or ()), port)
     found = _project_layout(args)
     if found is None:
@@ -423,15 +438,10 @@ def _connectivity(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from netlint.output.connectivity import Focus, FocusError
     from netlint.output.explain import EndError, end_namespaces, explain_pair, parse_end, render
-
-    try:
-        port = Focus.parse_port(args.port) if args.port else None
-    except FocusError as exc:
-        _say(str(exc))
-        return EXIT_USAGE
     from netlint.run.runner import CheckRequest, UsageError, cluster_slice
+
+    port = _port(args)
 
     request = CheckRequest(paths=list(args.paths), config=args.config, use_cache=not args.no_cache)
     try:
