@@ -23,9 +23,11 @@ from typing import Any
 import jsonschema
 import pytest
 from conftest import REPO, SHARED
+from helpers import netlint
 
 from netlint.analysis.index import Index
 from netlint.analysis.reach import (
+    ConnectivityMap,
     Conns,
     External,
     Record,
@@ -62,13 +64,7 @@ def index_of(root: Path) -> Index:
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netlint", "connectivity", "--no-cache", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
+    return netlint("connectivity", "--no-cache", *args, cwd=cwd)
 
 
 # -- the oracle ------------------------------------------------------------------------------
@@ -402,16 +398,21 @@ def _random_repo(rng: random.Random) -> list[dict[str, Any]]:
     return docs
 
 
-def _brute(index: Index) -> dict[tuple[str, int | str], tuple[Conns, Conns]]:
-    """Every (src, dst) by :func:`explain`, external ends on the atoms of every ipBlock."""
-    found = connectivity(index)
+def _cuts(found: ConnectivityMap) -> list[int]:
+    """Where the map's external ranges (both directions' partitions) start and end."""
     atoms = [
         External(v, lo, hi)
         for d in found.partition.values()
         for v, xs in d.items()
         for lo, hi in xs
     ]
-    cuts = sorted({a.lo for a in atoms} | {a.hi + 1 for a in atoms})
+    return sorted({a.lo for a in atoms} | {a.hi + 1 for a in atoms})
+
+
+def _brute(index: Index) -> dict[tuple[str, int | str], tuple[Conns, Conns]]:
+    """Every (src, dst) by :func:`explain`, external ends on the atoms of every ipBlock."""
+    found = connectivity(index)
+    cuts = _cuts(found)
     pieces = [External(4, a, b - 1) for a, b in itertools.pairwise(cuts)]
     out: dict[tuple[str, int | str], tuple[Conns, Conns]] = {}
     workloads: list[Workload] = list(found.workloads)
@@ -445,13 +446,7 @@ def _put(
 
 def _grouped(index: Index) -> dict[tuple[str, int | str], tuple[Conns, Conns]]:
     found = connectivity(index)
-    atoms = [
-        External(v, lo, hi)
-        for d in found.partition.values()
-        for v, xs in d.items()
-        for lo, hi in xs
-    ]
-    cuts = sorted({a.lo for a in atoms} | {a.hi + 1 for a in atoms})
+    cuts = _cuts(found)
     out: dict[tuple[str, int | str], tuple[Conns, Conns]] = {}
     records: list[Record] = list(found.records())
     for r in records:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import SHARED
+from helpers import netlint
 from test_connectivity import _random_repo
 
 from netlint.analysis.reach import ConnectivityMap, connectivity
@@ -95,13 +96,7 @@ def _write(root: Path, files: dict[str, str]) -> Path:
 
 
 def _netlint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netlint", "diff", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
+    return netlint("diff", *args, cwd=cwd)
 
 
 def _git(root: Path, *args: str) -> str:

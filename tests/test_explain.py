@@ -7,11 +7,11 @@ import itertools
 import json
 import random
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import netlint
 from test_connectivity import _random_admin, _random_repo
 
 from netlint.analysis.index import Index
@@ -96,13 +96,7 @@ def _repo(tmp_path: Path, text: str = SHOP) -> tuple[Path, Index]:
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "netlint", "explain", "--no-cache", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
+    return netlint("explain", "--no-cache", *args, cwd=cwd)
 
 
 def _end(index: Index, name: str) -> Workload:
