@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import random
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import describe, lint
 from helpers import deployment, line_of, policy
+from test_connectivity import _random_repo
 
+from netlint.analysis.reach import External, explain
 from netlint.core.findings import Finding
-from netlint.run.runner import UsageError
+from netlint.core.model import Direction
+from netlint.run.runner import CheckRequest, UsageError, layout
 
 Write = Callable[[str, str], Path]
 
@@ -332,3 +337,32 @@ def test_a_kustomize_patch_of_a_network_policy_is_not_another_engine(
     )
     write("policy-patch.yaml", policy("api", selector="{matchLabels: {app: api, tier: x}}"))
     assert [f.span.line for f in nl101(tmp_path)] == [line_of(path, "name: web")]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_per_direction_isolation_is_the_reachability_core_s(tmp_path: Path, seed: int) -> None:
+    # Every object of these repos names its namespace and every policy is valid, so neither
+    # of NL101's deliberate widenings applies: a direction it reports open is exactly one the
+    # core (connectivity, explain) finds no policy isolating.
+    rng = random.Random(seed)
+    root = tmp_path / "r"
+    root.mkdir()
+    docs = _random_repo(rng)
+    (root / "all.yaml").write_text("\n---\n".join(json.dumps(d) for d in docs), "utf-8")
+    config = root / ".netlint.yaml"
+    config.write_text("select: [NL101]\nrules:\n  NL101:\n    directions: [ingress, egress]\n")
+    reported = {
+        (f.subject, d)
+        for f in nl101(root, config=config)
+        for d in Direction
+        if any(f"{words} {d.value.lower()}" in f.message for words in ("their", "isolated for"))
+    }
+    index = layout(CheckRequest(paths=[str(root)], root=root, use_cache=False))[0].cluster
+    world = External(4, 0, (1 << 32) - 1)
+    open_in_core = set()
+    for workload in index.workloads:
+        if not explain(index, workload, world).egress.isolated_by:
+            open_in_core.add((f"Pod/{workload.namespace}/{workload.name}", Direction.EGRESS))
+        if not explain(index, world, workload).ingress.isolated_by:
+            open_in_core.add((f"Pod/{workload.namespace}/{workload.name}", Direction.INGRESS))
+    assert reported == open_in_core

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import found, lint
+from test_connectivity import _random_repo, namespace, pod
 
+import netlint.rules.nl103_missing_dns_egress as nl103_module
+from netlint.analysis.reach import explain
+from netlint.analysis.tri import Tri
 from netlint.core.findings import Finding
-from netlint.run.runner import UsageError
+from netlint.core.model import Direction
+from netlint.run.runner import CheckRequest, UsageError, layout
 
 CODE = "NL103"
 
@@ -412,3 +420,99 @@ def test_a_mislabelled_pod_selector_alone_names_both_mistakes(write, tmp_path: P
         "namespaceSelector for kube-system in the same peer"
     ]
     assert "also requires team=a" in system.message and system.related == ()
+
+
+def _dns_rule(rng: random.Random) -> dict[str, Any]:
+    return {
+        "to": [
+            {
+                "namespaceSelector": rng.choice(
+                    (
+                        {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                        {"matchLabels": {"team": "x"}},
+                        {},
+                    )
+                ),
+                "podSelector": {"matchLabels": {"k8s-app": rng.choice(("kube-dns", "coredns"))}},
+            }
+        ],
+        "ports": rng.choice(
+            (
+                [{"port": 53, "protocol": "UDP"}],
+                [{"port": 53, "protocol": "TCP"}],
+                [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+                [{"port": "dns", "protocol": "UDP"}],
+            )
+        ),
+    }
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_declared_dns_pods_agree_with_the_reachability_core_s(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where the repo declares the DNS pods, "can these pods reach DNS" is a pair question the
+    # core (connectivity, explain) answers too. NL103 reports a protocol blocked only where the
+    # core finds it denied to every DNS pod; and where the core denies it and no rule has an
+    # ipBlock (which NL103 counts as maybe the DNS service IP), NL103 reports it.
+    monkeypatch.setattr(nl103_module, "MAX_NAMED", 100)
+    rng = random.Random(seed)
+    docs = _random_repo(rng)
+    for doc in docs:
+        if doc["kind"] == "NetworkPolicy" and rng.random() < 0.5:
+            doc["spec"].setdefault("egress", []).append(_dns_rule(rng))
+    docs.append(
+        pod(
+            "coredns",
+            "kube-system",
+            {"k8s-app": "kube-dns"},
+            [
+                {"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+            ],
+        )
+    )
+    if rng.random() < 0.5:
+        docs.append(namespace("kube-system", rng.choice(({"team": "x"}, {}))))
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "all.yaml").write_text("\n---\n".join(json.dumps(d) for d in docs), "utf-8")
+    findings = [
+        f for f in lint(root, context=[root], select=["NL103"]).findings if f.code == "NL103"
+    ]
+    blocked: set[tuple[str, str]] = set()
+    for finding in findings:
+        for part in finding.message.split("; "):
+            protocols = ("UDP", "TCP") if part.startswith("DNS (") or ": DNS (" in part else ()
+            if "UDP port 53 is blocked" in part:
+                protocols = ("UDP",)
+            elif part.rsplit(": ", 1)[-1].startswith("TCP port 53 is blocked"):
+                protocols = ("TCP",)
+            names = part.rsplit(" for ", 1)[-1]
+            blocked |= {(name, protocol) for name in names.split(", ") for protocol in protocols}
+    index = layout(CheckRequest(paths=[str(root)], root=root, use_cache=False))[0].cluster
+    dns_pods = [w for w in index.workloads if w.namespace == "kube-system"]
+    for workload in index.workloads:
+        if workload.namespace == "kube-system":
+            continue
+        name = f"Pod {workload.namespace}/{workload.name}"
+        answers = [explain(index, workload, d) for d in dns_pods]
+        with_ip = any(
+            peer.ip_block is not None
+            for policy in answers[0].egress.isolated_by
+            for rule in policy.effective_rules(Direction.EGRESS)
+            for peer in rule.peers
+        )
+        for protocol in ("UDP", "TCP"):
+            core = Tri.any_of(
+                Tri.TRUE
+                if a.certain.contains(protocol, 53)
+                else Tri.UNKNOWN
+                if a.uncertain.contains(protocol, 53)
+                else Tri.FALSE
+                for a in answers
+            )
+            if (name, protocol) in blocked:
+                assert core is Tri.FALSE, (name, protocol, findings)
+            elif core is Tri.FALSE and answers[0].egress.isolated_by and not with_ip:
+                raise AssertionError(f"NL103 is silent on {name} {protocol}: {findings}")

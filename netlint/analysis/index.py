@@ -219,8 +219,12 @@ class Index:
         return self._selected.get(policy, ())
 
     def isolating_policies(self, workload: Workload, direction: Direction) -> list[NetworkPolicy]:
-        """Policies that select the workload and enforce ``direction`` (isolate it)."""
-        return [p for p in self.policies_selecting(workload) if direction in p.policy_types]
+        """Policies that isolate the workload's pods for ``direction``: they select them and
+        their effective policyTypes hold it. A policy the API server rejects (NL002) isolates
+        nothing. The one definition of isolation: the reachability core and NL101 ask it."""
+        return [
+            p for p in self.policies_selecting(workload) if p.valid and direction in p.policy_types
+        ]
 
     def workloads_matching(self, selector: LabelSelector) -> Iterator[Workload]:
         """Declared workloads, in any namespace, whose pod labels the selector matches."""

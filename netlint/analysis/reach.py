@@ -392,9 +392,7 @@ class _Compiled:
         key = (workload, direction)
         found = self._isolating.get(key)
         if found is None:
-            found = self._isolating[key] = tuple(
-                p for p in self.index.policies_selecting(workload) if (p, direction) in self.rules
-            )
+            found = self._isolating[key] = tuple(self.index.isolating_policies(workload, direction))
         return found
 
     def _admin_policies(self) -> None:

@@ -121,7 +121,7 @@ class UnselectedPod(Rule):
                 )
             return
         for direction in directions:
-            if any(direction in _directions_of(p) for p in selecting):
+            if _isolated(ctx, workload, direction, selecting):
                 continue
             lower = direction.value.lower()
             if not selecting:
@@ -176,6 +176,19 @@ def _selecting(ctx: Context, workload: Workload) -> list[NetworkPolicy]:
         ):
             found.append(policy)
     return found
+
+
+def _isolated(
+    ctx: Context, workload: Workload, direction: Direction, selecting: Iterable[NetworkPolicy]
+) -> bool:
+    """Whether a policy isolates the pods for ``direction``: isolation as the reachability core
+    defines it (``Index.isolating_policies``, which connectivity and explain ask too), widened
+    on purpose as ``not_reported`` says: a policy of another namespace that may select a
+    namespace-less object once applied, and a policy the API server rejects, for the direction
+    its policyTypes meant."""
+    if ctx.cluster.isolating_policies(workload, direction):
+        return True
+    return any(direction in _directions_of(p) for p in selecting)
 
 
 def _by_namespace_written(
