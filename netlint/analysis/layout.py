@@ -49,7 +49,13 @@ class Layout:
         units_of: dict[str, list[Unit]] = {}
         for planned in plan.units:
             same = kept.get(id(planned.objects))
-            if same is not None and same.objects is planned.objects and same.unit == planned.unit:
+            if (
+                same is not None
+                and same.objects is planned.objects
+                # Identity first: a kept unit is the same object, and comparing the fields of
+                # every one of thousands of file units at each edit costs the server.
+                and (same.unit is planned.unit or same.unit == planned.unit)
+            ):
                 units.append(same)
             else:
                 files = [results[p] for p in planned.unit.files if p in results]

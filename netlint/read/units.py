@@ -71,7 +71,9 @@ class _Needs(Enum):
 
 
 #: Kinds of GitOps definitions (Argo CD, Flux) that may name a folder of the repo as a unit.
-_GITOPS_KINDS: Final = (gitops.APPLICATION, gitops.APPLICATION_SET, gitops.FLUX_KUSTOMIZATION)
+_GITOPS_KINDS: Final = frozenset(
+    (gitops.APPLICATION, gitops.APPLICATION_SET, gitops.FLUX_KUSTOMIZATION)
+)
 #: Where a metadata tree keeps the index of the model object it was made from.
 _MARK: Final = "__netlint_object__"
 
@@ -265,15 +267,16 @@ class _Planner:
                 unit = self._kustomize(directory)
                 planned.append(unit)
                 claimed.update(unit.unit.files)
+        in_tree = self.in_tree
         not_applied = [
             p
             for p in self.paths
-            if self._in_kustomize_tree(p)
+            if p in in_tree
             and p not in claimed
             and posixpath.basename(p) not in kustomize.KUSTOMIZATION_FILES
         ]
         for path in self.paths:
-            if path in claimed or self._in_kustomize_tree(path):
+            if path in claimed or path in in_tree:
                 continue
             planned.append(self._alone(path))
         return Plan(planned, not_applied, notes)
@@ -283,11 +286,16 @@ class _Planner:
     def _gitops(self, notes: list[str]) -> Iterator[Planned]:
         """A unit per Argo CD Application or ApplicationSet folder, or Flux Kustomization, that
         names a folder of this repo (every source of one Application applied together)."""
-        folders = sorted(self.folders)
-        for path in self.paths:
-            kinds = self.results[path].kinds
-            if not any(kinds[k] for k in _GITOPS_KINDS):
-                continue
+        # Most files hold no GitOps kind: one set test in C each, before the counts (a Counter
+        # may keep a kind at zero). The language server plans again on every edit.
+        candidates = sorted(
+            path
+            for path, result in self.results.items()
+            if not _GITOPS_KINDS.isdisjoint(result.kinds)
+            and any(result.kinds[k] for k in _GITOPS_KINDS)
+        )
+        folders = sorted(self.folders) if candidates else []
+        for path in candidates:
             if posixpath.basename(path) in kustomize.KUSTOMIZATION_FILES:
                 continue
             source = self.full(path)

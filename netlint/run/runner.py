@@ -609,7 +609,7 @@ def _suppress(
         broken={
             path
             for path, r in workspace.results.items()
-            if any(p.kind is ProblemKind.SYNTAX for p in r.problems)
+            if r.problems and any(p.kind is ProblemKind.SYNTAX for p in r.problems)
         },
     )
     return outcome.kept + outcome.unused, outcome.suppressed
