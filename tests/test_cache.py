@@ -24,6 +24,7 @@ from netlint.read.load import FileResult, load
 from netlint.read.parse import Limits
 from netlint.run import cache as cache_module
 from netlint.run import runner as runner_module
+from netlint.run import safedir
 from netlint.run import workspace as workspace_module
 from netlint.run.cache import CACHE_DIR, Cache, decode_results, encode_results, tree_digest
 from netlint.run.config import Config
@@ -216,7 +217,7 @@ def test_a_full_disk_means_no_cache_not_a_failure(
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cache_module, "_write_new", full)
+    monkeypatch.setattr(safedir, "write_new", full)
     findings, cache = run(repo)
     assert findings == [] and cache.note == "cache not saved: No space left on device"
     assert not list((repo / CACHE_DIR).glob("*.msgpack"))

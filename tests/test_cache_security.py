@@ -17,6 +17,7 @@ from netlint.read.build import BuildOptions
 from netlint.read.load import FileResult, digest, load
 from netlint.read.parse import Limits
 from netlint.run import cache as cache_module
+from netlint.run import safedir
 from netlint.run.cache import CACHE_DIR, FORMAT, Cache, decode_results, encode_results
 from netlint.run.config import Config
 from netlint.run.registry import load_catalogue
@@ -241,7 +242,7 @@ def test_decoding_anything_else_is_a_rejection_never_a_crash() -> None:
     for mutant in mutants:
         decoded = decode_results(mutant)  # never raises
         assert decoded is None or isinstance(decoded, list)
-    header = cache_module._MAGIC
+    header = safedir._MAGIC
     wrong = [
         (FORMAT + 1, "shard", ()),
         (FORMAT, "state", ()),
@@ -298,7 +299,7 @@ def test_reads_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         read.append(size)
         return original(fd, size)
 
-    monkeypatch.setattr(cache_module.os, "read", spy)
+    monkeypatch.setattr(safedir.os, "read", spy)
     cache = Cache.open(repo, "unused")
     assert cache.stamps == {} and read == []  # the oversized head is not even read
     huge = repo / CACHE_DIR / "big"
@@ -306,7 +307,7 @@ def test_reads_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         handle.truncate(1 << 40)
     fd = os.open(repo / CACHE_DIR, os.O_RDONLY)
     try:
-        assert cache_module._read(fd, "big", cache_module._MAX_SHARD_BYTES) is None
+        assert safedir.read(fd, "big", cache_module._MAX_SHARD_BYTES) is None
     finally:
         os.close(fd)
     assert read == []
@@ -314,7 +315,8 @@ def test_reads_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_nothing_of_the_key_machinery_is_left(tmp_path: Path) -> None:
     assert not hasattr(cache_module, "key_path") and not hasattr(cache_module, "_key")
-    assert "hmac" not in cache_module.__dict__ and "pickle" not in cache_module.__dict__
+    for module in (cache_module, safedir):
+        assert "hmac" not in module.__dict__ and "pickle" not in module.__dict__
 
 
 def test_old_files_of_netlint_are_cleaned_but_only_those(tmp_path: Path) -> None:
@@ -341,9 +343,9 @@ def test_files_of_another_user_are_not_read(tmp_path: Path) -> None:
     (folder / "head").write_bytes(b"data")
     fd = os.open(folder, os.O_RDONLY)
     try:
-        assert cache_module._read(fd, "head", 100) == b"data"
+        assert safedir.read(fd, "head", 100) == b"data"
         os.chown(folder / "head", 65534, 65534)
-        assert cache_module._read(fd, "head", 100) is None
+        assert safedir.read(fd, "head", 100) is None
     finally:
         os.close(fd)
 
@@ -359,7 +361,7 @@ def test_a_head_naming_a_path_outside_the_cache_is_never_followed(tmp_path: Path
     try:
         seen = os.fstat(fd)
         for name in ("../../secret.msgpack", "..", ".", "a/b", "x\0y"):
-            assert cache_module._read(fd, name, 1 << 20) is None
+            assert safedir.read(fd, name, 1 << 20) is None
         assert os.fstat(fd).st_ino == seen.st_ino
     finally:
         os.close(fd)

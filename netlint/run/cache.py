@@ -7,7 +7,9 @@ A file whose stamp is unchanged (and not modified close to the cache's writing: 
 served without being read; otherwise its content hash decides. ``touch -r``, ``cp -p`` or
 ``tar x`` can keep a file's mtime and size, never its ctime: an edit is always noticed.
 
-The directory lies inside the repository being linted, which netlint does not trust:
+The directory lies inside the repository being linted, which netlint does not trust (how its
+files are opened, written, read and deleted is :mod:`netlint.run.safedir`'s, shared with the
+plugin list):
 
 - **Data only.** Every file is msgpack with a format version, decoded by an explicit whitelist of
   netlint's own classes (a small integer tag or the position of a field says which); decoding
@@ -37,16 +39,12 @@ import hashlib
 import ipaddress
 import os
 import re
-import secrets
-import stat as stat_module
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, NamedTuple
-
-import msgpack  # type: ignore[import-untyped]
 
 from netlint.core.findings import Finding, Related, Severity
 from netlint.core.model import (
@@ -70,17 +68,18 @@ from netlint.core.model import (
 from netlint.core.problems import Problem, ProblemKind
 from netlint.core.rule import RuleMeta
 from netlint.core.selectors import Operator
-from netlint.core.source import Span, read_bounded
+from netlint.core.source import Span
 from netlint.output.report import Report
 from netlint.read.directives import Directive
 from netlint.read.discover import Skipped
 from netlint.read.expectations import EndSpec, Expectation
 from netlint.read.load import FileResult, digest
+from netlint.run import safedir
+from netlint.run.safedir import CACHE_DIR, Anchor, Refused, Reject
+from netlint.run.safedir import tuple_of as _t
 
-CACHE_DIR: Final = ".netlint_cache"
 #: Bumped whenever the layout of any encoded object changes: older files are then rejected.
 FORMAT: Final = 7
-_MAGIC: Final = b"netlint-cache\n"
 #: Files modified this close to the state's writing may have changed within one timestamp tick.
 _RACY_NS: Final = 2_000_000_000
 #: How long another run's unreferenced files are kept: a racing run writes its shards while it
@@ -96,7 +95,6 @@ _MAX_STATE_BYTES: Final = 256 * 1024 * 1024
 _MAX_SHARD_BYTES: Final = 1024 * 1024 * 1024
 #: How many run outcomes (findings of a whole run) to keep per project and settings.
 _OUTCOMES: Final = 4
-_TOKEN_BYTES: Final = 8
 #: Every name netlint creates in the cache directory (and the pickle names of format 1, which
 #: it also created): nothing else there is ever deleted.
 _OURS: Final = re.compile(
@@ -105,18 +103,6 @@ _OURS: Final = re.compile(
     r"|(?P<tmp>\.tmp-[0-9a-f]{16})"
     r"|(?P<legacy>(?:state-[0-9a-f]{16}|shard-[0-9a-f]{16}-[0-9a-f]{16})\.pickle)"
 )
-_GITIGNORE: Final = b"# Created by netlint: the cache is not for version control.\n*\n"
-_O_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
-_O_DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
-_O_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
-_O_NONBLOCK: Final = getattr(os, "O_NONBLOCK", 0)
-
-#: (st_ino, st_ctime_ns, st_mtime_ns, st_size) of a file netlint wrote.
-Anchor = tuple[int, int, int, int]
-
-
-def _anchor(st: os.stat_result) -> Anchor:
-    return (st.st_ino, st.st_ctime_ns, st.st_mtime_ns, st.st_size)
 
 
 @functools.cache
@@ -154,14 +140,9 @@ def tree_digest(package: Path, extra: Sequence[str] = ()) -> str:
 # Each object is a msgpack array of its fields in order; which class it is follows from where it
 # sits, except for a file's objects, which start with a tag. Spans of a file's own path are
 # written without it. Decoding checks the exact type of every value before it reaches a
-# constructor and raises _Reject for anything else.
+# constructor and raises Reject for anything else.
 
 
-class _Reject(Exception):
-    """Cache data that this netlint did not write: the whole file is ignored."""
-
-
-_BIG_INT: Final = 1
 _OBJ_POLICY: Final = 1
 _OBJ_WORKLOAD: Final = 2
 _OBJ_NAMESPACE: Final = 3
@@ -171,48 +152,10 @@ _DIRECTIONS: Final = {m.value: m for m in Direction}
 _SEVERITIES: Final = {m.value: m for m in Severity}
 
 
-def _default(value: object) -> object:
-    """Integers beyond 64 bits (a YAML port may be any integer) as decimal text."""
-    if type(value) is int:
-        return msgpack.ExtType(_BIG_INT, str(value).encode())
-    raise TypeError(f"cannot cache a {type(value).__name__}")
-
-
-def _ext(code: int, data: bytes) -> int:
-    if code == _BIG_INT and 0 < len(data) <= 4300 and re.fullmatch(rb"-?[0-9]+", data):
-        return int(data)
-    raise _Reject
-
-
-def _pack(kind: str, body: object) -> bytes:
-    packed: bytes = msgpack.packb(
-        (FORMAT, kind, body), default=_default, unicode_errors="surrogatepass"
-    )
-    return _MAGIC + packed
-
-
-def _unpack(kind: str, blob: bytes) -> Any:
-    """The body of a file of ``kind``; raises _Reject (or another error: the caller rejects on
-    any exception) when it is anything else."""
-    if not blob.startswith(_MAGIC):
-        raise _Reject
-    top = msgpack.unpackb(
-        memoryview(blob)[len(_MAGIC) :],
-        use_list=False,
-        raw=False,
-        unicode_errors="surrogatepass",
-        strict_map_key=True,
-        ext_hook=_ext,
-    )
-    if type(top) is not tuple or len(top) != 3 or top[0] != FORMAT or top[1] != kind:
-        raise _Reject
-    return top[2]
-
-
 def _s(v: object) -> str:
     if type(v) is str:
         return v
-    raise _Reject
+    raise Reject
 
 
 def _os(v: object) -> str | None:
@@ -222,7 +165,7 @@ def _os(v: object) -> str | None:
 def _i(v: object) -> int:
     if type(v) is int:
         return v
-    raise _Reject
+    raise Reject
 
 
 def _oi(v: object) -> int | None:
@@ -232,41 +175,35 @@ def _oi(v: object) -> int | None:
 def _b(v: object) -> bool:
     if isinstance(v, bool):
         return v
-    raise _Reject
-
-
-def _t(v: object, size: int = -1) -> tuple[Any, ...]:
-    if type(v) is tuple and (size < 0 or len(v) == size):
-        return v
-    raise _Reject
+    raise Reject
 
 
 def _strs(v: object) -> tuple[str, ...]:
     items = _t(v)
     for x in items:
         if type(x) is not str:
-            raise _Reject
+            raise Reject
     return items
 
 
 def _str_map(v: object) -> dict[str, str]:
     if type(v) is not dict:
-        raise _Reject
+        raise Reject
     for value in v.values():  # keys are str: strict_map_key allows str or bytes only
         if type(value) is not str:
-            raise _Reject
+            raise Reject
     for key in v:
         if type(key) is not str:
-            raise _Reject
+            raise Reject
     return v
 
 
 def _counter(v: object) -> Counter[str]:
     if type(v) is not dict:
-        raise _Reject
+        raise Reject
     for key, value in v.items():
         if type(key) is not str or type(value) is not int:
-            raise _Reject
+            raise Reject
     return Counter(v)
 
 
@@ -274,7 +211,7 @@ def _path_key(v: object) -> tuple[str | int, ...]:
     items = _t(v)
     for x in items:
         if type(x) is not str and type(x) is not int:
-            raise _Reject
+            raise Reject
     return items
 
 
@@ -310,7 +247,7 @@ def _ds(v: object, path: str) -> Span:
             ):
                 span = _new_tuple(Span, v)
                 return span
-    raise _Reject
+    raise Reject
 
 
 def _dos(v: object, path: str) -> Span | None:
@@ -414,7 +351,7 @@ def _e_rule(r: Rule, p: str) -> tuple[Any, ...]:
 def _d_port(v: object, p: str) -> PortSpec:
     protocol, port, end_port, declared, index, span, port_span, protocol_span, end_span = _t(v, 9)
     if port is not None and type(port) is not int and type(port) is not str:
-        raise _Reject
+        raise Reject
     return PortSpec(
         _s(protocol),
         port,
@@ -793,13 +730,13 @@ def _d_result(v: object) -> FileResult:
 def encode_results(results: Iterable[FileResult]) -> bytes:
     """Parsed results as a shard. Raises TypeError or ValueError for a value the format does
     not know (a netlint bug: the round-trip tests cover every model class)."""
-    return _pack("shard", tuple(_e_result(r) for r in results))
+    return safedir.pack(FORMAT, "shard", tuple(_e_result(r) for r in results))
 
 
 def decode_results(blob: bytes) -> list[FileResult] | None:
     """The results of a shard, exactly as encoded; None for anything netlint did not write."""
     try:
-        return [_d_result(item) for item in _t(_unpack("shard", blob))]
+        return [_d_result(item) for item in _t(safedir.unpack(FORMAT, "shard", blob))]
     except Exception:  # malformed in any way: reject the whole file, never crash
         return None
 
@@ -810,21 +747,13 @@ _Modelled = NetworkPolicy | Workload | Namespace | ForeignPolicy
 
 def _pack_objects(objects: Iterable[_Modelled]) -> bytes:
     body = tuple((o.ref.path, _ENCODERS[type(o)](o, o.ref.path)) for o in objects)
-    packed: bytes = msgpack.packb(body, default=_default, unicode_errors="surrogatepass")
-    return packed
+    return safedir.pack_body(body)
 
 
 def _unpack_objects(blob: object) -> list[_Modelled]:
     if type(blob) is not bytes:
-        raise _Reject
-    body = msgpack.unpackb(
-        blob,
-        use_list=False,
-        raw=False,
-        unicode_errors="surrogatepass",
-        strict_map_key=True,
-        ext_hook=_ext,
-    )
+        raise Reject
+    body = safedir.unpack_body(blob)
     found: list[_Modelled] = []
     for item in _t(body):
         path, encoded = _t(item, 2)
@@ -853,7 +782,7 @@ def encode_cluster(
             by_namespace.setdefault(home, []).append(obj)
     parts = tuple((ns, _pack_objects(items)) for ns, items in by_namespace.items())
     read = tuple(sorted(reads.items()))
-    return _pack("cluster", (key, read, _pack_objects(shared), parts))
+    return safedir.pack(FORMAT, "cluster", (key, read, _pack_objects(shared), parts))
 
 
 def decode_cluster(blob: bytes, key: str, namespaces: Collection[str]) -> ClusterSlice | None:
@@ -861,7 +790,7 @@ def decode_cluster(blob: bytes, key: str, namespaces: Collection[str]) -> Cluste
     stored with them; None when the file is not a cluster of this ``key`` that this netlint
     wrote."""
     try:
-        stored, read, shared, parts = _t(_unpack("cluster", blob), 4)
+        stored, read, shared, parts = _t(safedir.unpack(FORMAT, "cluster", blob), 4)
         if stored != key:
             return None
         reads = tuple((_s(rel), _os(known)) for rel, known in (_t(x, 2) for x in _t(read)))
@@ -936,125 +865,6 @@ def _d_report(v: object, root: Path, rules: Sequence[RuleMeta]) -> Report:
 # --- The directory and its files ------------------------------------------------------------
 
 
-class Refused(Exception):
-    """The cache directory cannot be used safely; the message says why (for --verbose)."""
-
-
-def _supported() -> bool:
-    needed = {os.open, os.stat, os.unlink, os.mkdir, os.rename}  # os.replace goes with rename
-    return bool(_O_NOFOLLOW and _O_DIRECTORY) and needed <= os.supports_dir_fd
-
-
-@contextlib.contextmanager
-def _directory(
-    root: Path, *, create: bool, identity: tuple[int, int] | None = None
-) -> Iterator[tuple[int, tuple[int, int]] | None]:
-    """A descriptor of ``root/.netlint_cache`` and its (st_dev, st_ino), or None when it does
-    not exist (and ``create`` is false). Raises Refused for a symlink, a non-directory, a
-    directory of another user or one writable by everyone, or one that is not ``identity``
-    (swapped since it was first opened); OSError when the root cannot be opened."""
-    if not _supported():
-        raise Refused("cache disabled: this platform cannot open files without following links")
-    # Named relative to the project root: the root's own path may hold any character, and
-    # notes are printed as they are.
-    shown = CACHE_DIR
-    root_fd = os.open(root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
-    try:
-        if create:
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(CACHE_DIR, dir_fd=root_fd)
-        try:
-            seen = os.stat(CACHE_DIR, dir_fd=root_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            yield None
-            return
-        if stat_module.S_ISLNK(seen.st_mode):
-            raise Refused(
-                f"cache disabled: {shown} is a symbolic link (netlint does not follow it)"
-            )
-        if not stat_module.S_ISDIR(seen.st_mode):
-            raise Refused(f"cache disabled: {shown} is not a directory")
-        if hasattr(os, "geteuid") and seen.st_uid != os.geteuid():
-            raise Refused(f"cache disabled: {shown} belongs to another user")
-        if seen.st_mode & stat_module.S_IWOTH:
-            raise Refused(f"cache disabled: {shown} is writable by every user")
-        try:
-            fd = os.open(
-                CACHE_DIR, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=root_fd
-            )
-        except OSError as exc:
-            raise Refused(f"cache disabled: cannot open {shown}: {exc.strerror}") from None
-    finally:
-        os.close(root_fd)
-    try:
-        opened = os.fstat(fd)
-        found = (opened.st_dev, opened.st_ino)
-        if found != (seen.st_dev, seen.st_ino) or (identity is not None and found != identity):
-            raise Refused(f"cache disabled: {shown} was replaced while netlint used it")
-        yield fd, found
-    finally:
-        os.close(fd)
-
-
-def _read(dir_fd: int, name: str, limit: int, anchor: Anchor | None = None) -> bytes | None:
-    """A regular file of the cache directory, never through a link, when it belongs to this
-    user (in a directory others may write to, theirs could name anchors of their own files), is
-    at most ``limit`` bytes and (with ``anchor``) is still the very file netlint wrote. Names
-    come partly from cache files (a head names its state): one that is not a plain file name of
-    the directory (``/``, ``..``) is never opened, as ``O_NOFOLLOW`` guards the last part only.
-    """
-    if "/" in name or "\0" in name or name in (".", ".."):
-        return None
-    try:
-        fd = os.open(name, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, dir_fd=dir_fd)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat_module.S_ISREG(st.st_mode) or st.st_size > limit:
-            return None
-        if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
-            return None
-        if anchor is not None and _anchor(st) != anchor:
-            return None
-        data = read_bounded(fd, st.st_size)  # one byte more tells a file that grew
-        return data if len(data) == st.st_size else None
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def _write_new(dir_fd: int, name: str, blob: bytes) -> Anchor:
-    """Create ``name`` (which must not exist: no link or planted file is written through) with
-    ``blob``; the stat it ends with. Raises OSError, leaving nothing behind."""
-    fd = os.open(
-        name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC, 0o600, dir_fd=dir_fd
-    )
-    try:
-        try:
-            view = memoryview(blob)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        return _anchor(os.stat(name, dir_fd=dir_fd, follow_symlinks=False))
-    except BaseException:  # Ctrl-C or a full disk: never leave a partial file behind
-        with contextlib.suppress(OSError):
-            os.unlink(name, dir_fd=dir_fd)
-        raise
-
-
-def _token() -> str:
-    return secrets.token_hex(_TOKEN_BYTES)
-
-
-def _prepare(dir_fd: int) -> None:
-    """The cache's own .gitignore, created only where nothing (not even a link) has the name."""
-    with contextlib.suppress(FileExistsError):
-        _write_new(dir_fd, ".gitignore", _GITIGNORE)
-
-
 @dataclass(frozen=True, slots=True)
 class ShardRef:
     """A shard as the state records it: its name's token and the stat netlint left it with."""
@@ -1075,11 +885,11 @@ class ShardWriter:
 
     def write(self, payload: bytes) -> ShardRef:
         """Store an encoded list of FileResults (``encode_results``). Raises OSError."""
-        with _directory(self.root, create=False, identity=self.identity) as opened:
+        with safedir.open_directory(self.root, create=False, identity=self.identity) as opened:
             if opened is None:
                 raise OSError(errno.ENOENT, "the cache directory is gone")
-            token = _token()
-            anchor = _write_new(opened[0], f"shard-{self.prefix}-{token}.msgpack", payload)
+            token = safedir.token()
+            anchor = safedir.write_new(opened[0], f"shard-{self.prefix}-{token}.msgpack", payload)
         return ShardRef(token, anchor)
 
 
@@ -1145,7 +955,7 @@ class Cache:
     def open(cls, root: Path, salt: str) -> Cache:
         cache = cls(root, salt)
         try:
-            with _directory(root, create=False) as opened:
+            with safedir.open_directory(root, create=False) as opened:
                 if opened is not None:
                     cache._identity = opened[1]
                     cache._load_state(opened[0])
@@ -1164,21 +974,23 @@ class Cache:
         return f"head-{self._prefix}.msgpack"
 
     def _load_state(self, dir_fd: int) -> None:
-        blob = _read(dir_fd, self._head, _MAX_HEAD_BYTES)
+        blob = safedir.read(dir_fd, self._head, _MAX_HEAD_BYTES)
         if blob is None:
             return
         try:
-            token, *anchor = _t(_unpack("head", blob), 5)
+            token, *anchor = _t(safedir.unpack(FORMAT, "head", blob), 5)
             name = f"state-{self._prefix}-{_s(token)}.msgpack"
             state_anchor = (_i(anchor[0]), _i(anchor[1]), _i(anchor[2]), _i(anchor[3]))
         except Exception:  # not ours: start cold
             self.note = f"ignored {CACHE_DIR}/{self._head}: not written by netlint"
             return
-        blob = _read(dir_fd, name, min(state_anchor[3], _MAX_STATE_BYTES), state_anchor)
+        blob = safedir.read(dir_fd, name, min(state_anchor[3], _MAX_STATE_BYTES), state_anchor)
         if blob is None:  # replaced, copied or planted: not the state this machine wrote
             return
         try:
-            written_ns, stamps, shards, outcomes, cluster = _t(_unpack("state", blob), 5)
+            written_ns, stamps, shards, outcomes, cluster = _t(
+                safedir.unpack(FORMAT, "state", blob), 5
+            )
             anchors: dict[str, Anchor] = {}
             for item in _t(shards):
                 shard, (ino, ctime_ns, mtime_ns, size) = _t(item, 2)
@@ -1191,14 +1003,14 @@ class Cache:
                     and type(ctime_ns) is type(ino) is type(size) is type(mtime_ns) is int
                     and shard in anchors
                 ):
-                    raise _Reject
+                    raise Reject
                 decoded[rel] = _new_tuple(_Stamp, item[1:])
             kept = {_s(key): value for key, value in (_t(item, 2) for item in _t(outcomes))}
             stored = None
             if cluster is not None:
                 cluster_key, cluster_token = _t(cluster, 2)
                 if _s(cluster_token) not in anchors:
-                    raise _Reject
+                    raise Reject
                 stored = (_s(cluster_key), cluster_token)
         except Exception:  # malformed in any way: start cold
             self.note = f"ignored {CACHE_DIR}/{name}: not a state this netlint wrote"
@@ -1221,9 +1033,9 @@ class Cache:
         if not self.enabled:
             return None
         try:
-            with _directory(self.root, create=True, identity=self._identity) as opened:
+            with safedir.open_directory(self.root, create=True, identity=self._identity) as opened:
                 assert opened is not None  # just created
-                _prepare(opened[0])
+                safedir.prepare(opened[0])
                 self._identity = opened[1]
         except Refused as exc:
             self.enabled, self.note = False, str(exc)
@@ -1280,11 +1092,11 @@ class Cache:
         anchor = self.shards.get(token)
         with (
             contextlib.suppress(Refused, OSError),
-            _directory(self.root, create=False, identity=self._identity) as opened,
+            safedir.open_directory(self.root, create=False, identity=self._identity) as opened,
         ):
             if opened is not None and anchor is not None:
                 name = f"shard-{self._prefix}-{token}.msgpack"
-                return _read(opened[0], name, min(anchor[3], _MAX_SHARD_BYTES), anchor)
+                return safedir.read(opened[0], name, min(anchor[3], _MAX_SHARD_BYTES), anchor)
         return None
 
     def put(self, result: FileResult, st: os.stat_result, shard: ShardRef | None = None) -> None:
@@ -1374,7 +1186,7 @@ class Cache:
                 tuple(self.outcomes.items()),
                 self.cluster,
             )
-            state_blob = _pack("state", body)
+            state_blob = safedir.pack(FORMAT, "state", body)
         except (TypeError, ValueError, OverflowError) as exc:  # a value the format lacks
             self.note = f"cache not saved: {exc}"
             return
@@ -1382,7 +1194,7 @@ class Cache:
             self.note = f"cache not saved: {exc.strerror or exc}"
             return
         try:
-            with _directory(self.root, create=False, identity=self._identity) as opened:
+            with safedir.open_directory(self.root, create=False, identity=self._identity) as opened:
                 if opened is None:
                     raise OSError(errno.ENOENT, "the cache directory is gone")
                 self._commit(opened[0], state_blob, live)
@@ -1392,12 +1204,12 @@ class Cache:
             self.note = f"cache not saved: {exc.strerror or exc}"
 
     def _commit(self, dir_fd: int, state_blob: bytes, live: set[str]) -> None:
-        token = _token()
+        token = safedir.token()
         state = f"state-{self._prefix}-{token}.msgpack"
-        anchor = _write_new(dir_fd, state, state_blob)
-        tmp = f".tmp-{_token()}"
+        anchor = safedir.write_new(dir_fd, state, state_blob)
+        tmp = f".tmp-{safedir.token()}"
         try:
-            _write_new(dir_fd, tmp, _pack("head", (token, *anchor)))
+            safedir.write_new(dir_fd, tmp, safedir.pack(FORMAT, "head", (token, *anchor)))
             os.replace(tmp, self._head, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:  # the old head still names the old state: leave nothing new
             for name in (tmp, state):
@@ -1431,18 +1243,4 @@ def _prune(dir_fd: int, prefix: str, keep: set[str]) -> None:
             grace = _SHARD_GRACE_NS
         else:
             grace = _STATE_GRACE_NS
-        remove_if_older(dir_fd, name, grace, now, uid)
-
-
-def remove_if_older(dir_fd: int, name: str, age_ns: int, now: int, uid: int | None) -> None:
-    """Delete ``name`` in ``dir_fd`` once modified more than ``age_ns`` before ``now``: only a
-    regular file of this user (``uid``, None where there are none), never through a link."""
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except OSError:
-        return
-    if not stat_module.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid):
-        return
-    if now - st.st_mtime_ns > age_ns:
-        with contextlib.suppress(OSError):
-            os.unlink(name, dir_fd=dir_fd)
+        safedir.remove_if_older(dir_fd, name, grace, now, uid)

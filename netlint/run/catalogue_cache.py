@@ -17,7 +17,7 @@ its own, an ``.egg`` on ``sys.path``), nothing is cached.
 The cache lies in the repository being linted, which is not trusted, and what it holds decides
 which modules are imported. So:
 
-- it is written and read like the parse cache (``netlint.run.cache``): msgpack data only, in a
+- it is written and read like the parse cache, by ``netlint.run.safedir``: msgpack data only, in a
   directory that is checked with ``lstat`` and opened without following links; a body is read
   only when its inode and ctime are those netlint recorded in the head when it wrote it (a file
   committed to the repo gets new ones at checkout, which nobody can set in advance);
@@ -42,19 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from netlint.run.cache import (
-    Refused,
-    _directory,
-    _pack,
-    _prepare,
-    _read,
-    _Reject,
-    _t,
-    _token,
-    _unpack,
-    _write_new,
-    remove_if_older,
-)
+from netlint.run import safedir
+from netlint.run.safedir import Refused, Reject
+from netlint.run.safedir import tuple_of as _t
 
 #: Bumped when what a body holds changes.
 FORMAT: Final = 1
@@ -173,22 +163,24 @@ def load(root: Path, group: str, now: Fingerprint) -> tuple[Plugin, ...] | None:
     against the metadata on disk; None for a miss (nothing there, another fingerprint, a file
     netlint did not write, an entry the metadata does not confirm)."""
     try:
-        with _directory(root, create=False) as opened:
+        with safedir.open_directory(root, create=False) as opened:
             if opened is None:
                 return None
             dir_fd = opened[0]
-            head = _read(dir_fd, HEAD, _MAX_HEAD_BYTES)
+            head = safedir.read(dir_fd, HEAD, _MAX_HEAD_BYTES)
             if head is None:
                 return None
-            token, ino, ctime_ns, mtime_ns, size = _t(_unpack("catalogue-head", head), 5)
+            token, ino, ctime_ns, mtime_ns, size = _t(
+                safedir.unpack(FORMAT, "catalogue-head", head), 5
+            )
             anchor = (_int(ino), _int(ctime_ns), _int(mtime_ns), _int(size))
             name = f"catalogue-{_str(token)}.msgpack"
             if _BODY.fullmatch(name) is None:
                 return None
-            blob = _read(dir_fd, name, min(anchor[3], _MAX_BODY_BYTES), anchor)
+            blob = safedir.read(dir_fd, name, min(anchor[3], _MAX_BODY_BYTES), anchor)
             if blob is None:
                 return None
-            digest, entries = _t(_unpack("catalogue", blob), 2)
+            digest, entries = _t(safedir.unpack(FORMAT, "catalogue", blob), 2)
             if digest != now.digest:
                 return None
             plugins = tuple(_plugin(item) for item in _t(entries))
@@ -202,13 +194,13 @@ def load(root: Path, group: str, now: Fingerprint) -> tuple[Plugin, ...] | None:
 def _str(v: object) -> str:
     if type(v) is str:
         return v
-    raise _Reject
+    raise Reject
 
 
 def _int(v: object) -> int:
     if type(v) is int:
         return v
-    raise _Reject
+    raise Reject
 
 
 def _plugin(item: object) -> Plugin:
@@ -286,18 +278,20 @@ def save(root: Path, now: Fingerprint, plugins: Sequence[Plugin]) -> None:
         for p in plugins
     )
     with contextlib.suppress(Refused, OSError, TypeError, ValueError):
-        body = _pack("catalogue", (now.digest, entries))
-        with _directory(root, create=True) as opened:
+        body = safedir.pack(FORMAT, "catalogue", (now.digest, entries))
+        with safedir.open_directory(root, create=True) as opened:
             if opened is None:
                 return
             dir_fd = opened[0]
-            _prepare(dir_fd)
-            token = _token()
+            safedir.prepare(dir_fd)
+            token = safedir.token()
             name = f"catalogue-{token}.msgpack"
-            anchor = _write_new(dir_fd, name, body)
-            tmp = f".tmp-{_token()}"
+            anchor = safedir.write_new(dir_fd, name, body)
+            tmp = f".tmp-{safedir.token()}"
             try:
-                _write_new(dir_fd, tmp, _pack("catalogue-head", (token, *anchor)))
+                safedir.write_new(
+                    dir_fd, tmp, safedir.pack(FORMAT, "catalogue-head", (token, *anchor))
+                )
                 os.replace(tmp, HEAD, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except BaseException:
                 for leftover in (tmp, name):
@@ -320,4 +314,4 @@ def _prune(dir_fd: int, keep: str) -> None:
     for name in names:
         if name == keep or _BODY.fullmatch(name) is None:
             continue
-        remove_if_older(dir_fd, name, _STALE_NS, now, uid)
+        safedir.remove_if_older(dir_fd, name, _STALE_NS, now, uid)
