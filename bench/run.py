@@ -180,7 +180,7 @@ def git_copy(root: Path, policy: Path) -> Path:
     repo = root.parent / f"{root.name}-git"
     if not (repo / ".git").is_dir():
         shutil.rmtree(repo, ignore_errors=True)
-        shutil.copytree(root, repo, ignore=shutil.ignore_patterns(".netlint_cache"))
+        shutil.copytree(root, repo, ignore=shutil.ignore_patterns(".netlint_cache", ".git"))
         env = {
             **os.environ,
             "GIT_AUTHOR_NAME": "bench",
