@@ -312,3 +312,99 @@ def test_admin_rules_are_named_with_their_action_and_line(tmp_path: Path) -> Non
     # On the denied port, the side still names the rule that denies it.
     found = explain_pair(index, _end(index, "ops/probe"), _end(index, "shop/web"), ("TCP", 22))
     assert found.verdict == "denied" and "denies TCP 22" in render_text(found)
+
+
+_BASE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec: {containers: [{name: c, image: x}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: db, namespace: shop}
+spec:
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      hostNetwork: true
+      containers: [{name: c, image: x}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+    - from: [{podSelector: {matchLabels: {tier: front}}}]
+"""
+
+
+def _overlays(tmp_path: Path, second: str = "resources: [../base]\n") -> Path:
+    root = tmp_path / "repo"
+    for folder, text in (
+        ("base", "resources: [all.yaml]\n"),
+        ("ov1", "resources: [../base]\n"),
+        ("ov2", second),
+    ):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "kustomization.yaml").write_text(text, encoding="utf-8")
+    (root / "base" / "all.yaml").write_text(_BASE, encoding="utf-8")
+    return root
+
+
+def test_copies_of_a_workload_that_two_units_apply_are_one_end(tmp_path: Path) -> None:
+    root = _overlays(tmp_path)
+    out = _run("shop/api", "shop/db", "--format", "json", cwd=root)
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout)
+    assert (found["src"], found["dst"], found["verdict"]) == (
+        "shop/api[Deployment]",
+        "shop/db[Deployment]",
+        "denied",
+    )
+    # The map's names of ends are accepted too.
+    out = _run("shop/api[Deployment]", "db[Deployment]", cwd=root)
+    assert out.returncode == 0 and "denied" in out.stdout, out.stderr
+    out = _run("shop/api[StatefulSet]", "shop/db", cwd=root)
+    assert out.returncode == 2 and "no workload of the repo has that name" in out.stderr
+
+
+def test_copies_whose_pods_differ_are_chosen_by_unit(tmp_path: Path) -> None:
+    root = _overlays(tmp_path, "resources: [../base]\ncommonLabels: {tier: front}\n")
+    out = _run("shop/api", "shop/db", cwd=root)
+    assert out.returncode == 2, out.stdout
+    assert "several deploy units with different pods" in out.stderr and "--unit" in out.stderr
+    # In ov2 the api's pods carry tier=front, which the db's ingress rule allows.
+    out = _run("shop/api", "shop/db", "--unit", "kustomize:ov2", "--port", "80/TCP", cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("shop/api[Deployment] => shop/db[Deployment] on 80/TCP: allowed")
+    out = _run("shop/api", "shop/db", "--unit", "kustomize:ov1", "--port", "80/TCP", cwd=root)
+    assert out.returncode == 0 and ": denied" in out.stdout.splitlines()[0], out.stderr
+    out = _run("shop/api", "shop/db", "--unit", "kustomize:nope", cwd=root)
+    assert out.returncode == 2 and "no deploy unit 'kustomize:nope'" in out.stderr
+
+
+def test_the_project_may_follow_the_options(tmp_path: Path) -> None:
+    root = _overlays(tmp_path)
+    out = _run("shop/api", "shop/db", "--port", "80/TCP", str(root), cwd=tmp_path)
+    assert out.returncode == 0 and "on 80/TCP: denied" in out.stdout, out.stderr
+    out = _run("shop/api", "shop/db", "--bogus", str(root), cwd=tmp_path)
+    assert out.returncode == 2 and "usage: netlint explain" in out.stderr
+
+
+def test_a_host_network_end_is_noted(tmp_path: Path) -> None:
+    root = _overlays(tmp_path)
+    out = _run("shop/api", "shop/db", cwd=root)
+    assert "note: shop/db[Deployment] runs on the host network" in out.stdout
+    found = json.loads(_run("shop/api", "shop/db", "--format", "json", cwd=root).stdout)
+    assert found["host_network"] is True and "host network" in found["notes"][0]
+    found = json.loads(_run("shop/db", "10.0.0.1", "--format", "json", cwd=root).stdout)
+    assert found["host_network"] is True
+    found = json.loads(_run("shop/api", "10.0.0.1", "--format", "json", cwd=root).stdout)
+    assert found["host_network"] is False and found["notes"] == []

@@ -16,6 +16,7 @@ from netlint.core.escape import text as escape_text
 from netlint.output.reporters import FORMATS
 
 if TYPE_CHECKING:  # the commands import what they use when they run (start-up time)
+    from netlint.analysis.index import Index
     from netlint.analysis.layout import Layout
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -143,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conn.add_argument("--output", "-o", metavar="FILE", help="write the map to FILE")
     conn.add_argument(
-        "--unit", metavar="ID", help="only this deploy unit (an id `netlint units` prints)"
+        "--unit",
+        metavar="ID",
+        help="only this deploy unit (an id `netlint units` prints; a plain file's is file:PATH)",
     )
     conn.add_argument(
         "--workload",
@@ -171,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     expl.add_argument("--port", metavar="PORT/PROTO", help="one connection (443/TCP)")
     expl.add_argument("--config", metavar="FILE", help="config file")
     expl.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    expl.add_argument(
+        "--unit", metavar="ID", help="in this deploy unit only (an id `netlint units` prints)"
+    )
     expl.add_argument("--no-cache", action="store_true", help="ignore the parse cache")
 
     diff = commands.add_parser(
@@ -219,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The parser of each command (``build_parser`` adds them as subparsers)."""
+    for action in parser._actions:  # argparse offers no public way back to its subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     # `netlint PATH` and `netlint --format ...` mean `netlint check ...`.
@@ -237,7 +251,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         args_list.insert(0, "check")
     parser = build_parser()
-    args = parser.parse_args(args_list)
+    args, extra = parser.parse_known_args(args_list)
+    if extra and args.command in _commands(parser):
+        # Positionals after options (`explain SRC DST --port 443/TCP DIR`): argparse reads a
+        # command's positionals in one run, so read the command's own arguments again,
+        # intermixed; an unknown option is then reported with that command's usage.
+        command = _commands(parser)[args.command]
+        args = command.parse_intermixed_args(
+            args_list[1:], namespace=argparse.Namespace(command=args.command)
+        )
+    elif extra:
+        parser.parse_args(args_list)  # reports what it does not know, and exits
     try:
         if args.command == "rules":
             return _rules(args)
@@ -418,15 +442,11 @@ def _connectivity(args: argparse.Namespace) -> int:
     found = _project_layout(args)
     if found is None:
         return EXIT_USAGE
-    index = found.cluster
+    index: Index | None = found.cluster
     if args.unit is not None:
-        chosen = [entry for entry in found.units if entry.unit.id == args.unit]
-        if not chosen:
-            _say(f"no deploy unit {args.unit!r} (see `netlint units --format json` for ids)")
-            return EXIT_USAGE
-        index = chosen[0].index
-        if not chosen[0].unit.complete:
-            _say(f"warning: unit {args.unit} is incomplete: what it lacks is not in the map")
+        index = _unit_index(found, args.unit)
+    if index is None:
+        return EXIT_USAGE
     chart = connectivity(index)
     if args.output is not None:
         with open(args.output, "w", encoding="utf-8", newline="\n") as handle:
@@ -437,20 +457,43 @@ def _connectivity(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _unit_index(found: Layout, unit: str) -> Index | None:
+    """The index of the deploy unit with id ``unit`` (said, when incomplete); None, said too,
+    when there is no such unit."""
+    chosen = [entry for entry in found.units if entry.unit.id == unit]
+    if not chosen:
+        _say(f"no deploy unit {unit!r} (see `netlint units --format json` for ids)")
+        return None
+    if not chosen[0].unit.complete:
+        _say(f"warning: unit {unit} is incomplete: what it lacks is not in the answer")
+    return chosen[0].index
+
+
 def _explain(args: argparse.Namespace) -> int:
     from netlint.output.explain import EndError, end_namespaces, explain_pair, parse_end, render
     from netlint.run.runner import CheckRequest, UsageError, cluster_slice
 
     port = _port(args)
 
-    request = CheckRequest(paths=list(args.paths), config=args.config, use_cache=not args.no_cache)
-    try:
-        index, _, _ = cluster_slice(request, end_namespaces((args.src, args.dst)))
-    except UsageError as exc:
-        _say(str(exc))
-        return EXIT_USAGE
-    for warning in request.warnings:
-        _say(f"warning: {warning}")
+    if args.unit is not None:
+        # One unit's objects only: the whole project is planned (no stored slice serves it).
+        found = _project_layout(args)
+        if found is None:
+            return EXIT_USAGE
+        index = _unit_index(found, args.unit)
+        if index is None:
+            return EXIT_USAGE
+    else:
+        request = CheckRequest(
+            paths=list(args.paths), config=args.config, use_cache=not args.no_cache
+        )
+        try:
+            index, _, _ = cluster_slice(request, end_namespaces((args.src, args.dst)))
+        except UsageError as exc:
+            _say(str(exc))
+            return EXIT_USAGE
+        for warning in request.warnings:
+            _say(f"warning: {warning}")
     try:
         src, dst = parse_end(index, args.src), parse_end(index, args.dst)
     except EndError as exc:

@@ -59,10 +59,13 @@ def _workload_label(workload: Workload) -> str:
 
 
 def parse_end(index: Index, text: str) -> Workload | External:
-    """``ns/name``, ``name`` (unique across namespaces), or an IP address or CIDR.
+    """``ns/name``, ``name`` (unique across namespaces), either with the kind as the map
+    prints ends (``ns/name[Deployment]``), or an IP address or CIDR.
 
-    A Pod with a controller is found by its own name and by its owner's (``endpoint_of``); a
-    name shared by several workloads is an error that lists them."""
+    A Pod with a controller is found by its own name and by its owner's (``endpoint_of``).
+    Copies of one workload that several deploy units apply (a base two overlays include) are
+    one end when their pods are alike, as in the map; a name shared by different workloads,
+    or by copies whose pods differ, is an error that lists them."""
     value = text.strip()
     try:
         network = ipaddress.ip_network(value, strict=False)
@@ -71,26 +74,64 @@ def parse_end(index: Index, text: str) -> Workload | External:
     if network is not None:
         lo = int(network.network_address)
         return External(network.version, lo, lo + network.num_addresses - 1)
+    kind = None
+    if value.endswith("]") and "[" in value:
+        value, _, kind = value[:-1].rpartition("[")
     namespace, slash, name = value.rpartition("/")
-    if not name or (slash and not namespace):
-        raise EndError(f"{value!r}: expected NAMESPACE/NAME, NAME, or an IP address or CIDR")
+    if not name or (slash and not namespace) or kind == "":
+        raise EndError(
+            f"{text.strip()!r}: expected NAMESPACE/NAME, NAME, NAMESPACE/NAME[KIND], or an IP "
+            "address or CIDR"
+        )
     candidates = [w for w in index.workloads if not w.is_fragment]
-    own = [w for w in candidates if w.name == name and (not slash or w.namespace == namespace)]
+    own = [
+        w
+        for w in candidates
+        if w.name == name
+        and (not slash or w.namespace == namespace)
+        and (kind is None or w.kind == kind)
+    ]
     if not own:
         # A pod of a controller, named as netpol-analyzer names it: its owner.
         own = [
             w
             for w in candidates
-            if endpoint_of(w).name == name and (not slash or w.namespace == namespace)
+            if (end := endpoint_of(w)).name == name
+            and (not slash or w.namespace == namespace)
+            and (kind is None or end.kind == kind)
         ]
     if not own:
-        raise EndError(f"{value!r}: no workload of the repo has that name")
-    if len(own) > 1:
-        found = ", ".join(sorted(f"{w.namespace}/{w.name}[{w.kind}]" for w in own)[:10])
+        raise EndError(f"{text.strip()!r}: no workload of the repo has that name")
+    ends = sorted({endpoint_of(w).label for w in own})
+    if len(ends) > 1:
+        found = ", ".join(ends[:10])
         raise EndError(
-            f"{value!r} names {len(own)} workloads ({found}): name one as NAMESPACE/NAME"
+            f"{text.strip()!r} names {len(ends)} workloads ({found}): name one as "
+            "NAMESPACE/NAME[KIND]"
+        )
+    own.sort(key=lambda w: (w.ref.path, w.ref.span.line, w.ref.span.col))
+    variants = {_pods_of(w): w for w in reversed(own)}
+    if len(variants) > 1:
+        places = ", ".join(
+            f"{w.ref.path}:{w.ref.span.line}" for w in sorted(variants.values(), key=own.index)
+        )
+        raise EndError(
+            f"{text.strip()!r} is applied by several deploy units with different pods "
+            f"({len(variants)} variants: {places}): choose one unit with --unit ID "
+            "(`netlint units --format json` lists the ids)"
         )
     return own[0]
+
+
+def _pods_of(workload: Workload) -> tuple[object, ...]:
+    """What decides a workload's answers: its pods' namespace, labels, ports and network. Copies
+    alike in these get the same answer from every policy."""
+    return (
+        workload.namespace,
+        tuple(sorted(workload.pod_labels.items())),
+        tuple(sorted((p.name or "", p.protocol, p.port) for p in workload.ports)),
+        workload.host_network,
+    )
 
 
 def end_namespaces(texts: Iterable[str]) -> frozenset[str] | None:
@@ -224,6 +265,13 @@ def explain_pair(
     found = Explanation(answer, port)
     if isinstance(src, External) and isinstance(dst, External):
         found.notes.append("two address ranges: no policy decides traffic between them")
+    for end in (src, dst):
+        if isinstance(end, Workload) and end.host_network:
+            found.notes.append(
+                f"{_workload_label(end)} runs on the host network (hostNetwork: true): whether "
+                "NetworkPolicies apply to it is up to the network plugin; the answer is the one "
+                "for a pod the policies apply to"
+            )
     for side in (answer.egress, answer.ingress):
         if side.default_open or side.workload is None:
             continue
@@ -488,6 +536,9 @@ def as_json(found: Explanation) -> dict[str, object]:
         "depends_on": list(answer.reasons),
         "egress": _side_json(answer.egress, found.hints.get(Direction.EGRESS, ()), found.asked),
         "ingress": _side_json(answer.ingress, found.hints.get(Direction.INGRESS, ()), found.asked),
+        "host_network": any(
+            isinstance(end, Workload) and end.host_network for end in (answer.src, answer.dst)
+        ),
         "notes": found.notes,
     }
 
