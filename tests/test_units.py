@@ -300,17 +300,29 @@ def test_netlint_units_lists_the_units(tmp_path: Path) -> None:
     (tmp_path / "base" / "kustomization.yaml").write_text("resources: [web.yaml]\n")
     (tmp_path / "base" / "web.yaml").write_text(_deployment("web"))
     (tmp_path / "lone.yaml").write_text(_deployment("lone\u202e"))
-    run = subprocess.run(
-        [sys.executable, "-m", "netlint", "units", "--no-cache", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
+    (tmp_path / "package.json").write_text('{"name": "site"}\n')
+
+    def units(*extra: str) -> str:
+        run = subprocess.run(
+            [sys.executable, "-m", "netlint", "units", "--no-cache", *extra, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout
+
+    out = units()
+    assert "kustomize base  (from base/kustomization.yaml:1:1)\n    id: kustomize:base\n" in out
+    assert "file lone.yaml" in out
+    assert "applies 0 policies, 1 workload" in out
+    assert "\u202e" not in out
+    # A file that applies nothing is counted, not listed, unless every file is asked for.
+    assert "package.json" not in out
+    assert out.endswith(
+        "3 units (1 plain file applying no object not listed; --files lists them)\n"
     )
-    assert run.returncode == 0, run.stderr
-    assert "kustomize base  (from base/kustomization.yaml:1:1)" in run.stdout
-    assert "file lone.yaml" in run.stdout
-    assert "applies 0 policies, 1 workload" in run.stdout
-    assert "\u202e" not in run.stdout
+    assert "file package.json" in units("--files")
 
 
 def _tree(root: Path, files: dict[str, str]) -> None:

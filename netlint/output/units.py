@@ -33,15 +33,24 @@ def _counts(entry: UnitIndex) -> dict[str, int]:
 
 def _text(layout: Layout, files: bool) -> str:
     lines: list[str] = []
+    empty = 0
     for entry in layout.units:
         unit = entry.unit
+        counts = _counts(entry)
+        if unit.kind.value == "file" and not files and unit.complete and not entry.objects:
+            # A plain file that applies nothing (a workflow, package.json): not a unit worth a
+            # reader's time; counted below, and listed with --files.
+            empty += 1
+            continue
         head = escape.text(unit.name)
         if unit.declared_at:
             head += f"  (from {escape.path_text(unit.declared_at)})"
         if not unit.complete:
             head += "  [incomplete]"
         lines.append(head)
-        counts = _counts(entry)
+        if unit.kind.value != "file":
+            # What --unit takes (a plain file's is file:PATH).
+            lines.append(f"    id: {escape.text(unit.id)}")
         applies = ", ".join(
             plural(counts[key], word)
             for key, word in (
@@ -62,7 +71,12 @@ def _text(layout: Layout, files: bool) -> str:
     if layout.not_applied:
         lines.append("not applied (in a kustomize tree, read by no kustomization):")
         lines.extend(f"    {escape.path_text(p)}" for p in layout.not_applied)
-    lines.append(f"{plural(len(layout.units), 'unit')}")
+    total = plural(len(layout.units), "unit")
+    if empty:
+        total += (
+            f" ({plural(empty, 'plain file')} applying no object not listed; --files lists them)"
+        )
+    lines.append(total)
     return "\n".join(lines) + "\n"
 
 
