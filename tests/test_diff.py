@@ -485,3 +485,28 @@ def test_a_change_of_an_admin_network_policy_rule_alone_is_a_diff(tmp_path: Path
     results = json.loads(out.stdout)["runs"][0]["results"]
     assert len(results) == 6
     assert {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results} == {line}
+
+
+def test_a_base_that_two_overlays_apply_gives_each_cause_once(tmp_path: Path) -> None:
+    def tree(root: Path, policy: str) -> Path:
+        return _write(
+            root,
+            {
+                "base/kustomization.yaml": "resources: [apps.yaml, db.yaml]\n",
+                "base/apps.yaml": BASE,
+                "base/db.yaml": policy,
+                "staging/kustomization.yaml": "resources: [../base]\n",
+                "prod/kustomization.yaml": "resources: [../base]\n",
+            },
+        )
+
+    base, head = tree(tmp_path / "a", DB_POLICY), tree(tmp_path / "b", DB_POLICY_HEAD)
+    data = json.loads(
+        _netlint("--no-cache", "--format", "json", str(base), str(head), cwd=tmp_path).stdout
+    )
+    for row in data["diff"]:
+        places = [(c["revision"], c["role"], c["rule"], c["line"]) for c in row["causes"]]
+        assert len(places) == len(set(places)), row
+        assert sum(c["opens"] for c in row["causes"]) <= 1
+    added = next(r for r in data["diff"] if r["src"] == "shop/frontend[Deployment]")
+    assert [c["rule"] for c in added["causes"] if c["opens"]] == ["ingress[1]"]

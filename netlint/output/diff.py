@@ -22,7 +22,7 @@ import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from pathlib import Path
 from typing import Final
@@ -608,7 +608,27 @@ def _explain(change: Change, before: _Side, after: _Side) -> None:
                                 _label_of(side.workload),
                             )
                         )
+    causes, change.opener = _distinct(causes, change.opener)
     change.causes = causes[:MAX_CAUSES]
+
+
+def _distinct(causes: list[Cause], opener: Cause | None) -> tuple[list[Cause], Cause | None]:
+    """One cause per line and role: copies of a policy that several deploy units apply (a base
+    two overlays include) give the same rule at the same line once each, their connections
+    merged. The opener becomes its line's merged cause."""
+    merged: dict[tuple[object, ...], Cause] = {}
+    key_of_opener = None
+    for cause in causes:
+        key = (cause.revision, cause.role, cause.policy, cause.rule, cause.span, cause.subject)
+        if cause is opener:
+            key_of_opener = key
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = cause
+        elif seen.conns is not None and cause.conns is not None:
+            merged[key] = replace(seen, conns=seen.conns.union(cause.conns))
+    found = merged.get(key_of_opener) if key_of_opener is not None else None
+    return list(merged.values()), found
 
 
 def _same_side(answer: PairAnswer | None, direction: Direction) -> Side | None:
