@@ -112,15 +112,26 @@ def parse_end(index: Index, text: str) -> Workload | External:
     own.sort(key=lambda w: (w.ref.path, w.ref.span.line, w.ref.span.col))
     variants = {_pods_of(w): w for w in reversed(own)}
     if len(variants) > 1:
-        places = ", ".join(
-            f"{w.ref.path}:{w.ref.span.line}" for w in sorted(variants.values(), key=own.index)
-        )
+        shown = "; ".join(_variant(w) for w in sorted(variants.values(), key=own.index)[:5])
         raise EndError(
             f"{text.strip()!r} is applied by several deploy units with different pods "
-            f"({len(variants)} variants: {places}): choose one unit with --unit ID "
-            "(`netlint units --format json` lists the ids)"
+            f"({len(variants)} variants: {shown}): choose one unit with --unit ID "
+            "(`netlint units` prints the ids)"
         )
     return own[0]
+
+
+def _variant(workload: Workload) -> str:
+    """One copy of a workload as a reader tells it from the others: where it is written and
+    what its pods are (overlays patch one base line into copies that differ here)."""
+    labels = ",".join(f"{k}={v}" for k, v in sorted(workload.pod_labels.items())) or "no labels"
+    ports = ",".join(sorted(f"{p.port}/{p.protocol}" for p in workload.ports))
+    parts = [f"{workload.ref.path}:{workload.ref.span.line}", f"pods {labels}"]
+    if ports:
+        parts.append(f"ports {ports}")
+    if workload.host_network:
+        parts.append("host network")
+    return " ".join(parts)
 
 
 def _pods_of(workload: Workload) -> tuple[object, ...]:
