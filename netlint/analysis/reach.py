@@ -215,6 +215,18 @@ class Endpoint:
         return f"{self.namespace}/{self.name}[{self.kind}]"
 
 
+def pods_key(workload: Workload) -> tuple[object, ...]:
+    """What every answer about a workload's pods depends on: their namespace, labels, named
+    ports and network. Copies alike in these (a base that two overlays apply, replicas of one
+    owner) get the same answer from every policy, so one of them answers for all."""
+    return (
+        workload.namespace,
+        tuple(sorted(workload.pod_labels.items())),
+        tuple(sorted((p.name or "", p.protocol, p.port) for p in workload.ports)),
+        workload.host_network,
+    )
+
+
 def endpoint_of(workload: Workload) -> Endpoint:
     if workload.owner is not None:
         kind, name = workload.owner

@@ -37,6 +37,7 @@ from netlint.analysis.reach import (
     Record,
     Side,
     endpoint_of,
+    pods_key,
 )
 from netlint.core import escape
 from netlint.core.findings import Finding, Related, Severity
@@ -397,7 +398,10 @@ def _answer(side: _Side, src: End, dst: End) -> tuple[Conns, Conns]:
                 return _NONE, _NONE
             ends.append([end])
         else:
-            ends.append(list(side.members.get(end, ())))
+            # Members whose pods are alike answer alike: one of each (a base that thirteen
+            # overlays apply is thirteen copies, 169 pairs, one answer).
+            alike = {pods_key(w): w for w in side.members.get(end, ())}
+            ends.append(list(alike.values()))
     pairs = [(a, b) for a in ends[0] for b in ends[1]]
     certain = uncertain = _NONE
     for a, b in pairs:

@@ -28,6 +28,7 @@ from netlint.analysis.reach import (
     Side,
     endpoint_of,
     explain,
+    pods_key,
     resolve,
 )
 from netlint.core import escape
@@ -110,7 +111,7 @@ def parse_end(index: Index, text: str) -> Workload | External:
             "NAMESPACE/NAME[KIND]"
         )
     own.sort(key=lambda w: (w.ref.path, w.ref.span.line, w.ref.span.col))
-    variants = {_pods_of(w): w for w in reversed(own)}
+    variants = {pods_key(w): w for w in reversed(own)}
     if len(variants) > 1:
         shown = "; ".join(_variant(w) for w in sorted(variants.values(), key=own.index)[:5])
         raise EndError(
@@ -132,17 +133,6 @@ def _variant(workload: Workload) -> str:
     if workload.host_network:
         parts.append("host network")
     return " ".join(parts)
-
-
-def _pods_of(workload: Workload) -> tuple[object, ...]:
-    """What decides a workload's answers: its pods' namespace, labels, ports and network. Copies
-    alike in these get the same answer from every policy."""
-    return (
-        workload.namespace,
-        tuple(sorted(workload.pod_labels.items())),
-        tuple(sorted((p.name or "", p.protocol, p.port) for p in workload.ports)),
-        workload.host_network,
-    )
 
 
 def end_namespaces(texts: Iterable[str]) -> frozenset[str] | None:
