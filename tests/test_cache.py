@@ -364,7 +364,7 @@ def test_an_unreadable_file_is_nl001_not_a_silent_skip(
 
 def test_parallel_loading_equals_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = make_repo(tmp_path, count=12)
-    (repo / "broken.yaml").write_text("a: [\n")
+    (repo / "broken.yaml").write_text("kind: ConfigMap\na: [\n")
     settings = LoadSettings(repo, BuildOptions(), Limits())
     files = sorted(p.name for p in repo.glob("*.yaml"))
     serial = Workspace(settings)

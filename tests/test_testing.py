@@ -75,5 +75,5 @@ def test_a_folder_is_one_project_with_paths_relative_to_it(write: Write, tmp_pat
 
 def test_the_input_rules_always_run(write: Write) -> None:
     """A fixture that does not parse fails the test even when only another rule is named."""
-    path = write("bad.yaml", "a: [\n")
+    path = write("bad.yaml", "kind: ConfigMap\na: [\n")
     assert [f.code for f in lint_fixture(path, ["NL207"])] == ["NL001"]

@@ -14,12 +14,14 @@ from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import point
 from netlint.read.build import BuildOptions, build_document
 from netlint.read.directives import Directive, scan
+from netlint.read.discover import CONFIG_NAMES
 from netlint.read.expectations import (
     Expectation,
     is_expectations_document,
     is_expectations_path,
     read_document,
 )
+from netlint.read.kustomize import KUSTOMIZATION_FILES
 from netlint.read.parse import Limits, Parsed, parse, size_problem
 
 #: A Go-template action where YAML would need a value: at the start of a line, after `- `, or as
@@ -39,6 +41,23 @@ _BLOCK_HEADER: Final = re.compile(
     r"(?P<key>(?:(?:\"[^\"]*\"|'[^']*')[ \t]*|(?:-(?=\S)|[^\s#'\"{|>-])[^#]*?):[ \t]+)?"
     r"(?:[!&]\S*[ \t]+)*[|>][1-9+-]{0,2}[ \t]*(?:#.*)?"
 )
+
+#: How the reason a file is passed over as no manifest begins (see ``not_a_manifest``).
+NOT_A_MANIFEST: Final = "not a Kubernetes manifest"
+#: What may be a manifest's ``apiVersion`` or ``kind`` key, anywhere in a file's text: the word
+#: in any case, whole, maybe closed by a quote, then a colon after nothing but blanks and line
+#: breaks (``kind: x``, ``"kind": "x"``, ``'Kind' : x``, ``? kind`` then ``: x``); or the word
+#: as an explicit key (``? kind # a comment``, its ``:`` on a later line). Linear in the
+#: text's length: the blanks each match scans follow the word (or the ``?``) that starts it,
+#: so no character is scanned for two starts (a comment in the first form would be: a line
+#: of ``#kind`` per line took minutes).
+_MANIFEST_KEY: Final = re.compile(
+    r"\b(?:apiversion|kind)\b['\"]?\s*:|\?[ \t]+['\"]?(?:apiversion|kind)\b", re.IGNORECASE
+)
+#: Files read by their name, that need no apiVersion or kind (lowercase): kustomizations
+#: (kustomize's names; any case, as a case-insensitive file system finds them) and netlint's
+#: own configuration; expectations files are ``is_expectations_path``'s.
+_NAMED_INPUTS: Final = frozenset(name.lower() for name in (*KUSTOMIZATION_FILES, *CONFIG_NAMES))
 
 
 @dataclass(slots=True)
@@ -132,6 +151,40 @@ def _broken_by_template(parsed: Parsed) -> bool:
     return any("{{" in text for text in lines)
 
 
+def not_a_manifest(parsed: Parsed, loaded: FileResult) -> str | None:
+    """Why a file that does not parse is passed over as no Kubernetes manifest, or None when
+    it may be one (then its syntax error is an NL001).
+
+    All of these must hold: libyaml refused the text's syntax (a limit netlint sets, a bad
+    encoding or a control character stays an NL001); the file is not one that is input by
+    its name without naming a kind (a kustomization, netlint's config or expectations); no
+    ``apiVersion`` or ``kind`` key (any case, quoted or not) appears anywhere in the text,
+    after the error included; and the documents read before the error were loaded into
+    nothing: no object, no kind, no problem, no patch, no expectation (what a quoted key
+    with escapes like ``"\\u006bind"`` may still spell). What follows the error no tool can
+    apply either: kubectl and kustomize stop there.
+    """
+    problem = parsed.problem
+    if not parsed.malformed or problem is None:
+        return None
+    name = loaded.path.rpartition("/")[2].lower()
+    if name in _NAMED_INPUTS or is_expectations_path(loaded.path):
+        return None
+    if loaded.objects or loaded.patches or loaded.expectations or loaded.problems != [problem]:
+        return None
+    # "(no kind)" is build_document's count of a mapping without one: any other (a List, a
+    # patch directive) is a sign, and so is every kind if build ever names that one otherwise.
+    if any(kind != "(no kind)" for kind in loaded.kinds):
+        return None
+    if _MANIFEST_KEY.search(parsed.text) is not None:
+        return None
+    where = problem.span
+    return (
+        f"{NOT_A_MANIFEST}: it does not parse (line {where.line} column {where.col}: "
+        f"{problem.message}) and names no apiVersion or kind"
+    )
+
+
 def out_of_memory(path: str) -> FileResult:
     """The NL001 of a file whose reading ran out of memory, wherever that happened (composing,
     converting, modelling). Like an unreadable file it has no digest, so it is never cached:
@@ -143,17 +196,22 @@ def out_of_memory(path: str) -> FileResult:
     return FileResult(path, "", problems=[Problem(ProblemKind.SYNTAX, message, point(path, 0, 0))])
 
 
-def load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> FileResult:
+def load(
+    path: str, data: bytes, options: BuildOptions, limits: Limits, *, pass_over: bool = True
+) -> FileResult:
     """Parse and model one file. Never raises for anything the file contains; a MemoryError
     on the way is this file's NL001, not a crash of the run (the partial result is dropped,
-    which frees what it held)."""
+    which frees what it held). ``pass_over``: a file that does not parse and shows no sign of
+    a manifest is passed over (``not_a_manifest``); False when a build reads it as one."""
     try:
-        return _load(path, data, options, limits)
+        return _load(path, data, options, limits, pass_over)
     except MemoryError:
         return out_of_memory(path)
 
 
-def _load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> FileResult:
+def _load(
+    path: str, data: bytes, options: BuildOptions, limits: Limits, pass_over: bool
+) -> FileResult:
     result = FileResult(path, digest(data))
     parsed = parse(path, data, limits)
     if (parsed.text and is_templated(parsed.text)) or _broken_by_template(parsed):
@@ -192,4 +250,8 @@ def _load(path: str, data: bytes, options: BuildOptions, limits: Limits) -> File
         result.problems.extend(built.problems)
         result.kinds.update(built.kinds)
         result.patches.extend(built.patches)
+    why = not_a_manifest(parsed, result) if pass_over else None
+    if why is not None:
+        # Not linted, as a Helm template is not: listed as passed over, with the reason.
+        return FileResult(path, result.digest, skipped=why)
     return result

@@ -258,6 +258,9 @@ class Parsed:
     positions: Positions
     documents: list[Node] = field(default_factory=list)
     problem: Problem | None = None
+    #: Whether ``problem`` is the YAML/JSON syntax of the text, as libyaml refused it (not a
+    #: limit netlint sets, nor an encoding or a character that cannot be read as text).
+    malformed: bool = False
 
 
 def size_problem(path: str, size: int, limits: Limits) -> Problem:
@@ -309,10 +312,12 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
         result.problem = failure.problem
     except MarkedError as exc:
         result.problem = _marked_problem(positions, exc)
+        result.malformed = True
     except YAMLError as exc:  # e.g. a ReaderError, which carries no mark
         bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # read by libyaml, not in text
         where = _reader_point(path, text, exc, bom)
         result.problem = Problem(ProblemKind.SYNTAX, str(exc).split("\n")[0], where)
+        result.malformed = True
     return result
 
 

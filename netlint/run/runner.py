@@ -22,7 +22,7 @@ from netlint.core.problems import ProblemKind
 from netlint.output.report import Report
 from netlint.read.build import BuildOptions
 from netlint.read.discover import Skipped, discover, find_git_root, real_path
-from netlint.read.load import digest
+from netlint.read.load import NOT_A_MANIFEST, digest
 from netlint.read.parse import Limits
 from netlint.run import suppress
 from netlint.run.cache import Cache, code_salt
@@ -240,9 +240,11 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
         # Nothing changed since a run with the same settings: its report, with this run's rules.
         cached = cache.outcome(key, config.root, [a.meta for a in session.active])
         if cached is not None:
+            _warn_passed_over(request, opened, cached)
             return Outcome(cached, config)
     session.workspace.load(files, overrides=overrides, cache=cache, jobs=request.jobs)
     report = _report(request, session, targets, override_rel, overrides)
+    _warn_passed_over(request, opened, report)
     if cache is not None:
         key = _outcome_key(request, session, targets, files, overrides, cache)
         if key is not None:
@@ -251,6 +253,19 @@ def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
         if cache.note:
             request.notes.append(cache.note)
     return Outcome(report, config)
+
+
+def _warn_passed_over(request: CheckRequest, opened: _Opened, report: Report) -> None:
+    """A file named on the command line that loading passed over as no manifest yields
+    nothing: it is warned about, as the files discovery passes over are (see ``_open``)."""
+    root = opened.session.config.root
+    named = {t.relative_to(root).as_posix() for t in opened.targets if not t.is_dir()}
+    cwd = real_path(Path.cwd())
+    for skipped in report.skipped:
+        if skipped.path in named and skipped.reason.startswith(NOT_A_MANIFEST):
+            path = root / skipped.path
+            shown = escape(str(path.relative_to(cwd) if cwd in path.parents else path))
+            request.warnings.append(f"{shown} is not linted: {escape(skipped.reason)}")
 
 
 def layout(request: CheckRequest, catalogue: Catalogue | None = None) -> tuple[Layout, Config]:

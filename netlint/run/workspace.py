@@ -23,9 +23,16 @@ from netlint.core.problems import ProblemKind
 from netlint.core.units import DeclaredUnit
 from netlint.read.build import BuildOptions
 from netlint.read.discover import Skipped
-from netlint.read.load import FileResult, FileTooLarge, digest, load, unreadable
+from netlint.read.load import (
+    NOT_A_MANIFEST,
+    FileResult,
+    FileTooLarge,
+    digest,
+    load,
+    unreadable,
+)
 from netlint.read.parse import Limits
-from netlint.read.units import Memo, plan
+from netlint.read.units import Memo, Plan, plan
 from netlint.run.cache import Cache, ShardRef, ShardWriter, decode_results, encode_results
 from netlint.run.workers import exit_with_parent
 
@@ -63,6 +70,9 @@ class Workspace:
     #: Files builds read that are not parsed manifests (a generator's ``.env``, a resource
     #: outside the roots), with the digest of what was read (None: nothing could be).
     unlisted_reads: dict[str, str | None] = field(default_factory=dict)
+    #: Files passed over as no manifest that a kustomize build parses: linted after all, with
+    #: their NL001, while a build does (the record that passed each over, see ``_revive``).
+    _revived: dict[str, Skipped] = field(default_factory=dict)
 
     def load(
         self,
@@ -122,6 +132,7 @@ class Workspace:
     def update(self, rel: str, data: bytes | None) -> FileResult | None:
         """Re-load one file from ``data`` (None: the file is gone)."""
         self.results.pop(rel, None)
+        self._revived.pop(rel, None)
         self.skipped = [s for s in self.skipped if s.path != rel]
         self._layout = None
         self.overrides.pop(rel, None)
@@ -138,6 +149,9 @@ class Workspace:
         self._add(unreadable(rel, error))
 
     def _add(self, result: FileResult) -> None:
+        # Loaded afresh: whether a build parses it is decided again by the next plan.
+        if self._revived.pop(result.path, None) is not None:
+            self.results.pop(result.path, None)
         if result.skipped:
             self.skipped.append(Skipped(result.path, result.skipped))
         else:
@@ -157,24 +171,66 @@ class Workspace:
     def layout(self) -> Layout:
         """The deploy units, each with its index, and the cluster index over them all."""
         if self._layout is None:
-            patches = {p for r in self.results.values() for p in r.patches}
-            results = {
-                p: _as_patch(self.results[p]) if p in patches else self.results[p]
-                for p in sorted(self.results)
-            }
-            settings = self.settings
-            found = plan(
-                results,
-                self.read,
-                settings.options,
-                settings.limits,
-                settings.units,
-                (s.path for s in self.skipped),
-                self._memo,
-            )
+            found, results = self._plan()
+            if self._revive(found):
+                found, results = self._plan()
             self._layout = Layout.from_plan(found, results, self._previous)
             self._previous = self._layout
         return self._layout
+
+    def _plan(self) -> tuple[Plan, dict[str, FileResult]]:
+        patches = {p for r in self.results.values() for p in r.patches}
+        results = {
+            p: _as_patch(self.results[p]) if p in patches else self.results[p]
+            for p in sorted(self.results)
+        }
+        settings = self.settings
+        found = plan(
+            results,
+            self.read,
+            settings.options,
+            settings.limits,
+            settings.units,
+            # A file passed over as no manifest is not a template: a build that names it
+            # reads and parses it (see _revive).
+            (s.path for s in self.skipped if not s.reason.startswith(NOT_A_MANIFEST)),
+            self._memo,
+        )
+        return found, results
+
+    def _revive(self, found: Plan) -> bool:
+        """Make the files passed over as no manifest that a kustomize build parses (as a
+        resource or a patch: its syntax error is among what the build says kustomize would
+        refuse) linted files again, with their NL001; and the files revived by an earlier
+        plan that no build parses any more passed over again. True when something changed
+        (the plan must be made again)."""
+        candidates = {s.path for s in self.skipped if s.reason.startswith(NOT_A_MANIFEST)}
+        candidates.update(self._revived)
+        if not candidates:
+            return False
+        # A build's failure is "path:line:col: message"; one in a candidate is its parse.
+        parsed: set[str] = set()
+        for planned in found.units:
+            for reason in planned.unit.failed:
+                parsed.update(_file_of(reason, candidates))
+        changed = False
+        for rel in [r for r in self._revived if r not in parsed]:
+            self.results.pop(rel, None)
+            self.skipped.append(self._revived.pop(rel))
+            changed = True
+        passed_over = [s for s in self.skipped if s.reason.startswith(NOT_A_MANIFEST)]
+        for record in [s for s in passed_over if s.path in parsed]:
+            data = self.read(record.path)
+            if data is None:
+                continue  # gone since the build read it: the next load says so
+            result = load(
+                record.path, data, self.settings.options, self.settings.limits, pass_over=False
+            )
+            self.skipped.remove(record)
+            self.results[record.path] = result
+            self._revived[record.path] = record
+            changed = True
+        return changed
 
     def read(self, rel: str) -> bytes | None:
         """The bytes of a file of the project a kustomize build reads (its unsaved buffer
@@ -201,6 +257,20 @@ class Workspace:
             return read_file(path, self.settings.limits)
         except (OSError, ValueError):
             return None
+
+
+def _file_of(reason: str, paths: set[str]) -> list[str]:
+    """The file of ``paths`` that ``reason`` ("path:line:col: message") is located in, if any
+    (a path may hold a colon: each colon is tried as the path's end)."""
+    at = reason.find(":")
+    while at > 0:
+        rel = reason[:at]
+        line, _, rest = reason[at + 1 :].partition(":")
+        col, _, message = rest.partition(":")
+        if rel in paths and line.isdigit() and col.isdigit() and message[:1] == " ":
+            return [rel]
+        at = reason.find(":", at + 1)
+    return []
 
 
 def _as_patch(result: FileResult) -> FileResult:
