@@ -364,7 +364,8 @@ class _Compiled:
             if not policy.valid:
                 compiled.notes.append(
                     f"policy {policy.namespace}/{policy.name} is not modelled: the API server "
-                    "rejects it (NL002)"
+                    "rejects it (NL002), or its spec holds a substitution placeholder "
+                    "(${VAR}, {{x}}) whose value the repo does not give"
                 )
                 continue
             for direction in (Direction.INGRESS, Direction.EGRESS):

@@ -185,6 +185,9 @@ class NetworkPolicy:
     valid: bool
     #: The ``netlint.dev/ignore`` annotation's value, when the object has one.
     annotation_span: Span | None = None
+    #: Named by the API server from ``metadata.generateName`` (``name`` is the prefix): two
+    #: such policies of one prefix get names of their own, so they are no duplicates.
+    generated_name: bool = False
 
     def rules(self, direction: Direction) -> tuple[Rule, ...]:
         """The rules of a direction as written, whether or not Kubernetes enforces them."""

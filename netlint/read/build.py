@@ -275,7 +275,7 @@ def _writes_api_version(node: Node) -> bool:
 
 
 def _misplaced_problem(tree: Tree, kind: str, api_version: str, options: BuildOptions) -> Problem:
-    name = _str_or_none(tree.get(("metadata", "name")))
+    name = _given_name(tree)
     if kind == "Namespace":
         subject = f"Namespace/{name}/{name}" if name else None
     else:
@@ -314,10 +314,33 @@ def _annotation_span(tree: Tree) -> Span | None:
     return tree.spans.get(("metadata", "annotations", IGNORE_ANNOTATION))
 
 
-def _name(tree: Tree, problems: list[Problem], kind: str) -> str | None:
+def _name_at(tree: Tree) -> PathKey:
+    """Where the object's name is written: ``metadata.generateName`` for an object the API
+    server names (see :func:`validate.generated_name`), else ``metadata.name``."""
+    if validate.generated_name(tree) is not None:
+        return ("metadata", "generateName")
+    return ("metadata", "name")
+
+
+def _given_name(tree: Tree) -> str | None:
+    """``metadata.name``, or the ``generateName`` prefix of an object the API server names;
+    None when neither is there."""
     name = tree.get(("metadata", "name"))
     if isinstance(name, str) and name:
         return name
+    return validate.generated_name(tree)
+
+
+def _name(tree: Tree, problems: list[Problem], kind: str) -> str | None:
+    """The name an object is modelled under, or None (an NL002 problem then says why). An
+    object with only ``metadata.generateName`` is accepted on create (``kubectl create``, Argo
+    CD hooks) and named by the server: it is modelled under its prefix (``pi-``), so messages
+    say ``Job shop/pi-``. Two objects with one prefix get two names in the cluster although
+    their model names are equal (the model has no field that tells a prefix from a name)."""
+    name = _given_name(tree)
+    if name is not None:
+        return name
+    name = tree.get(("metadata", "name"))
     metadata = tree.get(("metadata",))
     where: PathKey = (
         ("metadata", "name") if isinstance(metadata, dict) and "name" in metadata else ()
@@ -420,7 +443,7 @@ def _policy(
     problems: list[Problem],
 ) -> NetworkPolicy:
     found: list[Problem] = list(tree.problems)
-    found += schema.validate("networkpolicy", tree, prefix)
+    found += schema.validate("networkpolicy", _schema_view(tree), prefix)
     found += validate.network_policy_problems(tree)
     api_version = tree.get(("apiVersion",))
     if isinstance(api_version, str) and api_version != "networking.k8s.io/v1":
@@ -465,7 +488,7 @@ def _policy(
         declared_policy_types=declared_types,
         ingress=ingress,
         egress=egress,
-        name_span=tree.span(("metadata", "name")),
+        name_span=tree.span(_name_at(tree)),
         namespace_span=namespace_span,
         spec_span=tree.key_spans.get(("spec",)),
         policy_types_key_span=tree.key_spans.get(("spec", "policyTypes")),
@@ -473,9 +496,28 @@ def _policy(
         egress_key_span=tree.key_spans.get(("spec", "egress")),
         labels=_string_map(metadata.get("labels")),
         annotations=_string_map(metadata.get("annotations")),
-        valid=not any(p.kind in _INVALIDATING for p in found),
+        # A spec that holds a substitution placeholder (`app: ${APP}`, `cidr: ${CIDR}`) is not
+        # known until a tool substitutes it: NL002 does not call it invalid, and the rules that
+        # reason about a policy's rules leave it out as they leave out an invalid one (what
+        # they did before NL002 stopped reporting the placeholder), instead of judging the
+        # placeholder's text as the value. Placeholders in metadata (name, namespace, labels)
+        # are read as written: objects that write the same placeholder get the same value.
+        valid=not any(p.kind in _INVALIDATING for p in found)
+        and not validate.holds_placeholder(tree.get(("spec",))),
         annotation_span=_annotation_span(tree),
+        generated_name=validate.generated_name(tree) is not None,
     )
+
+
+def _schema_view(tree: Tree) -> Tree:
+    """The tree the schema judges. The schema requires ``metadata.name``; an object the API
+    server names from ``generateName`` has one by the time it is validated, so the schema is
+    shown a stand-in (validate.metadata_problems judges the prefix itself)."""
+    if validate.generated_name(tree) is None:
+        return tree
+    metadata = dict(tree.data["metadata"])
+    metadata["name"] = "generated"
+    return replace(tree, data={**tree.data, "metadata": metadata})
 
 
 def _about(problems: list[Problem], subject: str) -> list[Problem]:
@@ -633,7 +675,7 @@ def _workload(
         ports=tuple(_container_ports(tree, pod_spec)),
         host_network=tree.get((*pod_spec, "hostNetwork")) is True,
         dns_policy=_str_or_none(tree.get((*pod_spec, "dnsPolicy"))),
-        name_span=tree.span(("metadata", "name")),
+        name_span=tree.span(_name_at(tree)),
         labels_span=tree.key_spans.get(labels_at),
         annotations=_string_map(metadata.get("annotations")),
         annotation_span=_annotation_span(tree),
@@ -697,7 +739,7 @@ def _namespace(
         ref=_ref(tree, "Namespace", name, name, index, prefix, span),
         name=name,
         labels=labels,
-        name_span=tree.span(("metadata", "name")),
+        name_span=tree.span(_name_at(tree)),
         annotations=_string_map(metadata.get("annotations")),
         annotation_span=_annotation_span(tree),
         legacy_isolation_span=tree.key_spans.get(
@@ -757,7 +799,7 @@ def _foreign(
     span: Span,
     options: BuildOptions,
 ) -> ForeignPolicy:
-    name = _str_or_none(tree.get(("metadata", "name"))) or "(unnamed)"
+    name = _given_name(tree) or "(unnamed)"
     home = _namespace_of(tree, options)[0] if scope == "namespaced" else None
     ref = _ref(tree, kind, name, home or "", index, prefix, span)
     if not _is_admin(kind, api_version):
@@ -771,9 +813,10 @@ def _foreign(
 
 def _admin_policy(tree: Tree, kind: str, name: str) -> AdminPolicy:
     baseline = kind == "BaselineAdminNetworkPolicy"
-    if not isinstance(tree.get(("metadata", "name")), str):
+    generated = validate.generated_name(tree) is not None
+    if not isinstance(tree.get(("metadata", "name")), str) and not generated:
         raise _Malformed("it has no metadata.name")
-    if baseline and name != "default":
+    if baseline and (generated or name != "default"):
         # The API server admits a single BaselineAdminNetworkPolicy, named "default".
         raise _Malformed('a BaselineAdminNetworkPolicy must be named "default"')
     spec = tree.get(("spec",))
@@ -804,7 +847,7 @@ def _admin_policy(tree: Tree, kind: str, name: str) -> AdminPolicy:
         subject_pods=pods,
         ingress=_admin_rules(tree, Direction.INGRESS, spec, actions),
         egress=_admin_rules(tree, Direction.EGRESS, spec, actions),
-        name_span=tree.span(("metadata", "name")),
+        name_span=tree.span(_name_at(tree)),
     )
 
 

@@ -94,8 +94,44 @@ def _problem(tree: Tree, where: PathKey, message: str, *, key: bool = False) -> 
     return Problem(ProblemKind.INVALID, message, tree.key_span(where) if key else tree.span(where))
 
 
+#: A substitution placeholder that a tool replaces before the API server sees the text: Flux
+#: post-build substitution and envsubst (``${VAR}``, ``${VAR:-default}``, ``${VAR:=default}``),
+#: kustomize ``vars`` and Tekton parameters (``$(VAR)``), and mustache or Go-template actions
+#: outside a Helm chart (``{{uid}}``, ``{{ .Values.x }}``; a file where such an action stands as
+#: a whole YAML value is skipped as templated before it gets here). None of these characters is
+#: valid in a name, a namespace or a label, so a value holding one is not yet the value that is
+#: applied: it is not judged.
+_PLACEHOLDER: Final = re.compile(r"\$\{[^{}\s]+\}|\$\([^()\s]+\)|\{\{.*?\}\}")
+
+
+def has_placeholder(text: str) -> bool:
+    """Whether ``text`` holds a substitution placeholder (``${X}``, ``$(X)``, ``{{x}}``): its
+    final value is unknown until the tool that substitutes it has run."""
+    return ("$" in text or "{{" in text) and _PLACEHOLDER.search(text) is not None
+
+
+def holds_placeholder(data: Any) -> bool:
+    """Whether a mapping key or a string anywhere in ``data`` holds a substitution placeholder
+    (:func:`has_placeholder`)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if has_placeholder(item):
+                return True
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if isinstance(key, str) and has_placeholder(key):
+                    return True
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def label_map_problems(tree: Tree, where: PathKey, what: str = "label") -> Iterator[Problem]:
-    """Type and syntax of a map of labels (``metadata.labels``, ``matchLabels``)."""
+    """Type and syntax of a map of labels (``metadata.labels``, ``matchLabels``). A key or value
+    that holds a substitution placeholder is not judged (see :func:`has_placeholder`)."""
     labels = tree.get(where)
     if labels is None:
         return
@@ -103,13 +139,13 @@ def label_map_problems(tree: Tree, where: PathKey, what: str = "label") -> Itera
         yield _problem(tree, where, f"{what}s must be a mapping of strings")
         return
     for key, value in labels.items():
-        error = label_key_error(str(key))
+        error = None if has_placeholder(str(key)) else label_key_error(str(key))
         if error:
             yield _problem(
                 tree, (*where, key), f"{what} key {quoted(key)} is invalid: {error}", key=True
             )
         if isinstance(value, str):
-            error = label_value_error(value)
+            error = None if has_placeholder(value) else label_value_error(value)
             if error:
                 yield _problem(
                     tree, (*where, key), f"{what} value {quoted(value)} is invalid: {error}"
@@ -123,23 +159,62 @@ def label_map_problems(tree: Tree, where: PathKey, what: str = "label") -> Itera
             )
 
 
-#: A kustomize ``vars`` reference standing for the whole value (``$(kfp-namespace)``): the build
-#: substitutes it (netlint does not apply vars), so the text is no name to judge.
-_VAR_REFERENCE: Final = re.compile(r"\$\([A-Za-z0-9_.-]+\)")
+def generate_name_error(prefix: str) -> str | None:
+    """Why ``prefix`` is not a valid ``metadata.generateName``, or None. The API server checks
+    it as a name that will have a value appended (apimachinery ``maskTrailingDash``: a trailing
+    '-' of a prefix longer than one character stands for a valid character, with the quirk of
+    dropping the character before it too). Checked as a DNS subdomain for every kind, the
+    loosest of the name rules, so that no prefix the server accepts is reported."""
+    masked = prefix[:-2] + "a" if len(prefix) > 1 and prefix.endswith("-") else prefix
+    if len(masked) > 253 or not _DNS_SUBDOMAIN.fullmatch(masked):
+        return (
+            "it must be the start of a DNS subdomain: lower-case alphanumerics, '-' and '.', "
+            "starting alphanumeric, at most 253 characters (a trailing '-' is allowed)"
+        )
+    return None
+
+
+def generated_name(tree: Tree) -> str | None:
+    """The ``metadata.generateName`` the API server names this object from, when it has no
+    ``metadata.name`` (absent, null or empty: Go's zero value) and a non-empty string
+    ``generateName``; else None. ``kubectl create`` and Argo CD hooks create such objects; the
+    server appends five random characters, so each one gets a name of its own."""
+    name = tree.get(("metadata", "name"))
+    if name is not None and name != "":
+        return None
+    prefix = tree.get(("metadata", "generateName"))
+    return prefix if isinstance(prefix, str) and prefix else None
 
 
 def metadata_problems(tree: Tree, namespaced: bool = True) -> Iterator[Problem]:
-    """Name, namespace and label syntax of ``metadata``, as for every Kubernetes object. A
-    name or namespace that is one kustomize var reference is not judged."""
+    """Name, generateName, namespace and label syntax of ``metadata``, as for every Kubernetes
+    object. A value that holds a substitution placeholder (:func:`has_placeholder`) is not
+    judged: a tool replaces it before the API server sees it."""
     name = tree.get(("metadata", "name"))
-    if isinstance(name, str) and not _VAR_REFERENCE.fullmatch(name):
+    if isinstance(name, str) and name and not has_placeholder(name):
         error = dns_subdomain_error(name)
         if error:
             yield _problem(
                 tree, ("metadata", "name"), f"metadata.name {quoted(name)} is invalid: {error}"
             )
+    prefix = tree.get(("metadata", "generateName"))
+    if isinstance(prefix, str) and prefix and not has_placeholder(prefix):
+        # The server validates generateName whenever it is set, with or without a name.
+        error = generate_name_error(prefix)
+        if error:
+            yield _problem(
+                tree,
+                ("metadata", "generateName"),
+                f"metadata.generateName {quoted(prefix)} is invalid: {error}",
+            )
+    elif prefix is not None and not isinstance(prefix, str):
+        yield _problem(
+            tree,
+            ("metadata", "generateName"),
+            f"metadata.generateName must be a string, not {quoted(prefix)}",
+        )
     namespace = tree.get(("metadata", "namespace"))
-    if namespaced and isinstance(namespace, str) and not _VAR_REFERENCE.fullmatch(namespace):
+    if namespaced and isinstance(namespace, str) and not has_placeholder(namespace):
         error = dns_label_error(namespace)
         if error:
             yield _problem(
@@ -151,7 +226,8 @@ def metadata_problems(tree: Tree, namespaced: bool = True) -> Iterator[Problem]:
 
 
 def selector_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
-    """Label syntax and operator/values rules of a LabelSelector."""
+    """Label syntax and operator/values rules of a LabelSelector (keys and values holding a
+    substitution placeholder are not judged)."""
     selector = tree.get(where)
     if not isinstance(selector, dict):
         return
@@ -164,7 +240,7 @@ def selector_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
             continue
         at: PathKey = (*where, "matchExpressions", i)
         key = expression.get("key")
-        if isinstance(key, str):
+        if isinstance(key, str) and not has_placeholder(key):
             error = label_key_error(key)
             if error:
                 yield _problem(
@@ -185,7 +261,7 @@ def selector_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
             )
         if isinstance(values, list):
             for j, value in enumerate(values):
-                if isinstance(value, str):
+                if isinstance(value, str) and not has_placeholder(value):
                     error = label_value_error(value)
                     if error:
                         yield _problem(
@@ -226,7 +302,7 @@ def _peer_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
 def _ip_block_problems(tree: Tree, where: PathKey, block: dict[str, Any]) -> Iterator[Problem]:
     cidr = block.get("cidr")
     network = parse_cidr(cidr) if isinstance(cidr, str) else None
-    if isinstance(cidr, str) and network is None:
+    if isinstance(cidr, str) and network is None and not has_placeholder(cidr):
         yield _problem(
             tree, (*where, "cidr"), f"cidr {quoted(cidr)} is not a valid CIDR (e.g. 10.0.0.0/16)"
         )
@@ -234,7 +310,7 @@ def _ip_block_problems(tree: Tree, where: PathKey, block: dict[str, Any]) -> Ite
     if not isinstance(excepts, list):
         return
     for i, item in enumerate(excepts):
-        if not isinstance(item, str):
+        if not isinstance(item, str) or has_placeholder(item):
             continue
         excluded = parse_cidr(item)
         at = (*where, "except", i)
@@ -256,8 +332,8 @@ def _port_problems(tree: Tree, where: PathKey) -> Iterator[Problem]:
         return
     port = spec.get("port")
     end_port = spec.get("endPort")
-    if isinstance(port, bool):
-        return
+    if isinstance(port, bool) or (isinstance(port, str) and has_placeholder(port)):
+        return  # a placeholder may stand for a number or a name: nothing here is known
     if isinstance(port, int) and not 1 <= port <= 65535:
         yield _problem(tree, (*where, "port"), f"port {port} is outside 1-65535")
     elif isinstance(port, str):

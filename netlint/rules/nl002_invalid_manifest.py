@@ -34,7 +34,19 @@ class InvalidManifest(ProblemRule):
         not_reported=(
             "Fields of workloads and namespaces that netlint does not read are not validated. "
             "A policy with NL002 findings is left out of the checks that reason about its "
-            "rules, so its other problems show once it is valid."
+            "rules, so its other problems show once it is valid.\n\n"
+            "An object without `metadata.name` that has a non-empty `metadata.generateName` "
+            "(`kubectl create`, Argo CD hooks): the API server names it from that "
+            "prefix. The prefix itself is checked as the server checks it (a trailing `-` is "
+            "allowed), and netlint reads the object under it (`Job shop/pi-`).\n\n"
+            "A name, namespace, label key or value, selector key or value, CIDR or port that "
+            "holds a substitution placeholder, `${VAR}` (Flux post-build substitution, "
+            "envsubst), `$(VAR)` (kustomize vars, Tekton) or `{{...}}` (templating outside a "
+            "Helm chart): it is not the value the API server will see. A placeholder in "
+            "metadata is read as written (objects that write the same placeholder get the same "
+            "value); a policy whose spec holds one is left out of the checks that reason about "
+            "its rules, as an invalid policy is, since what it selects and allows is not known "
+            "yet. A bare `$VAR` is not taken for a placeholder."
         ),
         added_in="0.1.0",
         tags=("correctness", "schema"),

@@ -60,8 +60,9 @@ class DuplicatePolicyName(Rule):
             "sibling files (alternative bundles such as `install.yaml` and "
             "`namespace-install.yaml`: applying both changes nothing); "
             "a kustomize build (kustomize itself refuses two resources with one id, and "
-            "netlint lists the failed build in `--verbose`); and policies the API server "
-            "would reject (NL002).\n\n"
+            "netlint lists the failed build in `--verbose`); policies named by "
+            "`metadata.generateName` (the API server gives each a name of its own); and "
+            "policies the API server would reject (NL002).\n\n"
             "Definitions are compared by their spec (selectors, peers and ports, in the order "
             "written), not by labels or annotations: copies that differ only there are the "
             "same policy."
@@ -73,7 +74,7 @@ class DuplicatePolicyName(Rule):
     )
 
     def check_policy(self, ctx: Context, policy: NetworkPolicy) -> Iterator[Finding]:
-        if not policy.valid:
+        if not policy.valid or policy.generated_name:
             return
         groups = ctx.memo("groups", lambda: _groups(ctx.index))
         group = groups.get((policy.namespace, policy.name))
@@ -107,10 +108,11 @@ MAX_RELATED = 3
 
 
 def _groups(index: Index) -> dict[tuple[str, str], list[NetworkPolicy]]:
-    """The valid policies of the index by namespace and name."""
+    """The valid policies of the index by namespace and name (a name the API server makes
+    from generateName is each policy's own)."""
     groups: dict[tuple[str, str], list[NetworkPolicy]] = {}
     for other in index.policies:
-        if other.valid:
+        if other.valid and not other.generated_name:
             groups.setdefault((other.namespace, other.name), []).append(other)
     return groups
 

@@ -79,7 +79,7 @@ from netlint.run.safedir import CACHE_DIR, Anchor, Refused, Reject
 from netlint.run.safedir import tuple_of as _t
 
 #: Bumped whenever the layout of any encoded object changes: older files are then rejected.
-FORMAT: Final = 7
+FORMAT: Final = 8
 #: Files modified this close to the state's writing may have changed within one timestamp tick.
 _RACY_NS: Final = 2_000_000_000
 #: How long another run's unreferenced files are kept: a racing run writes its shards while it
@@ -413,6 +413,7 @@ def _e_policy(o: NetworkPolicy, p: str) -> tuple[Any, ...]:
         o.annotations,
         o.valid,
         _eos(o.annotation_span, p),
+        o.generated_name,
     )
 
 
@@ -438,7 +439,8 @@ def _d_policy(v: tuple[Any, ...], p: str) -> NetworkPolicy:
         annotations,
         valid,
         annotation_span,
-    ) = _t(v, 20)
+        generated,
+    ) = _t(v, 21)
     declared_types = None
     if declared is not None:
         declared_types = tuple(
@@ -464,6 +466,7 @@ def _d_policy(v: tuple[Any, ...], p: str) -> NetworkPolicy:
         _str_map(annotations),
         _b(valid),
         _dos(annotation_span, p),
+        _b(generated),
     )
 
 
