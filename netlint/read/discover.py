@@ -475,6 +475,7 @@ def discover(
     seen: set[str] = set()
     # Paths as text: a pathlib join per file costs more than its lstat on a big repo.
     base = str(root)
+    prefix = base if base.endswith("/") else base + "/"
     for rel in listed:
         if rel in seen:
             continue
@@ -485,7 +486,7 @@ def discover(
                 found.ignored.append(Skipped(rel, why))
             continue
         seen.add(rel)
-        path = os.path.join(base, rel)
+        path = prefix + rel
         try:
             # One lstat for the common case; a link is followed (and judged) below.
             info = os.lstat(path)
@@ -516,7 +517,8 @@ def discover(
             else:
                 found.skipped.append(Skipped(rel, "not a regular file"))
             continue
-        if _is_helm_templates(os.path.dirname(path)):
+        # Only a file directly in a folder named templates can be a chart's template.
+        if "/templates/" in path and _is_helm_templates(os.path.dirname(path)):
             found.skipped.append(Skipped(rel, "templated"))
             continue
         found.files.append(rel)
