@@ -336,7 +336,8 @@ def _name(tree: Tree, problems: list[Problem], kind: str) -> str | None:
     object with only ``metadata.generateName`` is accepted on create (``kubectl create``, Argo
     CD hooks) and named by the server: it is modelled under its prefix (``pi-``), so messages
     say ``Job shop/pi-``. Two objects with one prefix get two names in the cluster although
-    their model names are equal (the model has no field that tells a prefix from a name)."""
+    their model names are equal: a NetworkPolicy says so (``generated_name``), so that NL206
+    does not call two of one prefix duplicates."""
     name = _given_name(tree)
     if name is not None:
         return name
