@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import netlint
+from helpers import deployment, netlint
 from test_connectivity import _random_admin, _random_repo
 
 from netlint.analysis.index import Index
@@ -314,26 +314,11 @@ def test_admin_rules_are_named_with_their_action_and_line(tmp_path: Path) -> Non
     assert found.verdict == "denied" and "denies TCP 22" in render_text(found)
 
 
-_BASE = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api, namespace: shop}
-spec:
-  selector: {matchLabels: {app: api}}
-  template:
-    metadata: {labels: {app: api}}
-    spec: {containers: [{name: c, image: x}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: db, namespace: shop}
-spec:
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec:
-      hostNetwork: true
-      containers: [{name: c, image: x}]
+_BASE = (
+    deployment("api")
+    + "---\n"
+    + deployment("db", extra="      hostNetwork: true\n")
+    + """\
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -343,6 +328,7 @@ spec:
   ingress:
     - from: [{podSelector: {matchLabels: {tier: front}}}]
 """
+)
 
 
 def _overlays(tmp_path: Path, second: str = "resources: [../base]\n") -> Path:
