@@ -151,6 +151,12 @@ def _broken_by_template(parsed: Parsed) -> bool:
     return any("{{" in text for text in lines)
 
 
+def is_not_a_manifest(reason: str) -> bool:
+    """Whether a skip ``reason`` is :func:`not_a_manifest`'s (the reason is all a skip
+    records, in the cache too)."""
+    return reason.startswith(NOT_A_MANIFEST)
+
+
 def not_a_manifest(parsed: Parsed, loaded: FileResult) -> str | None:
     """Why a file that does not parse is passed over as no Kubernetes manifest, or None when
     it may be one (then its syntax error is an NL001).

@@ -22,7 +22,7 @@ from netlint.core.problems import ProblemKind
 from netlint.output.report import Report
 from netlint.read.build import BuildOptions
 from netlint.read.discover import Skipped, discover, find_git_root, real_path
-from netlint.read.load import NOT_A_MANIFEST, digest
+from netlint.read.load import digest, is_not_a_manifest
 from netlint.read.parse import Limits
 from netlint.run import suppress
 from netlint.run.cache import Cache, code_salt
@@ -262,7 +262,7 @@ def _warn_passed_over(request: CheckRequest, opened: _Opened, report: Report) ->
     named = {t.relative_to(root).as_posix() for t in opened.targets if not t.is_dir()}
     cwd = real_path(Path.cwd())
     for skipped in report.skipped:
-        if skipped.path in named and skipped.reason.startswith(NOT_A_MANIFEST):
+        if skipped.path in named and is_not_a_manifest(skipped.reason):
             path = root / skipped.path
             shown = escape(str(path.relative_to(cwd) if cwd in path.parents else path))
             request.warnings.append(f"{shown} is not linted: {escape(skipped.reason)}")

@@ -24,10 +24,10 @@ from netlint.core.units import DeclaredUnit
 from netlint.read.build import BuildOptions
 from netlint.read.discover import Skipped
 from netlint.read.load import (
-    NOT_A_MANIFEST,
     FileResult,
     FileTooLarge,
     digest,
+    is_not_a_manifest,
     load,
     unreadable,
 )
@@ -193,7 +193,7 @@ class Workspace:
             settings.units,
             # A file passed over as no manifest is not a template: a build that names it
             # reads and parses it (see _revive).
-            (s.path for s in self.skipped if not s.reason.startswith(NOT_A_MANIFEST)),
+            (s.path for s in self.skipped if not is_not_a_manifest(s.reason)),
             self._memo,
         )
         return found, results
@@ -204,7 +204,7 @@ class Workspace:
         refuse) linted files again, with their NL001; and the files revived by an earlier
         plan that no build parses any more passed over again. True when something changed
         (the plan must be made again)."""
-        candidates = {s.path for s in self.skipped if s.reason.startswith(NOT_A_MANIFEST)}
+        candidates = {s.path for s in self.skipped if is_not_a_manifest(s.reason)}
         candidates.update(self._revived)
         if not candidates:
             return False
@@ -218,7 +218,7 @@ class Workspace:
             self.results.pop(rel, None)
             self.skipped.append(self._revived.pop(rel))
             changed = True
-        passed_over = [s for s in self.skipped if s.reason.startswith(NOT_A_MANIFEST)]
+        passed_over = [s for s in self.skipped if is_not_a_manifest(s.reason)]
         for record in [s for s in passed_over if s.path in parsed]:
             data = self.read(record.path)
             if data is None:
