@@ -252,11 +252,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list.insert(0, "check")
     parser = build_parser()
     args, extra = parser.parse_known_args(args_list)
-    if extra and args.command in _commands(parser):
+    command = _commands(parser).get(args.command) if extra else None
+    if command is not None:
         # Positionals after options (`explain SRC DST --port 443/TCP DIR`): argparse reads a
         # command's positionals in one run, so read the command's own arguments again,
         # intermixed; an unknown option is then reported with that command's usage.
-        command = _commands(parser)[args.command]
         args = command.parse_intermixed_args(
             args_list[1:], namespace=argparse.Namespace(command=args.command)
         )
