@@ -1106,3 +1106,81 @@ def test_shape_changes_exactly_when_what_the_parser_reads_changes() -> None:
     assert of("a: [ # open\n") == of("a: [\n") != of("a: ]\n")
     assert of('a: "open\n') is None  # one the scanner itself refuses
     assert shape("p.yaml", base.encode(), 4) is None  # over the size limit
+
+
+def check_project(root: Path) -> None:
+    """``netlint check`` of the whole project, as a user runs it (its report is cached). Files
+    changed in the last 2 s are never trusted by their stat (racily clean), so those written
+    by the test are waited out first: the report is then stored under their contents."""
+    time.sleep(2.1)
+    subprocess.run(
+        [sys.executable, "-m", "netlint", "check", "--fail-on", "never"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        timeout=TIMEOUT,
+    )
+
+
+def test_a_warm_start_answers_from_the_stored_report_then_loads(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    """Issue 15 (first diagnostics after a warm start): when the cache holds a report of every
+    file of the project as it is on disk (a `netlint check` of it), the documents opened first
+    get that report's findings before anything is loaded; the project is loaded right after,
+    and edits are linted as ever."""
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True, timeout=60)  # a cache here
+    cold = client_factory(project)
+    cold.initialize(project)
+    since = cold.mark()
+    doc = cold.open(project / "policies/web.yaml")
+    expected = cold.diagnostics(doc, since)
+    assert cold.close() == 0
+    check_project(project)  # every file reported: the report the server looks for
+    client = client_factory(project)
+    client.initialize(project, trace="verbose")
+    since = client.mark()
+    doc = client.open(project / "policies/web.yaml")
+    assert client.diagnostics(doc, since) == expected
+    # The traces of the sync come when it ends, the project loaded: nothing was linted.
+    client.wait(lambda m: m.get("method") == "$/logTrace" and "stored report" in str(m), since)
+    assert traces(client, since, "linted") == []
+    since = client.mark()
+    fixed = POLICIES.replace("cidr: 0.0.0.0/1", "cidr: 203.0.113.0/24", 1)
+    client.change(doc, fixed, 2)
+    assert codes_by_line(client.diagnostics(doc, since)) == {
+        (lsp_line(fixed, "cidr: 0.0.0.0/1"), "NL104")
+    }
+    assert client.close() == 0
+
+
+def test_a_stored_report_of_other_contents_is_not_used(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    """A file changed on disk since the stored report, or an unsaved buffer that differs from
+    the file, is linted: a report is only used for exactly the contents it was made of."""
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True, timeout=60)
+    check_project(project)
+    workload = project / "workloads/web.yaml"
+    workload.write_text(WEB.replace("app: web", "app: website"), encoding="utf-8")
+    client = client_factory(project)
+    client.initialize(project, trace="verbose")
+    since = client.mark()
+    doc = client.open(project / "policies/web.yaml")
+    assert (lsp_line(POLICIES, "podSelector:"), "NL102") in codes_by_line(
+        client.diagnostics(doc, since)
+    )
+    assert traces(client, since, "stored report") == []
+    assert client.close() == 0
+    check_project(project)  # stored again, for the new contents
+    client = client_factory(project)
+    client.initialize(project, trace="verbose")
+    since = client.mark()
+    fixed = POLICIES.replace("cidr: 0.0.0.0/1", "cidr: 203.0.113.0/24", 1)
+    doc = client.open(project / "policies/web.yaml", fixed)
+    assert codes_by_line(client.diagnostics(doc, since)) == {
+        (lsp_line(fixed, "podSelector:"), "NL102"),
+        (lsp_line(fixed, "cidr: 0.0.0.0/1"), "NL104"),
+    }
+    assert traces(client, since, "stored report") == []
+    assert client.close() == 0

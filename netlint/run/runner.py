@@ -389,20 +389,22 @@ def _outcome_key(
     cache: Cache | None,
 ) -> str | None:
     """What a run's report depends on: the content of every file, the settings, the rules, the
-    request. None when some file's content is not known without reading it."""
+    request. None when some file's content is not known without reading it.
+
+    A run that reports every file of the project from disk, with no baseline, gives the same
+    report whatever its paths: its key is ``whole_report_key``'s, which the language server
+    looks up to publish a warm start's first diagnostics before it has loaded anything."""
     if cache is None or not cache.enabled:
         return None
+    every = (
+        not overrides
+        and request.baseline is None
+        and all(map(_reported_filter(session.config.root, targets, None, request.paths), files))
+    )
+    if every:
+        return whole_report_key(session, files, cache)
     parts = [
-        repr(session.config),
-        repr(
-            sorted(
-                (m.code, m.name, type(r).__module__)
-                for r in session.catalogue.rules
-                for m in [r.meta]
-            )
-        ),
-        repr([(a.meta.code, a.severity, repr(a.options)) for a in session.active]),
-        _plugins_stamp(frozenset(type(r).__module__ for r in session.catalogue.rules)),
+        *_settings_parts(session),
         repr(sorted(str(t) for t in targets)),
         repr(list(request.paths)),
         repr(request.stdin_filename),
@@ -415,15 +417,47 @@ def _outcome_key(
     return _content_key(parts, session, files, overrides, cache)
 
 
+def whole_report_key(
+    session: Session,
+    files: Sequence[str],
+    cache: Cache,
+    digests: dict[str, str] | None = None,
+) -> str | None:
+    """The outcome key of a report of every file in ``files``, as on disk, under the session's
+    settings and rules (None: a file's content is not known without reading it). ``digests``,
+    when given, receives the digest of each file the key was made of."""
+    if not cache.enabled:
+        return None
+    parts = [*_settings_parts(session), "every file"]
+    return _content_key(parts, session, files, {}, cache, digests)
+
+
+def _settings_parts(session: Session) -> list[str]:
+    """What a report depends on besides the files: the settings, the rules and their code."""
+    return [
+        repr(session.config),
+        repr(
+            sorted(
+                (m.code, m.name, type(r).__module__)
+                for r in session.catalogue.rules
+                for m in [r.meta]
+            )
+        ),
+        repr([(a.meta.code, a.severity, repr(a.options)) for a in session.active]),
+        _plugins_stamp(frozenset(type(r).__module__ for r in session.catalogue.rules)),
+    ]
+
+
 def _content_key(
     parts: list[str],
     session: Session,
     files: Sequence[str],
     overrides: Mapping[str, bytes],
     cache: Cache,
+    digests: dict[str, str] | None = None,
 ) -> str | None:
     """``parts`` and the content of every file, hashed; None when some file's content is not
-    known without reading it."""
+    known without reading it. ``digests`` receives each file's (see ``whole_report_key``)."""
     root = session.config.root
     for rel in sorted(files):
         if rel in overrides:
@@ -440,6 +474,8 @@ def _content_key(
                 known = None
         if known is None:
             return None
+        if digests is not None:
+            digests[rel] = known
         parts.append(f"{rel}\0{known}")
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=20).hexdigest()
 

@@ -35,6 +35,7 @@ from netlint.read.directives import scan
 from netlint.read.discover import CONFIG_NAMES, EXTENSIONS, GlobSet, discover, find_git_root
 from netlint.read.load import digest
 from netlint.read.parse import ParseFailure, decode
+from netlint.run.cache import Cache
 from netlint.run.config import find_config
 from netlint.run.registry import Catalogue, load_catalogue
 from netlint.run.runner import (
@@ -44,6 +45,7 @@ from netlint.run.runner import (
     lint_until,
     load_project_config,
     project_root,
+    whole_report_key,
 )
 from netlint.run.workspace import read_file
 
@@ -85,6 +87,24 @@ class Outcome:
 
 #: Told how a long load goes: a message and a percentage (None: not known yet).
 Progress = Callable[[str, int | None], None]
+#: Sends diagnostics at once, from the worker, before the job that made them ends.
+Early = Callable[[Publish], None]
+
+
+@dataclass(slots=True)
+class Deferred:
+    """A project whose load waits for its first sync: a report of every one of its files, as
+    they are on disk now, is stored in the cache (a ``netlint check`` of the project, or the
+    last one), so the documents opened first are answered from it before anything is loaded."""
+
+    files: list[str]
+    cache: Cache
+    #: The stored findings, by file.
+    findings: dict[str, list[Finding]]
+    #: The digest of each file the report was made of.
+    digests: dict[str, str]
+
+
 #: Loads read this many files between two progress reports (at least).
 PROGRESS_STEP = 500
 
@@ -137,6 +157,8 @@ class Project:
     #: Whether a file outside the initial discovery is a manifest of this project.
     lintable: dict[str, bool] = field(default_factory=dict)
     known: set[str] = field(default_factory=set)
+    #: Set while its files are not loaded yet (see ``Deferred``).
+    deferred: Deferred | None = None
 
     @property
     def key(self) -> Path:
@@ -262,6 +284,8 @@ class Linter:
         #: How many times ``_homes`` was forgotten (documents may have moved project).
         self._moves = 0
         self.progress: Progress | None = None
+        #: Where diagnostics answered from a stored report go at once (None: with the sync's).
+        self.early: Early | None = None
         self._catalogue: Catalogue | None = None
         self._metas: dict[str, RuleMeta] = {}
 
@@ -279,7 +303,7 @@ class Linter:
             out.messages.append((lsp.MessageType.Warning, f"netlint: {error}"))
         for folder in self.folders:
             if self._marks_a_project(folder):
-                self._open(folder, out)
+                self._open(folder, out, defer=True)
         return out
 
     @staticmethod
@@ -350,8 +374,10 @@ class Linter:
         if self.progress is not None:
             self.progress(message, percentage)
 
-    def _open(self, start: Path, out: Outcome) -> Project:
-        """Load the project holding ``start``, as ``netlint check START`` would find it."""
+    def _open(self, start: Path, out: Outcome, *, defer: bool = False) -> Project:
+        """Load the project holding ``start``, as ``netlint check START`` would find it; with
+        ``defer``, when the cache holds a report of all its files as they are, only find them
+        and keep that report (the first sync loads the project, see ``Deferred``)."""
         start = start.resolve()
         began = time.perf_counter()
         config_path = find_config(start)
@@ -372,6 +398,43 @@ class Linter:
         if note:
             out.messages.append((lsp.MessageType.Warning, f"netlint: {note}"))
         cache = session.open_cache()
+        project.session = session
+        project.roots = tuple(r.resolve() for r in config.roots)
+        project.exclude = config.exclude
+        if defer:
+            project.deferred = self._stored(session, files, cache)
+            if project.deferred is not None:
+                seconds = time.perf_counter() - began
+                message = (
+                    f"netlint: found a report of the {len(files)} files of {root} as they are "
+                    f"in {seconds:.2f} s; the files are read at the first sync"
+                )
+                out.messages.append((lsp.MessageType.Log, message))
+                return project
+        self._load(project, files, cache, out, began)
+        return project
+
+    def _stored(self, session: Session, files: list[str], cache: Cache) -> Deferred | None:
+        """The report the cache holds of every file as it is on disk, by file, if any."""
+        digests: dict[str, str] = {}
+        key = whole_report_key(session, files, cache, digests)
+        report = None if key is None else cache.outcome(key, session.config.root, self._rules())
+        if report is None:
+            return None
+        findings: dict[str, list[Finding]] = {}
+        for finding in sorted(report.findings, key=lambda f: f.sort_key):
+            findings.setdefault(finding.span.path, []).append(finding)
+        return Deferred(files, cache, findings, digests)
+
+    def _rules(self) -> list[RuleMeta]:
+        return [rule.meta for rule in self.catalogue.rules]
+
+    def _load(
+        self, project: Project, files: Sequence[str], cache: Cache, out: Outcome, began: float
+    ) -> None:
+        """Read the project's files (from the cache where they did not change)."""
+        session, root = project.session, project.root
+        assert session is not None
         # In steps, to tell the client how far the load is (a cold load of a big repo takes
         # tens of seconds). One process: forking a pool from a threaded server risks
         # inheriting held locks; the parse cache makes every start after the first one fast.
@@ -381,15 +444,39 @@ class Linter:
             session.workspace.load(files[first:done], cache=cache, jobs=1)
             self._progress(f"read {done}/{len(files)} files of {root}", 100 * done // len(files))
         cache.save()
-        project.session = session
-        project.roots = tuple(r.resolve() for r in config.roots)
-        project.exclude = config.exclude
         workspace = session.workspace
         project.known = set(workspace.results)
         seconds = time.perf_counter() - began
         message = f"netlint: read {len(workspace.results)} files of {root} in {seconds:.2f} s"
         out.messages.append((lsp.MessageType.Log, message))
-        return project
+
+    def _undefer(self, project: Project, docs: Mapping[str, Doc], out: Outcome) -> set[str]:
+        """Answer the open documents of a deferred project that are as on disk from its stored
+        report (at once, through ``early``), then load it. The documents answered."""
+        deferred = project.deferred
+        assert deferred is not None
+        project.deferred = None
+        served: set[str] = set()
+        files = Files(project, docs, self.encoding)
+        for doc in docs.values():
+            path = path_of(doc.uri)
+            rel = project.rel(path) if path is not None else None
+            if rel is None or rel not in deferred.digests:
+                continue
+            data = doc.text.encode("utf-8", errors="surrogateescape")
+            if digest(data) != deferred.digests[rel]:
+                continue  # an unsaved buffer: linted once the project is loaded
+            found = deferred.findings.get(rel, [])
+            project.last[rel] = found
+            publish = Publish(doc.uri, doc.version, [self._diagnostic(f, files) for f in found])
+            if self.early is not None:
+                self.early(publish)
+            else:
+                out.publish.append(publish)
+            out.traces.append(f"{rel}: the stored report of the unchanged project answered")
+            served.add(doc.uri)
+        self._load(project, deferred.files, deferred.cache, out, time.perf_counter())
+        return served
 
     def _open_lone(self, path: Path, out: Outcome) -> Project | None:
         """A project of one file outside any project: that file linted alone, with the default
@@ -483,6 +570,10 @@ class Linter:
         ``stop`` says when a newer edit made this sync's lint stale: the lint is given up and
         its documents stay due for the next sync."""
         out = self.reload() if reload else Outcome()
+        served: set[str] = set()
+        for project in [p for p in self.projects.values() if p.deferred is not None]:
+            served |= self._undefer(project, docs, out)
+        requested = set(requested) - served
         changed: set[Path] = set(self.projects) if reload else set()
         open_paths = {p for p in map(path_of, docs) if p}
         moves = self._moves

@@ -30,7 +30,7 @@ from pygls.lsp.server import LanguageServer
 
 from netlint import __version__
 from netlint.core.escape import text as safe
-from netlint.integrations.lsp.projects import Doc, Linter, Outcome, path_of
+from netlint.integrations.lsp.projects import Doc, Linter, Outcome, Publish, path_of
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +247,15 @@ class NetlintServer(LanguageServer):
         with contextlib.suppress(RuntimeError):  # the loop is closed: exiting
             loop.call_soon_threadsafe(self.work_done_progress.report, token, value)
 
+    def publish_early(self, item: Publish) -> None:
+        """From the worker: diagnostics to send now, before the sync that made them ends (a
+        warm start's stored report, while the project loads)."""
+        loop = self.event_loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: exiting
+            loop.call_soon_threadsafe(self.deliver, Outcome(publish=[item]))
+
     def apply_settings(self, settings: Any) -> None:
         """Client settings (initializationOptions, or didChangeConfiguration's, maybe under a
         ``netlint`` key): ``debounceMs``."""
@@ -303,6 +312,7 @@ def build_server() -> NetlintServer:
             return
         ls.event_loop = asyncio.get_running_loop()
         linter.progress = ls.report_progress
+        linter.early = ls.publish_early
         # Queued before any didOpen handler runs (the client opens documents only after
         # `initialized`), so every later job finds the projects loaded.
         started = ls.worker.submit(linter.start)
