@@ -46,7 +46,6 @@ class Layout:
         last one (the same objects) keeps the index ``previous`` made of it."""
         kept = {id(u.objects): u for u in previous.units} if previous is not None else {}
         units = []
-        units_of: dict[str, list[Unit]] = {}
         for planned in plan.units:
             same = kept.get(id(planned.objects))
             if (
@@ -61,8 +60,23 @@ class Layout:
                 files = [results[p] for p in planned.unit.files if p in results]
                 index = Index(files, planned.objects)
                 units.append(UnitIndex(planned.unit, index, planned.objects))
-            for path in planned.unit.files:
-                units_of.setdefault(path, []).append(planned.unit)
+        # An edit seldom changes which units read which file: the last map then stands (its
+        # units are equal to this plan's, unit for unit).
+        units_of: dict[str, list[Unit]]
+        if (
+            previous is not None
+            and len(previous.units) == len(plan.units)
+            and all(
+                old.unit is new.unit or old.unit == new.unit
+                for old, new in zip(previous.units, plan.units, strict=True)
+            )
+        ):
+            units_of = previous.units_of
+        else:
+            units_of = {}
+            for planned in plan.units:
+                for path in planned.unit.files:
+                    units_of.setdefault(path, []).append(planned.unit)
         cluster = Index(
             (results[p] for p in sorted(results)),
             (o for planned in plan.units for o in planned.objects),

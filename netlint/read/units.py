@@ -85,7 +85,10 @@ class Memo:
     (their digests, or their bytes for files discovery does not list)."""
 
     parsed: dict[str, tuple[object, kustomize.SourceFile | None]] = field(default_factory=dict)
-    builds: dict[str, tuple[tuple[tuple[str, object], ...], Planned]] = field(default_factory=dict)
+    #: Each build with the content keys of the files it read, and their loaded results.
+    builds: dict[
+        str, tuple[tuple[tuple[str, object], ...], Planned, tuple[FileResult | None, ...] | None]
+    ] = field(default_factory=dict)
     #: The discovered files the builds were made among: a file added or removed may be one a
     #: build looked for, so every build is made again.
     paths: tuple[str, ...] = ()
@@ -97,6 +100,8 @@ class Memo:
     )
     #: Plain files as units of their own, with the loaded result each was made from.
     singles: dict[str, tuple[FileResult, Planned]] = field(default_factory=dict)
+    #: The kustomization files among ``paths``, by folder.
+    kustomizations: tuple[str, ...] = ()
     #: The top-level kustomizations, with the kustomization files (and contents) they came from.
     top: tuple[tuple[tuple[str, object], ...], list[str]] | None = None
 
@@ -171,6 +176,12 @@ class _Planner:
             below = {d for d in set(homes.values()) if _below_any(d, kustomize_dirs)}
             in_tree = frozenset(p for p, home in homes.items() if home in below)
             self.memo.facts = (folders, kustomize_dirs, in_tree)
+            self.memo.kustomizations = tuple(
+                path
+                for directory in sorted(kustomize_dirs)
+                for name in kustomize.KUSTOMIZATION_FILES
+                if (path := posixpath.join(directory, name) if directory else name) in results
+            )
         #: Every folder that holds a file of the project (and its parents; "" is the root); the
         #: folders holding a kustomization; the files in a kustomize tree.
         self.folders, self.kustomize_dirs, self.in_tree = self.memo.facts
@@ -433,13 +444,7 @@ class _Planner:
         changed."""
         if not self.kustomize_dirs:
             return []
-        names = [
-            path
-            for directory in sorted(self.kustomize_dirs)
-            for name in kustomize.KUSTOMIZATION_FILES
-            if (path := posixpath.join(directory, name) if directory else name) in self.results
-        ]
-        stamp = tuple((path, self._key(path)) for path in names)
+        stamp = tuple((path, self._key(path)) for path in self.memo.kustomizations)
         if self.memo.top is not None and self.memo.top[0] == stamp:
             return self.memo.top[1]
         top = kustomize.top_level_kustomizations(self.full, self.paths)
@@ -473,11 +478,21 @@ class _Planner:
         """Build one kustomization directory into a unit, or take the last plan's build of it
         when none of the files it read changed."""
         kept = self.memo.builds.get(directory)
-        if kept is not None and all(self._key(path) == key for path, key in kept[0]):
-            return kept[1]
+        if kept is not None:
+            stamps, planned, read = kept
+            # The language server plans again after every edit, and a repo may have a
+            # thousand builds: the results it read, unchanged, are the very same objects (one
+            # comparison in C per build); only when one is not are the digests compared.
+            if (
+                read is not None and read == tuple(map(self.results.get, planned.unit.files))
+            ) or all(self._key(path) == key for path, key in stamps):
+                return planned
         planned = self._build_kustomization(directory)
         stamps = tuple((path, self._key(path)) for path in planned.unit.files)
-        self.memo.builds[directory] = (stamps, planned)
+        results = tuple(map(self.results.get, planned.unit.files))
+        # A file that is no loaded result (a generator's input) is known by its bytes only.
+        loaded = all(r is not None and r.digest for r in results)
+        self.memo.builds[directory] = (stamps, planned, results if loaded else None)
         return planned
 
     def _build_kustomization(self, directory: str) -> Planned:

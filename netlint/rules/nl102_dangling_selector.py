@@ -144,26 +144,30 @@ def _knowledge(index: Index) -> _Knowledge:
     )
     incomplete = {w.namespace for w in index.workloads if w.namespace_declared and w.is_fragment}
     # The rule API does not give a custom resource's namespace: take those of the objects in
-    # the same directory (a component's folder, a namespace's folder).
+    # the same directory (a component's folder, a namespace's folder). Few repos hold such a
+    # resource, and the language server asks again after every edit: the walk over every
+    # file's objects is done only when there is one.
     operated = {
         posixpath.dirname(f.path)
         for f in index.files.values()
         if not _POD_RUNNING_KINDS.isdisjoint(f.kinds)
     }
-    incomplete.update(
-        obj.ref.namespace
-        for f in index.files.values()
-        if posixpath.dirname(f.path) in operated
-        for obj in f.objects
-    )
+    if operated:
+        incomplete.update(
+            obj.ref.namespace
+            for f in index.files.values()
+            if posixpath.dirname(f.path) in operated
+            for obj in f.objects
+        )
     floating = tuple(w for w in index.workloads if not w.namespace_declared and not w.is_fragment)
-    kustomized = {
-        posixpath.dirname(f.path) for f in index.files.values() if f.kinds["Kustomization"]
-    }
-    blind = any(
-        not w.namespace_declared and w.is_fragment and posixpath.dirname(w.ref.path) in kustomized
-        for w in index.workloads
-    )
+    # Likewise, the kustomization folders matter only when a fragment has no namespace.
+    suspects = [w for w in index.workloads if not w.namespace_declared and w.is_fragment]
+    blind = False
+    if suspects:
+        kustomized = {
+            posixpath.dirname(f.path) for f in index.files.values() if f.kinds["Kustomization"]
+        }
+        blind = any(posixpath.dirname(w.ref.path) in kustomized for w in suspects)
     return _Knowledge(vocabulary, mentioned, frozenset(incomplete), floating, blind)
 
 
