@@ -82,6 +82,13 @@ class LabelSelector:
     def matches(self, labels: Mapping[str, str]) -> bool:
         return selectors.matches(self.requirements, labels)
 
+    @property
+    def holds_placeholder(self) -> bool:
+        """Whether a key or value is a substitution placeholder (``app: ${APP}``): which labels
+        the selector matches is unknown until a tool substitutes it (``matches`` reads the
+        placeholder as written)."""
+        return selectors.holds_placeholder(self.requirements)
+
     def __str__(self) -> str:
         return selectors.describe_all(self.requirements)
 

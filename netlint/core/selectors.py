@@ -6,9 +6,10 @@ matches everything. ``NotIn`` and ``DoesNotExist`` also match objects that lack 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Protocol
+from typing import Final, Protocol
 
 
 class Operator(StrEnum):
@@ -61,3 +62,27 @@ def describe(req: RequirementLike) -> str:
 def describe_all(requirements: Iterable[RequirementLike]) -> str:
     text = ",".join(describe(req) for req in requirements)
     return text or "{} (everything)"
+
+
+#: A substitution placeholder that a tool replaces before the API server sees the text: Flux
+#: post-build substitution and envsubst (``${VAR}``, ``${VAR:-default}``, ``${VAR:=default}``),
+#: kustomize ``vars`` and Tekton parameters (``$(VAR)``), and mustache or Go-template actions
+#: outside a Helm chart (``{{uid}}``, ``{{ .Values.x }}``; a file where such an action stands as
+#: a whole YAML value is skipped as templated before it gets here). None of these characters is
+#: valid in a name, a namespace or a label, so a value holding one is not yet the value that is
+#: applied.
+_PLACEHOLDER: Final = re.compile(r"\$\{[^{}\s]+\}|\$\([^()\s]+\)|\{\{.*?\}\}")
+
+
+def has_placeholder(text: str) -> bool:
+    """Whether ``text`` holds a substitution placeholder (``${X}``, ``$(X)``, ``{{x}}``): its
+    final value is unknown until the tool that substitutes it has run."""
+    return ("$" in text or "{{" in text) and _PLACEHOLDER.search(text) is not None
+
+
+def holds_placeholder(requirements: Iterable[RequirementLike]) -> bool:
+    """Whether a key or a value of the requirements holds a substitution placeholder: which
+    labels they match is not known until it is substituted."""
+    return any(
+        has_placeholder(r.key) or any(has_placeholder(v) for v in r.values) for r in requirements
+    )

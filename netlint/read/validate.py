@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from netlint.core.model import Network
 from netlint.core.problems import Problem, ProblemKind
+from netlint.core.selectors import has_placeholder
 from netlint.read.parse import PathKey, Tree
 from netlint.read.schema import quoted
 
@@ -92,22 +93,6 @@ def parse_cidr(text: str) -> Network | None:
 
 def _problem(tree: Tree, where: PathKey, message: str, *, key: bool = False) -> Problem:
     return Problem(ProblemKind.INVALID, message, tree.key_span(where) if key else tree.span(where))
-
-
-#: A substitution placeholder that a tool replaces before the API server sees the text: Flux
-#: post-build substitution and envsubst (``${VAR}``, ``${VAR:-default}``, ``${VAR:=default}``),
-#: kustomize ``vars`` and Tekton parameters (``$(VAR)``), and mustache or Go-template actions
-#: outside a Helm chart (``{{uid}}``, ``{{ .Values.x }}``; a file where such an action stands as
-#: a whole YAML value is skipped as templated before it gets here). None of these characters is
-#: valid in a name, a namespace or a label, so a value holding one is not yet the value that is
-#: applied: it is not judged.
-_PLACEHOLDER: Final = re.compile(r"\$\{[^{}\s]+\}|\$\([^()\s]+\)|\{\{.*?\}\}")
-
-
-def has_placeholder(text: str) -> bool:
-    """Whether ``text`` holds a substitution placeholder (``${X}``, ``$(X)``, ``{{x}}``): its
-    final value is unknown until the tool that substitutes it has run."""
-    return ("$" in text or "{{" in text) and _PLACEHOLDER.search(text) is not None
 
 
 def holds_placeholder(data: Any) -> bool:

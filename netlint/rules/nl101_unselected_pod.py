@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from netlint.api import (
@@ -92,7 +92,11 @@ class UnselectedPod(Rule):
             "finding): it still counts as selecting the pods its `podSelector` matches. The "
             "NL002 error already fails the run and points at the cause, and once it is fixed "
             "the pods are selected; an NL101 finding on every workload behind a typo would "
-            "only bury it."
+            "only bury it.\n\n"
+            "Workloads that a policy whose `podSelector` holds a substitution placeholder "
+            "(`app: ${APP}`, Flux post-build substitution or envsubst) may select: which pods "
+            "it selects is not known until the tool substitutes it, so the workloads it may "
+            "apply to are not reported for the directions it isolates."
         ),
         added_in="0.1.0",
         tags=("security", "coverage"),
@@ -109,9 +113,11 @@ class UnselectedPod(Rule):
         ):
             return
         selecting = _selecting(ctx, workload)
+        # A policy whose podSelector is a placeholder may select these pods once substituted.
+        templated = _templated(ctx, workload)
         directions = _directions(ctx.options)
         if directions is None:
-            if not selecting:
+            if not selecting and not templated:
                 yield ctx.finding(
                     workload.name_span,
                     f"{display(workload)}: no NetworkPolicy selects its pods "
@@ -121,7 +127,9 @@ class UnselectedPod(Rule):
                 )
             return
         for direction in directions:
-            if _isolated(ctx, workload, direction, selecting):
+            if _isolated(ctx, workload, direction, selecting) or any(
+                direction in _directions_of(p) for p in templated
+            ):
                 continue
             lower = direction.value.lower()
             if not selecting:
@@ -176,6 +184,30 @@ def _selecting(ctx: Context, workload: Workload) -> list[NetworkPolicy]:
         ):
             found.append(policy)
     return found
+
+
+def _templated(ctx: Context, workload: Workload) -> Sequence[NetworkPolicy]:
+    """The policies that may apply to the workload's namespace whose podSelector holds a
+    substitution placeholder (Flux post-build substitution, envsubst: ``app: ${APP}``): which
+    pods they select is unknown until a tool substitutes it, so they may select these, for the
+    directions their policyTypes name. Those of the namespace, and those without
+    metadata.namespace (they land where they are applied); all of them for a workload that may
+    run in any namespace. Found once per namespace: a namespace may hold tens of thousands of
+    policies and workloads."""
+    index = ctx.cluster
+    if not workload.namespace_declared:
+        return ctx.cluster_memo("templated-anywhere", lambda: _holding(index.policies))
+    unwritten = ctx.cluster_memo(
+        "templated-unwritten",
+        lambda: _holding(p for p in index.policies if not p.namespace_declared),
+    )
+    space = workload.namespace
+    local = ctx.cluster_memo(("templated", space), lambda: _holding(index.policies_in(space)))
+    return (*local, *(p for p in unwritten if p.namespace != space))
+
+
+def _holding(policies: Iterable[NetworkPolicy]) -> tuple[NetworkPolicy, ...]:
+    return tuple(p for p in policies if p.pod_selector.holds_placeholder)
 
 
 def _isolated(
