@@ -1184,3 +1184,23 @@ def test_a_stored_report_of_other_contents_is_not_used(
     }
     assert traces(client, since, "stored report") == []
     assert client.close() == 0
+
+
+def test_a_stored_report_does_not_answer_for_a_nested_project(
+    project: Path, client_factory: Callable[[Path], Client]
+) -> None:
+    """The report of the outer project covers the files below a nested `.netlint.yaml` with
+    the outer config: those documents are linted in their own project, never answered from it."""
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True, timeout=60)
+    nested = project / "team"
+    (nested / "policies").mkdir(parents=True)
+    (nested / ".netlint.yaml").write_text("ignore: [broad-cidr]\n", encoding="utf-8")
+    (nested / "policies/web.yaml").write_text(POLICIES, encoding="utf-8")
+    check_project(project)
+    client = client_factory(project)
+    client.initialize(project, trace="verbose")
+    since = client.mark()
+    inner = client.open(nested / "policies/web.yaml")
+    assert {d["code"] for d in client.diagnostics(inner, since)} == {"NL105"}
+    assert traces(client, since, "stored report") == []
+    assert client.close() == 0

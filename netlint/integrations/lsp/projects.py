@@ -463,6 +463,8 @@ class Linter:
             rel = project.rel(path) if path is not None else None
             if rel is None or rel not in deferred.digests:
                 continue
+            if path is None or self.home(path.parent) != project.root:
+                continue  # a nested config's file: its own project lints it
             data = doc.text.encode("utf-8", errors="surrogateescape")
             if digest(data) != deferred.digests[rel]:
                 continue  # an unsaved buffer: linted once the project is loaded
