@@ -197,10 +197,8 @@ def _templated(ctx: Context, workload: Workload) -> Sequence[NetworkPolicy]:
     index = ctx.cluster
     if not workload.namespace_declared:
         return ctx.cluster_memo("templated-anywhere", lambda: _holding(index.policies))
-    unwritten = ctx.cluster_memo(
-        "templated-unwritten",
-        lambda: _holding(p for p in index.policies if not p.namespace_declared),
-    )
+    _, without = ctx.cluster_memo("by-namespace-written", lambda: _by_namespace_written(index))
+    unwritten = ctx.cluster_memo("templated-unwritten", lambda: _holding(without))
     space = workload.namespace
     local = ctx.cluster_memo(("templated", space), lambda: _holding(index.policies_in(space)))
     return (*local, *(p for p in unwritten if p.namespace != space))

@@ -418,16 +418,14 @@ class Linter:
         """The report the cache holds of every file as it is on disk, by file, if any."""
         digests: dict[str, str] = {}
         key = whole_report_key(session, files, cache, digests)
-        report = None if key is None else cache.outcome(key, session.config.root, self._rules())
+        rules = [a.meta for a in session.active]  # as the command line reads it back
+        report = None if key is None else cache.outcome(key, session.config.root, rules)
         if report is None:
             return None
         findings: dict[str, list[Finding]] = {}
         for finding in sorted(report.findings, key=lambda f: f.sort_key):
             findings.setdefault(finding.span.path, []).append(finding)
         return Deferred(files, cache, findings, digests)
-
-    def _rules(self) -> list[RuleMeta]:
-        return [rule.meta for rule in self.catalogue.rules]
 
     def _load(
         self, project: Project, files: Sequence[str], cache: Cache, out: Outcome, began: float
