@@ -432,11 +432,16 @@ def _walk(root: Path, scope: Path) -> Iterable[str]:
     if not scope.is_dir() or scope.is_symlink():
         yield scope.relative_to(root).as_posix()
         return
-    for directory, dirs, files in os.walk(scope, followlinks=False):
+    # Paths as text: a pathlib join and relative_to per file cost more than the walk itself.
+    # Both are real paths (normalised, no links), so the text below ``root`` is the relative
+    # path; os.walk joins the folders below ``scope`` onto it as given.
+    top = str(root)
+    cut = len(top) + (0 if top.endswith("/") else 1)
+    for directory, dirs, files in os.walk(str(scope), followlinks=False):
         dirs[:] = sorted(d for d in dirs if d not in _PRUNE)
-        base = Path(directory)
+        base = directory[cut:] + "/" if directory != top else ""
         for name in sorted(files):
-            yield (base / name).relative_to(root).as_posix()
+            yield base + name
 
 
 @lru_cache(maxsize=4096)

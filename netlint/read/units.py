@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
 
@@ -34,6 +34,7 @@ from netlint.core.model import (
     Object,
     ObjectRef,
     Workload,
+    evolve,
 )
 from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import Span, point
@@ -729,7 +730,7 @@ def adopt_metadata(obj: Modelled, tree: Tree) -> Modelled:
     name_span = tree.spans.get(("metadata", "name"))
     if isinstance(obj, ForeignPolicy):
         home = namespace if obj.namespace is not None else None
-        return replace(obj, ref=replace(obj.ref, name=name, namespace=home or ""), namespace=home)
+        return evolve(obj, ref=evolve(obj.ref, name=name, namespace=home or ""), namespace=home)
     common: dict[str, Any] = {
         "name": name,
         "name_span": name_span or obj.name_span,
@@ -739,18 +740,18 @@ def adopt_metadata(obj: Modelled, tree: Tree) -> Modelled:
     if isinstance(obj, Namespace):
         labels = _string_map(metadata.get("labels"))
         labels[NAME_LABEL] = name
-        ref = replace(obj.ref, name=name, namespace=name)
-        return replace(obj, ref=ref, labels=labels, **common)
+        ref = evolve(obj.ref, name=name, namespace=name)
+        return evolve(obj, ref=ref, labels=labels, **common)
     declared = namespace is not None
     home = namespace if namespace is not None else obj.namespace
     common.update(
-        ref=replace(obj.ref, name=name, namespace=home), namespace=home, namespace_declared=declared
+        ref=evolve(obj.ref, name=name, namespace=home), namespace=home, namespace_declared=declared
     )
     if isinstance(obj, NetworkPolicy):
         namespace_span = tree.spans.get(("metadata", "namespace")) if declared else None
         labels = _string_map(metadata.get("labels"))
-        return replace(obj, namespace_span=namespace_span, labels=labels, **common)
-    return replace(obj, **common)
+        return evolve(obj, namespace_span=namespace_span, labels=labels, **common)
+    return evolve(obj, **common)
 
 
 def _api_version(obj: Modelled) -> str:
@@ -785,8 +786,8 @@ def _moved(obj: Modelled, namespace: str, span: Span) -> Modelled:
     namespaced object the namespace; both written where the kustomization says it."""
     if isinstance(obj, Namespace):
         labels = {**obj.labels, NAME_LABEL: namespace}
-        ref = replace(obj.ref, name=namespace, namespace=namespace)
-        return replace(obj, ref=ref, name=namespace, name_span=span, labels=labels)
+        ref = evolve(obj.ref, name=namespace, namespace=namespace)
+        return evolve(obj, ref=ref, name=namespace, name_span=span, labels=labels)
     return with_namespace(obj, namespace, span, override=True)
 
 
@@ -798,12 +799,12 @@ def with_namespace(obj: Modelled, namespace: str, span: Span | None, *, override
     if isinstance(obj, ForeignPolicy):
         if obj.namespace is None or (obj.ref.namespace and not override):
             return obj
-        return replace(obj, ref=replace(obj.ref, namespace=namespace), namespace=namespace)
+        return evolve(obj, ref=evolve(obj.ref, namespace=namespace), namespace=namespace)
     if obj.namespace_declared and not override:
         return obj
-    ref = replace(obj.ref, namespace=namespace)
+    ref = evolve(obj.ref, namespace=namespace)
     if isinstance(obj, NetworkPolicy):
-        return replace(
+        return evolve(
             obj, ref=ref, namespace=namespace, namespace_declared=True, namespace_span=span
         )
-    return replace(obj, ref=ref, namespace=namespace, namespace_declared=True)
+    return evolve(obj, ref=ref, namespace=namespace, namespace_declared=True)

@@ -97,18 +97,19 @@ class Workspace:
                 if rel in overrides:
                     todo.append((rel, overrides[rel]))
                     continue
-                path = self.settings.root / rel
                 try:
                     # Discovery's stat, taken before any byte is read, anchors the cache's
                     # trust as well as a new one would: one stat per file and run.
                     known = self.discovered.pop(rel, None)
-                    stat = stats[rel] = known if known is not None else os.stat(path)
+                    if known is None:
+                        known = os.stat(self.settings.root / rel)
+                    stat = stats[rel] = known
                     if cache is None or not cache.knows(rel):
                         todo.append((rel, None))
                         continue
                     cached = cache.get(rel, stat)
                     if cached is None:  # changed on disk, or only touched: decide by content
-                        data = read_file(path, self.settings.limits)
+                        data = read_file(self.settings.root / rel, self.settings.limits)
                         cached = cache.get(rel, stat, data)
                         if cached is None:
                             todo.append((rel, data))
