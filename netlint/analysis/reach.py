@@ -973,6 +973,14 @@ class ConnectivityMap:
         explains every changed pair)."""
         return _explain(self._compiled, src, dst)
 
+    def side(self, direction: Direction, src: Workload, dst: Workload) -> Side:
+        """One side of :meth:`explain`'s answer for two workloads: the source's egress or the
+        destination's ingress (``netlint diff`` compares one side first where only it can
+        differ)."""
+        if direction is Direction.EGRESS:
+            return _side(self._compiled, direction, src, dst, dst)
+        return _side(self._compiled, direction, dst, src, dst)
+
     # The groups are made when the records are first asked for: ``netlint diff`` of a small
     # change asks only :meth:`explain` about the pairs it can reach (a third of a large
     # repo's map cost is grouping).

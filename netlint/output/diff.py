@@ -203,6 +203,16 @@ class _Side:
         self.members: dict[Endpoint, list[Workload]] = defaultdict(list)
         for workload in found.workloads:
             self.members[found.endpoint[workload]].append(workload)
+        self.versions = {v for d in found.partition.values() for v in d}
+        self._alike: dict[Endpoint, dict[tuple[object, ...], Workload]] = {}
+
+    def alike(self, end: Endpoint) -> dict[tuple[object, ...], Workload]:
+        """One member of ``end`` per kind of pod (members whose pods are alike answer alike:
+        a base that thirteen overlays apply is thirteen copies, 169 pairs, one answer)."""
+        found = self._alike.get(end)
+        if found is None:
+            found = self._alike[end] = {pods_key(w): w for w in self.members.get(end, ())}
+        return found
 
     def end(self, end: End) -> Workload | External | None:
         if isinstance(end, External):
@@ -292,10 +302,12 @@ def _workload_print(workload: Workload) -> object:
     )
 
 
-def _affected(before: _Side, after: _Side) -> tuple[set[Endpoint], set[Endpoint]] | None:
-    """(endpoints whose egress answers may differ, those whose ingress answers may), or None
-    when they are too many to compute pair by pair (or a cluster-scoped foreign policy
-    changed, which reaches everything)."""
+def _affected(
+    before: _Side, after: _Side
+) -> tuple[set[Endpoint], set[Endpoint], set[Endpoint]] | None:
+    """(endpoints whose egress answers may differ, those whose ingress answers may, those
+    that changed themselves), or None when they are too many to compute pair by pair (or a
+    cluster-scoped foreign policy changed, which reaches everything)."""
     sides = (before, after)
     indexes = [s.map.index for s in sides]
     cluster_wide = [_foreign_print(i.cluster_foreign_policies) for i in indexes]
@@ -341,7 +353,7 @@ def _affected(before: _Side, after: _Side) -> tuple[set[Endpoint], set[Endpoint]
     atoms = sum(len(a) for s in sides for d in s.map.partition.values() for a in d.values())
     if 4 * (len(sources) + len(destinations)) * (ends + atoms) > MAX_PAIR_EVALUATIONS:
         return None
-    return sources, destinations
+    return sources, destinations, changed
 
 
 def _foreign_print(found: Iterable[ForeignPolicy]) -> object:
@@ -390,18 +402,14 @@ def _printed(policy: NetworkPolicy) -> str:
 def _answer(side: _Side, src: End, dst: End) -> tuple[Conns, Conns]:
     """(certain, uncertain) of a pair of ends, as the map's records merge the pods of one
     owner; nothing for an end the map does not have, or an IP version it does not list."""
-    versions = {v for d in side.map.partition.values() for v in d}
     ends: list[list[Workload | External]] = []
     for end in (src, dst):
         if isinstance(end, External):
-            if end.version not in versions:
+            if end.version not in side.versions:
                 return _NONE, _NONE
             ends.append([end])
         else:
-            # Members whose pods are alike answer alike: one of each (a base that thirteen
-            # overlays apply is thirteen copies, 169 pairs, one answer).
-            alike = {pods_key(w): w for w in side.members.get(end, ())}
-            ends.append(list(alike.values()))
+            ends.append(list(side.alike(end).values()))
     pairs = [(a, b) for a in ends[0] for b in ends[1]]
     certain = uncertain = _NONE
     for a, b in pairs:
@@ -427,7 +435,11 @@ def _atoms(sides: Sequence[_Side], direction: Direction) -> list[External]:
 
 
 def _compare_some(
-    before: _Side, after: _Side, sources: set[Endpoint], destinations: set[Endpoint]
+    before: _Side,
+    after: _Side,
+    sources: set[Endpoint],
+    destinations: set[Endpoint],
+    changed: set[Endpoint],
 ) -> list[Change]:
     changes: list[Change] = []
     sides = (before, after)
@@ -435,6 +447,14 @@ def _compare_some(
     pairs = {(s, d) for s in sources for d in ends if d != s}
     pairs |= {(s, d) for d in destinations for s in ends if s != d}
     for src, dst in sorted(pairs, key=lambda p: (p[0].label.encode(), p[1].label.encode())):
+        # A side depends on its own end's isolating policies and on the other end's pods: when
+        # only one side can differ and it does not, neither does the answer.
+        egress_may = src in sources or dst in changed
+        ingress_may = dst in destinations or src in changed
+        if egress_may != ingress_may:
+            direction = Direction.EGRESS if egress_may else Direction.INGRESS
+            if _side_unchanged(sides, src, dst, direction):
+                continue
         (c1, u1), (c2, u2) = (_answer(side, src, dst) for side in sides)
         if c1 != c2 or u1 != u2:
             changes.append(Change(src, dst, c1, c2, u1, u2))
@@ -454,6 +474,23 @@ def _compare_some(
             else:
                 changes.append(Change(ext, end, c1, c2, u1, u2))
     return changes
+
+
+def _side_unchanged(
+    sides: Sequence[_Side], src: Endpoint, dst: Endpoint, direction: Direction
+) -> bool:
+    """Whether the ``direction`` side of each pair of kinds of pod of ``src`` and ``dst`` is
+    the same in both maps (both ends unchanged: the same kinds of pod in both)."""
+    found = [
+        {
+            (ka, kb): (answer.certain, answer.possible)
+            for ka, a in side.alike(src).items()
+            for kb, b in side.alike(dst).items()
+            for answer in (side.map.side(direction, a, b),)
+        }
+        for side in sides
+    ]
+    return found[0] == found[1]
 
 
 def _label(end: Endpoint) -> bytes:
