@@ -1380,6 +1380,11 @@ _Entry = tuple[int, End, Conns, Conns, tuple[str, ...]]
 _first: Final = operator.itemgetter(0)
 
 
+#: Builds a Record without the Python-level ``__new__`` of a NamedTuple (all six fields given):
+#: a large map writes millions of them.
+_new_record: Final = tuple.__new__
+
+
 def _emit(
     source: End,
     source_rank: int,
@@ -1398,13 +1403,16 @@ def _emit(
             certain = certain.union(more_certain)
             uncertain = uncertain.union(more_uncertain)
             reasons = tuple(sorted({*reasons, *more_reasons}))
-        yield Record(
-            source,
-            target,
-            certain,
-            uncertain.subtract(certain) if uncertain.ports else uncertain,
-            reasons,
-            source_on_host or rank in host,
+        yield _new_record(
+            Record,
+            (
+                source,
+                target,
+                certain,
+                uncertain.subtract(certain) if uncertain.ports else uncertain,
+                reasons,
+                source_on_host or rank in host,
+            ),
         )
 
 

@@ -167,6 +167,10 @@ def _json_string(value: str) -> str:
     return escape.json_document(json.dumps(value, ensure_ascii=False))
 
 
+#: Records' texts gathered before one write.
+_CHUNK: Final = 4096
+
+
 def _json(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> None:
     label = _labels(_json_string)
     conn = _Cache(lambda value: f'"conn": "{value}", "ports": {json.dumps(value.structured())}')
@@ -177,16 +181,22 @@ def _json(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> Non
     # Records come grouped by source: its text is looked up once per source, not per record.
     source: object = None
     src = ""
+    # Written in chunks: one write per record of millions costs more than formatting it.
+    chunk: list[str] = []
     for record in split.certain():
         head = "\n    " if first else ",\n    "
         first = False
         if record.src is not source:
             source = record.src
             src = label(source)
+            if len(chunk) > _CHUNK:
+                out.write("".join(chunk))
+                chunk.clear()
         host = ', "host_network": true' if record.host_network else ""
-        out.write(
+        chunk.append(
             f'{head}{{"src": {src}, "dst": {label(record.dst)}, {conn(record.certain)}{host}}}'
         )
+    out.write("".join(chunk))
     out.write("\n  ],\n" if not first else "],\n")
     out.write('  "uncertain": [')
     for i, record in enumerate(split.uncertain):
