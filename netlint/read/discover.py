@@ -298,6 +298,7 @@ class GlobSet:
     __slots__ = (
         "_cache",
         "_directories",
+        "_empty",
         "_names",
         "_path_prefixes",
         "_paths",
@@ -311,6 +312,8 @@ class GlobSet:
         self._cache = cache = _Transitions()
         by_kind: dict[str, list[str]] = {}
         self.general: list[Glob] = []
+        patterns = list(patterns)
+        self._empty = not patterns  # the common case, asked of every file of a big repo
         for pattern in patterns:
             glob = Glob(pattern, cache)
             kind = glob.kind
@@ -338,6 +341,8 @@ class GlobSet:
 
     def match(self, path: str) -> bool:
         """Whether any pattern matches ``path`` (as ``Glob.match``)."""
+        if self._empty:
+            return False
         segments = path.split("/")
         if self._names and not self._names.isdisjoint(segments):
             return True
