@@ -22,8 +22,9 @@ For each corpus (made by ../shared/bench/gen_corpus.py, cached under --work) it 
 - lsp_relint: in ``netlint lsp``, from a didChange on that policy to its diagnostics;
 - explain: ``netlint explain SRC DST`` of two workloads of that policy's namespace, warm (the
   cache and its stored cluster filled by a first run);
-- tree_mib: with ``cold``, the peak of the whole process tree's summed resident memory (main
-  process and workers, sampled from /proc);
+- tree_mib, tree_pss_mib: with ``cold``, the peak of the whole process tree's summed resident
+  memory (main process and workers, sampled from /proc): RSS counts the pages a forked worker
+  shares with the main process once in each, PSS splits them (what the tree holds together);
 - diff: ``netlint diff`` in a git copy of the corpus with that policy's first port changed in
   the work tree, warm (the work tree's cache filled), against the committed revision;
 and the ratios cold/floor, warm/cold, plus growth from the smallest to the largest corpus.
@@ -33,6 +34,7 @@ Numbers go to stdout as a Markdown table and, with --json, to a file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -355,7 +357,9 @@ def bench(root: Path, runs: int, *, smoke: bool, against: Path | None = None) ->
         row["cold_over_against"] = row["cold_s"] / row["cold_against_s"]
     row["peak_rss_mib"] = max(rss) / 1024
     shutil.rmtree(cache, ignore_errors=True)
-    row["tree_mib"] = tree_timed(["check", ".", "--fail-on", "never"], root)[1] / 1024
+    _, tree_rss, tree_pss = tree_timed(["check", ".", "--fail-on", "never"], root)
+    row["tree_mib"] = tree_rss / 1024
+    row["tree_pss_mib"] = tree_pss / 1024
     timed(["check", ".", "--fail-on", "never"], root)  # fill the cache
     row["warm_s"] = median(
         [timed(["check", ".", "--fail-on", "never"], root)[0] for _ in range(runs)]
@@ -579,14 +583,18 @@ def tiny_files(work: Path, runs: int, *, smoke: bool) -> dict[str, Any]:
         row[f"files_{size}_s"] = elapsed
         row[f"files_{size}_us_per_file"] = elapsed / size * 1e6
         row[f"files_{size}_tree_mib"] = max(m[1] for m in measured) / 1024
+        row[f"files_{size}_tree_pss_mib"] = max(m[2] for m in measured) / 1024
     row["ratio_last_over_previous"] = times[-1] / times[-2]
     row["size_ratio"] = sizes[-1] / sizes[-2]
     return row
 
 
-def _tree_rss_kib(pid: int) -> int:
-    """The resident memory of a process and all its descendants, from /proc (0 when gone)."""
-    total, todo, seen = 0, [pid], set()
+def _tree_rss_kib(pid: int) -> tuple[int, int]:
+    """The resident memory of a process and all its descendants, from /proc (0 when gone):
+    summed RSS, which counts each page a forked worker shares with the main process once per
+    process, and summed PSS (each shared page split between its sharers: what they hold
+    together; 0 where the kernel has no smaps_rollup)."""
+    total, pss, todo, seen = 0, 0, [pid], set()
     while todo:
         current = todo.pop()
         if current in seen:
@@ -598,17 +606,23 @@ def _tree_rss_kib(pid: int) -> int:
                     if line.startswith("VmRSS:"):
                         total += int(line.split()[1])
                         break
+            with contextlib.suppress(OSError), open(f"/proc/{current}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+                        break
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as handle:
                     todo.extend(int(x) for x in handle.read().split())
         except (OSError, ValueError):
             continue
-    return total
+    return total, pss
 
 
-def tree_timed(args: list[str], cwd: Path) -> tuple[float, int]:
-    """Wall seconds of a netlint process, and the peak of the summed resident memory of it and
-    its workers (KiB), sampled every 20 ms: what the machine must hold at once."""
+def tree_timed(args: list[str], cwd: Path) -> tuple[float, int, int]:
+    """Wall seconds of a netlint process, and the peaks of the summed resident memory of it
+    and its workers (KiB; RSS, then PSS: see ``_tree_rss_kib``), sampled every 20 ms: what the
+    machine must hold at once."""
     start = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "netlint", *args],
@@ -616,14 +630,15 @@ def tree_timed(args: list[str], cwd: Path) -> tuple[float, int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    peak = 0
+    peak = peak_pss = 0
     while process.poll() is None:
-        peak = max(peak, _tree_rss_kib(process.pid))
+        rss, pss = _tree_rss_kib(process.pid)
+        peak, peak_pss = max(peak, rss), max(peak_pss, pss)
         time.sleep(0.02)
     elapsed = time.perf_counter() - start
     if process.returncode not in (0, 1):
         raise SystemExit(f"netlint failed ({process.returncode}) in {cwd}")
-    return elapsed, peak
+    return elapsed, peak, peak_pss
 
 
 def main() -> int:
@@ -713,7 +728,7 @@ def main() -> int:
         "\npolicies in one namespace: "
         + ", ".join(f"{k[9:-2]}: {v:.2f}s" for k, v in namespace.items() if k.endswith("_s"))
         + f"; time ratio {namespace['ratio_last_over_previous']:.2f} for "
-        f"{namespace['size_ratio']:.0f}x the policies"
+        f"{namespace['size_ratio']:.3g}x the policies"
     )
     rows.append(namespace)
     tiny = tiny_files(args.work, args.runs, smoke=args.smoke)
@@ -725,7 +740,7 @@ def main() -> int:
             if k.startswith("files_") and k.endswith("_s")
         )
         + f"; time ratio {tiny['ratio_last_over_previous']:.2f} for "
-        f"{tiny['size_ratio']:.0f}x the files"
+        f"{tiny['size_ratio']:.3g}x the files"
     )
     rows.append(tiny)
     if args.json:

@@ -52,5 +52,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
         "tree_mib",
     ):
         assert row[key] > 0
+    if Path("/proc/self/smaps_rollup").is_file():  # PSS: shared pages split, so never more
+        assert 0 < row["tree_pss_mib"] <= row["tree_mib"]
     tiny = next(r for r in rows if r["corpus"] == "tiny-files")
     assert tiny["files_900_s"] > 0 and tiny["files_900_tree_mib"] > 0

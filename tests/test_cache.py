@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from conftest import REPO, SHARED
 
+from netlint.core.model import NetworkPolicy
 from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import Span
 from netlint.read.build import BuildOptions
@@ -480,6 +481,34 @@ def test_awkward_values_round_trip() -> None:
     empty = FileResult("empty.yaml", "0" * 32)
     decoded = decode_results(encode_results([result, empty]))
     assert decoded is not None and same(decoded, [result, FileResult("empty.yaml", "0" * 32)])
+
+
+def test_decoded_results_share_recurring_texts_and_value_sets() -> None:
+    """Label keys and values, namespaces, kinds and protocols that recur across files decode
+    to one object each, and so do equal selector value sets (the main process decodes every
+    worker's results: copies of them were a fifth of its heap); a long text is left alone."""
+    long_value = "v" * 100
+
+    def policy(name: str) -> bytes:
+        return (
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+            f"metadata: {{name: {name}, namespace: shop, labels: {{team: {long_value}}}}}\n"
+            "spec:\n  podSelector: {matchLabels: {app: web}}\n"
+            "  ingress:\n  - ports: [{port: 80, protocol: TCP}]\n"
+        ).encode()
+
+    results = [load(f"{n}.yaml", policy(n), BuildOptions(), Limits()) for n in ("a", "b")]
+    decoded = decode_results(encode_results(results))
+    assert decoded is not None and same(decoded, results)
+    a, b = (r.objects[0] for r in decoded)
+    assert isinstance(a, NetworkPolicy) and isinstance(b, NetworkPolicy)
+    assert a.namespace is b.namespace and a.ref.kind is b.ref.kind
+    (ra,), (rb,) = a.pod_selector.requirements, b.pod_selector.requirements
+    assert ra.key is rb.key and ra.values is rb.values
+    assert a.ingress[0].ports[0].protocol is b.ingress[0].ports[0].protocol
+    assert next(iter(a.labels)) is next(iter(b.labels))
+    assert a.labels["team"] == b.labels["team"] == long_value
+    assert a.labels["team"] is not b.labels["team"]
 
 
 def test_every_problem_kind_round_trips_and_an_unknown_one_is_refused() -> None:

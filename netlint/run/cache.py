@@ -39,6 +39,7 @@ import hashlib
 import ipaddress
 import os
 import re
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -162,6 +163,43 @@ def _os(v: object) -> str | None:
     return None if v is None else _s(v)
 
 
+# Texts that recur across objects (kinds, namespaces, label keys and values, protocols) are
+# decoded as one shared object each: the main process decodes every parse worker's results
+# and every cached shard, copies of these were a fifth of its heap, and the forked rule worker
+# holds a copy of that heap. A text is shared up to this long (a label value is at most 63).
+_SHARED_CHARS: Final = 64
+_intern: Final = sys.intern
+
+
+def _ss(v: object) -> str:
+    """``_s``, shared."""
+    if type(v) is str:
+        return _intern(v) if len(v) <= _SHARED_CHARS else v
+    raise Reject
+
+
+def _oss(v: object) -> str | None:
+    return None if v is None else _ss(v)
+
+
+#: Label value sets shared, by their values as stored (a one-element frozenset is 216 bytes);
+#: bounded, for a language server that decodes for hours.
+_VALUE_SETS: dict[tuple[str, ...], frozenset[str]] = {}
+_VALUE_SETS_MOST: Final = 100_000
+
+
+def _value_set(v: object) -> frozenset[str]:
+    values = _strs(v)
+    found = _VALUE_SETS.get(values)
+    if found is None:
+        if len(_VALUE_SETS) >= _VALUE_SETS_MOST:
+            _VALUE_SETS.clear()
+        found = _VALUE_SETS[values] = frozenset(
+            _intern(x) if len(x) <= _SHARED_CHARS else x for x in values
+        )
+    return found
+
+
 def _i(v: object) -> int:
     if type(v) is int:
         return v
@@ -196,6 +234,20 @@ def _str_map(v: object) -> dict[str, str]:
         if type(key) is not str:
             raise Reject
     return v
+
+
+def _label_map(v: object) -> dict[str, str]:
+    """``_str_map`` of labels, their keys and values shared."""
+    if type(v) is not dict:
+        raise Reject
+    out = {}
+    for key, value in v.items():
+        if type(key) is not str or type(value) is not str:
+            raise Reject
+        out[_intern(key) if len(key) <= _SHARED_CHARS else key] = (
+            _intern(value) if len(value) <= _SHARED_CHARS else value
+        )
+    return out
 
 
 def _counter(v: object) -> Counter[str]:
@@ -261,7 +313,7 @@ def _e_ref(r: ObjectRef, p: str) -> tuple[Any, ...]:
 def _d_ref(v: object, p: str) -> ObjectRef:
     kind, name, namespace, path, document, prefix, span = _t(v, 7)
     return ObjectRef(
-        _s(kind), _s(name), _s(namespace), _s(path), _i(document), _path_key(prefix), _ds(span, p)
+        _ss(kind), _s(name), _ss(namespace), _s(path), _i(document), _path_key(prefix), _ds(span, p)
     )
 
 
@@ -279,10 +331,10 @@ def _d_selector(v: object, p: str) -> LabelSelector:
         key, operator, values, source, req_span = _t(item, 5)
         requirements.append(
             Requirement(
-                _s(key),
+                _ss(key),
                 _OPERATORS[_s(operator)],
-                frozenset(_strs(values)),
-                _s(source),
+                _value_set(values),
+                _ss(source),
                 _ds(req_span, p),
             )
         )
@@ -353,7 +405,7 @@ def _d_port(v: object, p: str) -> PortSpec:
     if port is not None and type(port) is not int and type(port) is not str:
         raise Reject
     return PortSpec(
-        _s(protocol),
+        _ss(protocol),
         port,
         _oi(end_port),
         _b(declared),
@@ -417,6 +469,20 @@ def _e_policy(o: NetworkPolicy, p: str) -> tuple[Any, ...]:
     )
 
 
+#: The four sets of directions a policy may hold, shared by their values as stored.
+_DIRECTION_SETS: dict[tuple[str, ...], frozenset[Direction]] = {}
+
+
+def _directions(v: object) -> frozenset[Direction]:
+    names = _strs(v)
+    found = _DIRECTION_SETS.get(names)
+    if found is None:
+        found = frozenset(_DIRECTIONS[_s(d)] for d in names)
+        if len(_DIRECTION_SETS) < 16:  # a malformed cache may store orders and repeats
+            _DIRECTION_SETS[names] = found
+    return found
+
+
 def _d_policy(v: tuple[Any, ...], p: str) -> NetworkPolicy:
     (
         _,
@@ -449,10 +515,10 @@ def _d_policy(v: tuple[Any, ...], p: str) -> NetworkPolicy:
     return NetworkPolicy(
         _d_ref(ref, p),
         _s(name),
-        _s(namespace),
+        _ss(namespace),
         _b(declared_ns),
         _d_selector(selector, p),
-        frozenset(_DIRECTIONS[_s(d)] for d in _t(types)),
+        _directions(types),
         declared_types,
         tuple(_d_rule(r, p) for r in _t(ingress)),
         tuple(_d_rule(r, p) for r in _t(egress)),
@@ -462,7 +528,7 @@ def _d_policy(v: tuple[Any, ...], p: str) -> NetworkPolicy:
         _dos(types_key, p),
         _dos(ingress_key, p),
         _dos(egress_key, p),
-        _str_map(labels),
+        _label_map(labels),
         _str_map(annotations),
         _b(valid),
         _dos(annotation_span, p),
@@ -512,14 +578,14 @@ def _d_workload(v: tuple[Any, ...], p: str) -> Workload:
     decoded = []
     for item in _t(ports):
         port, protocol, port_name, container = _t(item, 4)
-        decoded.append(ContainerPort(_i(port), _s(protocol), _os(port_name), _s(container)))
+        decoded.append(ContainerPort(_i(port), _ss(protocol), _oss(port_name), _ss(container)))
     return Workload(
         _d_ref(ref, p),
-        _s(kind),
+        _ss(kind),
         _s(name),
-        _s(namespace),
+        _ss(namespace),
         _b(declared_ns),
-        _str_map(pod_labels),
+        _label_map(pod_labels),
         tuple(decoded),
         _b(host_network),
         _os(dns_policy),
