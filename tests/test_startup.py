@@ -85,6 +85,9 @@ UNUSED = (
     "netlint.output.diff",
     "netlint.output.explain",
     "netlint.output.ruledocs",
+    # A run too small for worker processes (here: one file) starts none.
+    "multiprocessing",
+    "concurrent.futures",
 )
 
 PLUGIN = """\
@@ -154,6 +157,24 @@ def test_a_check_imports_only_what_the_run_uses(tmp_path: Path) -> None:
     assert second.stdout == first.stdout and second.returncode == 0, second.stderr
     assert "netlint.rules.nl104_broad_cidr" in after and "netlint.read.build" in after
     assert [name for name in UNUSED if _imported(after, name)] == []
+
+
+def test_a_folder_outside_any_project_caches_the_plugin_list_with_its_parse_cache(
+    tmp_path: Path,
+) -> None:
+    """No git, no config: the parse cache goes in the folder linted, and so does the plugin
+    list, so a second run does not scan the installed distributions either."""
+    folder = tmp_path / "loose"
+    folder.mkdir()
+    (folder / "np.yaml").write_text(POLICY)
+    first, before = _check(folder, tmp_path, "np.yaml")
+    assert "NL104" in first.stdout, first.stderr
+    assert "importlib.metadata" in before
+    assert (folder / ".netlint_cache" / catalogue_cache.HEAD).is_file()
+    (folder / "np.yaml").write_text(POLICY + "# edited\n")
+    second, after = _check(folder, tmp_path, "np.yaml")
+    assert second.stdout == first.stdout, second.stderr
+    assert not _imported(after, "importlib.metadata")
 
 
 def test_jsonschema_still_explains_an_invalid_config(tmp_path: Path) -> None:

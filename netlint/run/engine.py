@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 import traceback
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -229,6 +227,10 @@ def run_parallel(
     _FORKED.update(
         layout=layout, rules=rules, reported=reported, crash_meta=crash_meta, debug=debug
     )
+    # Imported here: a run too small for workers (a re-lint, an explain) never needs them.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(

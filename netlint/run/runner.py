@@ -173,6 +173,9 @@ def _open(request: CheckRequest, catalogue: Catalogue | None) -> _Opened:
         targets = [_existing(p) for p in request.paths] or [_existing(str(request.root or cwd))]
     first = targets[0]
     start = first if first.is_dir() else first.parent
+    # A buffer from an editor belongs to the project the editor runs netlint in.
+    inside_cwd = start == cwd or cwd in start.parents
+    given = bool(request.paths) or (request.stdin_filename is not None and not inside_cwd)
     if catalogue is None:
         git = find_git_root(start)
         # The repo, however its top is found: the work tree, the config file's folder.
@@ -180,13 +183,13 @@ def _open(request: CheckRequest, catalogue: Catalogue | None) -> _Opened:
         tops = [p for p in (git, found.parent if found else None) if p is not None]
         untrusted = () if request.allow_repo_plugins else (cwd, start, *tops)
         # The plugin list is cached where the parse cache will be: the config's folder, else
-        # the work tree's top (outside a project, nowhere).
-        cache_in = tops[-1] if tops and request.use_cache else None
-        catalogue = load_catalogue(untrusted, cache_in=cache_in)
+        # the work tree's top, else (no project marker, no root or config named) the folder
+        # the run lints, as for the parse cache.
+        cache_in: Path | None = tops[-1] if tops else None
+        if cache_in is None and request.root is None and request.config is None:
+            cache_in = start if given else cwd
+        catalogue = load_catalogue(untrusted, cache_in=cache_in if request.use_cache else None)
     request.warnings.extend(catalogue.errors)
-    # A buffer from an editor belongs to the project the editor runs netlint in.
-    inside_cwd = start == cwd or cwd in start.parents
-    given = bool(request.paths) or (request.stdin_filename is not None and not inside_cwd)
     config = load_project_config(
         catalogue,
         start,

@@ -7,13 +7,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import gc
-import multiprocessing
 import os
 import pickle
 import stat as stat_module
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -405,6 +403,10 @@ def _load_many(
     for position, i in enumerate(ordered):
         turn = position % (2 * count)
         shares[turn if turn < count else 2 * count - 1 - turn].append(i)
+    # Imported here: a load from the cache, or of a few files, never needs workers.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     results: dict[int, tuple[FileResult, ShardRef | None]] = {}
     with ProcessPoolExecutor(
