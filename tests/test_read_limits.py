@@ -7,6 +7,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netlint.read.load import FileTooLarge
+from netlint.read.parse import Limits
+from netlint.run import workspace as workspace_module
+from netlint.run.workspace import read_file
 
 
 def test_a_file_over_the_size_limit_is_nl001_from_its_stat_without_being_read(
@@ -31,3 +39,34 @@ def test_a_file_over_the_size_limit_is_nl001_from_its_stat_without_being_read(
     assert finding["code"] == "NL001"
     assert "68,719,476,736 bytes" in finding["message"]
     assert (finding["line"], finding["column"]) == (1, 1)
+
+
+def _fstat_saying(size: int) -> Any:
+    """``os.fstat`` as if the file had ``size`` bytes when it was opened (it grew since)."""
+    real = os.fstat
+
+    def fstat(fd: int) -> os.stat_result:
+        found = real(fd)
+        fields = list(found)
+        fields[6] = size  # st_size
+        return os.stat_result(fields)
+
+    return fstat
+
+
+def test_a_file_that_grows_while_it_is_read_is_read_whole_up_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read asks for the size the stat gave plus one byte; a file that grew since is read on,
+    and one that grew past the limit is refused as too large, as it was before it grew."""
+    grown = tmp_path / "grown.yaml"
+    grown.write_bytes(b"x" * 5000)
+    limits = Limits(max_file_bytes=10_000)
+    monkeypatch.setattr(workspace_module.os, "fstat", _fstat_saying(10))
+    assert read_file(grown, limits) == b"x" * 5000
+    grown.write_bytes(b"x" * 20_000)
+    with pytest.raises(FileTooLarge):
+        read_file(grown, limits)
+    monkeypatch.setattr(workspace_module.os, "fstat", _fstat_saying(0))  # as /proc files say
+    grown.write_bytes(b"y" * 3)
+    assert read_file(grown, limits) == b"yyy"
