@@ -1331,7 +1331,7 @@ class ConnectivityMap:
                 ends_of = ranked[id(dst)] = [
                     (rank[end], end) for end in (self.endpoint[d] for d in dst.members)
                 ]
-            rows[id(src)].extend((r, t, certain, uncertain, reasons) for r, t in ends_of)
+            rows[id(src)].extend([(r, t, certain, uncertain, reasons) for r, t in ends_of])
         if self.with_external:
             for group in self.sources:
                 rows[id(group)].extend((rank[e], e, c, u, r) for e, c, u, r in outward[id(group)])
