@@ -589,7 +589,7 @@ def tiny_files(work: Path, runs: int, *, smoke: bool) -> dict[str, Any]:
     return row
 
 
-def _tree_rss_kib(pid: int) -> tuple[int, int]:
+def _tree_memory_kib(pid: int) -> tuple[int, int]:
     """The resident memory of a process and all its descendants, from /proc (0 when gone):
     summed RSS, which counts each page a forked worker shares with the main process once per
     process, and summed PSS (each shared page split between its sharers: what they hold
@@ -621,7 +621,7 @@ def _tree_rss_kib(pid: int) -> tuple[int, int]:
 
 def tree_timed(args: list[str], cwd: Path) -> tuple[float, int, int]:
     """Wall seconds of a netlint process, and the peaks of the summed resident memory of it
-    and its workers (KiB; RSS, then PSS: see ``_tree_rss_kib``), sampled every 20 ms: what the
+    and its workers (KiB; RSS, then PSS: see ``_tree_memory_kib``), sampled every 20 ms: what the
     machine must hold at once."""
     start = time.perf_counter()
     process = subprocess.Popen(
@@ -632,7 +632,7 @@ def tree_timed(args: list[str], cwd: Path) -> tuple[float, int, int]:
     )
     peak = peak_pss = 0
     while process.poll() is None:
-        rss, pss = _tree_rss_kib(process.pid)
+        rss, pss = _tree_memory_kib(process.pid)
         peak, peak_pss = max(peak, rss), max(peak_pss, pss)
         time.sleep(0.02)
     elapsed = time.perf_counter() - start

@@ -1201,7 +1201,7 @@ class ConnectivityMap:
         admin = group.admin
         entries = (*admin.tiers, *admin.baseline)
         out: list[tuple[External, Conns, Conns, tuple[str, ...]]] = []
-        for version in self._versions():
+        for version in self.versions():
             top = _IP_TOP[version]
             if not group.isolated_by and not admin:
                 out.append((External(version, 0, top), _ALL, _NONE, ()))
@@ -1267,7 +1267,7 @@ class ConnectivityMap:
         reasons = admin.reasons if not uncertain.is_empty() else ()
         out.append((External(version, lo, hi), certain, uncertain, reasons))
 
-    def _versions(self) -> list[int]:
+    def versions(self) -> list[int]:
         """IPv4 always; IPv6 only when some rule names IPv6 addresses (docs/connectivity.md)."""
         return sorted({v for d in self.partition.values() for v in d})
 
@@ -1369,7 +1369,7 @@ class ConnectivityMap:
         return self._ip_side(direction, group)
 
     def _universe(self) -> list[External]:
-        return [External(v, 0, _IP_TOP[v]) for v in self._versions()]
+        return [External(v, 0, _IP_TOP[v]) for v in self.versions()]
 
 
 _Entry = tuple[int, End, Conns, Conns, tuple[str, ...]]

@@ -203,7 +203,7 @@ class _Side:
         self.members: dict[Endpoint, list[Workload]] = defaultdict(list)
         for workload in found.workloads:
             self.members[found.endpoint[workload]].append(workload)
-        self.versions = {v for d in found.partition.values() for v in d}
+        self.versions = set(found.versions())
         self._alike: dict[Endpoint, dict[tuple[object, ...], Workload]] = {}
 
     def alike(self, end: Endpoint) -> dict[tuple[object, ...], Workload]:

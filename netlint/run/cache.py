@@ -194,9 +194,7 @@ def _value_set(v: object) -> frozenset[str]:
     if found is None:
         if len(_VALUE_SETS) >= _VALUE_SETS_MOST:
             _VALUE_SETS.clear()
-        found = _VALUE_SETS[values] = frozenset(
-            _intern(x) if len(x) <= _SHARED_CHARS else x for x in values
-        )
+        found = _VALUE_SETS[values] = frozenset(map(_ss, values))
     return found
 
 
@@ -240,14 +238,7 @@ def _label_map(v: object) -> dict[str, str]:
     """``_str_map`` of labels, their keys and values shared."""
     if type(v) is not dict:
         raise Reject
-    out = {}
-    for key, value in v.items():
-        if type(key) is not str or type(value) is not str:
-            raise Reject
-        out[_intern(key) if len(key) <= _SHARED_CHARS else key] = (
-            _intern(value) if len(value) <= _SHARED_CHARS else value
-        )
-    return out
+    return {_ss(key): _ss(value) for key, value in v.items()}
 
 
 def _counter(v: object) -> Counter[str]:

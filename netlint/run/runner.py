@@ -176,6 +176,7 @@ def _open(request: CheckRequest, catalogue: Catalogue | None) -> _Opened:
     # A buffer from an editor belongs to the project the editor runs netlint in.
     inside_cwd = start == cwd or cwd in start.parents
     given = bool(request.paths) or (request.stdin_filename is not None and not inside_cwd)
+    default_root = project_root(start, cwd, given)
     if catalogue is None:
         git = find_git_root(start)
         # The repo, however its top is found: the work tree, the config file's folder.
@@ -187,7 +188,7 @@ def _open(request: CheckRequest, catalogue: Catalogue | None) -> _Opened:
         # the run lints, as for the parse cache.
         cache_in: Path | None = tops[-1] if tops else None
         if cache_in is None and request.root is None and request.config is None:
-            cache_in = start if given else cwd
+            cache_in = default_root
         catalogue = load_catalogue(untrusted, cache_in=cache_in if request.use_cache else None)
     request.warnings.extend(catalogue.errors)
     config = load_project_config(
@@ -195,7 +196,7 @@ def _open(request: CheckRequest, catalogue: Catalogue | None) -> _Opened:
         start,
         config_file=Path(request.config) if request.config else None,
         root=request.root.resolve() if request.root is not None else None,
-        default_root=project_root(start, cwd, given),
+        default_root=default_root,
     )
     # Which file configured the run is the first thing to doubt when a run says too little.
     request.notes.append(f"config: {config.path}" if config.path else "config: none (defaults)")
