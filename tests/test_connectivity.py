@@ -10,6 +10,8 @@ the pair-by-pair answer of ``explain`` on random repos.
 from __future__ import annotations
 
 import copy
+import functools
+import io
 import itertools
 import json
 import random
@@ -36,7 +38,10 @@ from netlint.analysis.reach import (
     explain,
 )
 from netlint.core.model import Workload
+from netlint.output import connectivity as connectivity_output
+from netlint.output.connectivity import Focus, render
 from netlint.run.runner import CheckRequest, layout
+from netlint.run.workers import ordered_map
 
 ORACLE = SHARED / "oracles" / "connectivity"
 needs_oracle = pytest.mark.skipif(
@@ -467,6 +472,34 @@ def test_grouped_map_equals_pair_by_pair_answers(tmp_path: Path, seed: int) -> N
     docs = _random_repo(random.Random(seed))
     index = index_of(_write(tmp_path / "r", docs))
     assert _grouped(index) == _brute(index)
+
+
+def _json_text(found: ConnectivityMap, **options: Any) -> str:
+    out = io.StringIO()
+    render(found, "json", out, **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_json_made_by_several_processes_is_the_one_process_text(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``netlint connectivity`` of a large repo gives blocks of sources to forked workers;
+    with one source per block, every source of these small repos crosses a process."""
+    docs = _random_repo(random.Random(seed)) + _random_repo(random.Random(seed + 100))
+    for i, doc in enumerate(docs):
+        if doc["kind"] != "Namespace":
+            doc["metadata"]["name"] += f"-{i}"  # the two halves' objects, told apart
+    index = index_of(_write(tmp_path / "r", docs))
+    alone = _json_text(connectivity(index))
+    monkeypatch.setattr(connectivity_output, "_BLOCK", 1)
+    spread = functools.partial(ordered_map, jobs=3, least=1)
+    assert _json_text(connectivity(index), mapper=spread) == alone
+    focus = Focus(namespaces=("n1",))
+    assert _json_text(connectivity(index), mapper=spread, focus=focus) == _json_text(
+        connectivity(index), focus=focus
+    )
+    json.loads(alone)
 
 
 # -- formats ---------------------------------------------------------------------------------

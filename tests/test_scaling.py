@@ -201,6 +201,55 @@ def test_workers_exit_when_the_main_process_is_killed(tmp_path: Path) -> None:
             main.wait(timeout=30)
 
 
+#: Where ``_square_with_pid`` marks each task it ran (in whichever process ran it).
+_MARKS: list[Path] = []
+
+
+def _square_with_pid(number: int) -> tuple[int, int]:
+    if number == 13:
+        raise ValueError("task 13")
+    if _MARKS:
+        (_MARKS[0] / str(number)).touch()
+    return number * number, os.getpid()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forks")
+def test_ordered_map_gives_results_in_order_from_several_processes() -> None:
+    from netlint.run.workers import ordered_map
+
+    results = list(ordered_map(_square_with_pid, 13, jobs=3, least=1))
+    assert [value for value, _ in results] == [n * n for n in range(13)]
+    # This process ran every third task itself; the workers ran the rest.
+    assert all(pid == os.getpid() for n, (_, pid) in enumerate(results) if n % 3 == 0)
+    assert all(pid != os.getpid() for n, (_, pid) in enumerate(results) if n % 3)
+    # Below ``least`` tasks, or with one job, nothing is forked.
+    assert {pid for _, pid in ordered_map(_square_with_pid, 5, jobs=3, least=6)} == {os.getpid()}
+    assert {pid for _, pid in ordered_map(_square_with_pid, 5, jobs=1)} == {os.getpid()}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forks")
+def test_ordered_map_raises_a_task_s_error_and_stops_early_without_leaks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netlint.run.workers import ordered_map
+
+    # Task 13 runs in a worker (13 % 2): its error reaches the reader, in order.
+    got: list[int] = []
+    with pytest.raises(ValueError, match="task 13"):
+        for value, _ in ordered_map(_square_with_pid, 40, jobs=2, least=1):
+            got.append(value)
+    assert got == [n * n for n in range(13)]
+    # A reader that stops after the first result: only tasks near it were handed out (the
+    # workers stay a bounded way ahead), and no worker is left behind.
+    monkeypatch.setattr(sys.modules[__name__], "_MARKS", [tmp_path])
+    found = ordered_map(_square_with_pid, 1000, jobs=2, least=1)
+    assert next(found) == (0, os.getpid())
+    found.close()
+    ran = sorted(int(p.name) for p in tmp_path.iterdir())
+    assert ran[0] == 0 and len(ran) <= 3, ran
+    assert not [p for p in _children(os.getpid()) if _alive(p)]
+
+
 def test_nl105_past_its_work_bound_is_silent_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -41,7 +41,7 @@ import heapq
 import ipaddress
 import itertools
 import operator
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
@@ -1273,47 +1273,46 @@ class ConnectivityMap:
 
     # -- records ------------------------------------------------------------------------------
 
-    def group_pairs(self) -> Iterator[tuple[_Group, _Group, Conns, Conns, tuple[str, ...]]]:
-        """Every (source group, destination group) with something possibly allowed. Pairs are
-        enumerated sparsely: a destination group whose ingress names its sources only through
-        selector peers meets only the source groups those peers select."""
-        selected_by: dict[int, list[_Group]] = defaultdict(list)
-        for group in self.sources:
-            for number in group.signature:
-                selected_by[number].append(group)
+    def _destinations_of(self) -> Callable[[_Group], Iterable[_Group]]:
+        """The destination groups a source group may reach: those whose ingress names it
+        through a selector peer, and those that may let in anything. Pairs are enumerated
+        sparsely: a destination group whose ingress names its sources only through selector
+        peers meets only the source groups those peers select."""
+        broad = [d for d in self.destinations if d.broad]
+        naming: dict[int, list[_Group]] = defaultdict(list)
         for dst in self.destinations:
             if dst.broad:
-                candidates: Iterable[_Group] = self.sources
-            else:
-                chosen: dict[int, _Group] = {}
-                # An AdminNetworkPolicy's Allow may let in what no NetworkPolicy names.
-                for numbers in (
-                    *(r.peers for r in dst.rules),
-                    *(r.peers for r, _ in dst.admin.tiers),
-                ):
-                    for number in numbers:
-                        for group in selected_by.get(number, ()):
-                            chosen[id(group)] = group
-                candidates = chosen.values()
-            for src in candidates:
-                certain, uncertain, reasons = self._pair(src, dst)
-                if certain.is_empty() and uncertain.is_empty():
-                    continue
-                yield src, dst, certain, uncertain, reasons
+                continue
+            # An AdminNetworkPolicy's Allow may let in what no NetworkPolicy names.
+            numbers = {n for r in dst.rules for n in r.peers}
+            numbers.update(n for r, _ in dst.admin.tiers for n in r.peers)
+            for number in numbers:
+                naming[number].append(dst)
+
+        def reached(src: _Group) -> Iterable[_Group]:
+            chosen = {id(d): d for d in broad}
+            for number in src.signature:
+                for dst in naming.get(number, ()):
+                    chosen[id(dst)] = dst
+            return chosen.values()
+
+        return reached
 
     def records(self) -> Iterator[Record]:
         """One record per ordered pair of ends with a non-empty answer, sorted by source label
         then destination label (byte order, as netpol-analyzer sorts). Pods of one owner are
         one endpoint (their answers merged); an endpoint's pair with itself is never listed."""
-        # Each source group's row is built once, sorted by destination rank, and shared by its
-        # members: 10,000 workloads make few distinct rows.
-        rows: dict[int, list[tuple[int, End, Conns, Conns, tuple[str, ...]]]] = defaultdict(list)
-        into: dict[External, list[tuple[int, End, Conns, Conns, tuple[str, ...]]]] = defaultdict(
-            list
-        )
+        for part in self.records_by_source():
+            yield from part()
+
+    def records_by_source(self) -> list[Callable[[], Iterator[Record]]]:
+        """:meth:`records` cut by source, in the same order: each call gives one source's
+        records. Only the ends and their order are computed here; a source's pairs are
+        computed when its records are asked for, so a writer can give sources to several
+        processes and still write them in order (``netlint connectivity`` of a large repo)."""
         ends: set[End] = set(self.endpoint.values())
-        pairs = list(self.group_pairs())
         outward: dict[int, list[tuple[External, Conns, Conns, tuple[str, ...]]]] = {}
+        inward: list[tuple[_Group, list[tuple[External, Conns, Conns, tuple[str, ...]]]]] = []
         if self.with_external:
             for group in self.sources:
                 outward[id(group)] = self._external(Direction.EGRESS, group)
@@ -1322,42 +1321,32 @@ class ConnectivityMap:
             for _, found in inward:
                 ends.update(e for e, *_ in found)
         rank = {end: i for i, end in enumerate(sorted(ends, key=lambda e: e.label.encode()))}
-        # Each destination group's ends with their ranks, once: a group is the destination of
-        # many pairs, and an end's rank costs two lookups that hash a dataclass.
-        ranked: dict[int, list[tuple[int, End]]] = {}
-        for src, dst, certain, uncertain, reasons in pairs:
-            ends_of = ranked.get(id(dst))
-            if ends_of is None:
-                ends_of = ranked[id(dst)] = [
-                    (rank[end], end) for end in (self.endpoint[d] for d in dst.members)
-                ]
-            rows[id(src)].extend([(r, t, certain, uncertain, reasons) for r, t in ends_of])
-        if self.with_external:
-            for group in self.sources:
-                rows[id(group)].extend((rank[e], e, c, u, r) for e, c, u, r in outward[id(group)])
-            for group, found in inward:
-                for d in group.members:
-                    target = self.endpoint[d]
-                    for ext, certain, uncertain, reasons in found:
-                        into[ext].append((rank[target], target, certain, uncertain, reasons))
-        for row in rows.values():
-            row.sort(key=_first)
-        for row in into.values():
-            row.sort(key=_first)
+        into: dict[External, list[_Entry]] = defaultdict(list)
+        for group, found in inward:
+            for d in group.members:
+                target = self.endpoint[d]
+                for ext, certain, uncertain, reasons in found:
+                    into[ext].append((rank[target], target, certain, uncertain, reasons))
+        for entries in into.values():
+            entries.sort(key=_first)
         host = {rank[self.endpoint[w]] for w in self.workloads if w.host_network}
         members: dict[Endpoint, list[Workload]] = defaultdict(list)
         for workload in self.workloads:
             members[self.endpoint[workload]].append(workload)
+        rows = _Rows(self, rank, outward, self._destinations_of())
+        rows.wanted.update(id(self._source_of[w]) for w in self.workloads)
         sources: list[tuple[int, End]] = [(rank[e], e) for e in members]
         sources += [(rank[e], e) for e in into]
+        parts: list[Callable[[], Iterator[Record]]] = []
         for source_rank, source in sorted(sources, key=lambda item: item[0]):
+            on_host = source_rank in host
             if isinstance(source, External):
-                merged: Iterable[tuple[int, End, Conns, Conns, tuple[str, ...]]] = into[source]
+                emit = functools.partial(_emit, source, source_rank, into[source], on_host, host)
             else:
-                own = members[source]
-                parts = [rows.get(id(self._source_of[w]), []) for w in own]
-                merged = parts[0] if len(parts) == 1 else heapq.merge(*parts, key=_first)
-            yield from _emit(source, source_rank, merged, source_rank in host, host)
+                groups = [self._source_of[w] for w in members[source]]
+                emit = functools.partial(rows.emit, source, source_rank, groups, on_host, host)
+            parts.append(emit)
+        return parts
 
     def _external(
         self, direction: Direction, group: _Group
@@ -1383,6 +1372,74 @@ _first: Final = operator.itemgetter(0)
 #: Builds a Record without the Python-level ``__new__`` of a NamedTuple (all six fields given):
 #: a large map writes millions of them.
 _new_record: Final = tuple.__new__
+
+
+class _Rows:
+    """Each source group's row: its answers to every end, sorted by the end's rank. A row is
+    computed when a source first needs it and dropped once every source of the group has
+    been given (in this process): a large map holds a few rows, not all of them."""
+
+    def __init__(
+        self,
+        found: ConnectivityMap,
+        rank: Mapping[End, int],
+        outward: Mapping[int, list[tuple[External, Conns, Conns, tuple[str, ...]]]],
+        reached: Callable[[_Group], Iterable[_Group]],
+    ) -> None:
+        self._map = found
+        self._rank = rank
+        self._outward = outward
+        self._reached = reached
+        #: How many sources still need each group's row (by the group's id).
+        self.wanted: Counter[int] = Counter()
+        self._rows: dict[int, list[_Entry]] = {}
+        # Each destination group's ends with their ranks, once: a group is the destination of
+        # many pairs, and an end's rank costs two lookups that hash a dataclass.
+        self._ranked: dict[int, list[tuple[int, End]]] = {}
+
+    def _row(self, src: _Group) -> list[_Entry]:
+        found = self._rows.get(id(src))
+        if found is not None:
+            return found
+        row: list[_Entry] = []
+        chart = self._map
+        for dst in self._reached(src):
+            certain, uncertain, reasons = chart._pair(src, dst)
+            if certain.is_empty() and uncertain.is_empty():
+                continue
+            ends_of = self._ranked.get(id(dst))
+            if ends_of is None:
+                rank, endpoint = self._rank, chart.endpoint
+                ends_of = self._ranked[id(dst)] = [
+                    (rank[end], end) for end in (endpoint[d] for d in dst.members)
+                ]
+            row.extend([(r, t, certain, uncertain, reasons) for r, t in ends_of])
+        outward = self._outward.get(id(src))
+        if outward:
+            rank = self._rank
+            row.extend((rank[e], e, c, u, r) for e, c, u, r in outward)
+        row.sort(key=_first)
+        self._rows[id(src)] = row
+        return row
+
+    def emit(
+        self,
+        source: End,
+        source_rank: int,
+        groups: list[_Group],
+        source_on_host: bool,
+        host: set[int],
+    ) -> Iterator[Record]:
+        """:func:`_emit` of a source whose pods are in ``groups`` (replicas of one owner may
+        fall in several), their rows merged by rank."""
+        rows = [self._row(g) for g in groups]
+        for group in groups:
+            key = id(group)
+            self.wanted[key] -= 1
+            if self.wanted[key] <= 0:
+                self._rows.pop(key, None)
+        merged = rows[0] if len(rows) == 1 else heapq.merge(*rows, key=_first)
+        return _emit(source, source_rank, merged, source_on_host, host)
 
 
 def _emit(

@@ -5,6 +5,7 @@ Exit status: 0 clean, 1 findings, 2 usage errors."""
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import sys
@@ -451,6 +452,8 @@ def _port(args: argparse.Namespace) -> tuple[str, int] | None:
 def _connectivity(args: argparse.Namespace) -> int:
     from netlint.analysis.reach import connectivity
     from netlint.output.connectivity import Focus, render
+    from netlint.run.workers import ordered_map
+    from netlint.run.workspace import default_jobs
 
     port = _port(args)
     focus = Focus(tuple(_split(args.workload) or ()), tuple(_split(args.namespace) or ()), port)
@@ -463,11 +466,13 @@ def _connectivity(args: argparse.Namespace) -> int:
     if index is None:
         return EXIT_USAGE
     chart = connectivity(index)
+    # A large map's text is made by one process per CPU (a block is 64 sources).
+    mapper = functools.partial(ordered_map, jobs=default_jobs(), least=8)
     if args.output is not None:
         with open(args.output, "w", encoding="utf-8", newline="\n") as handle:
-            render(chart, args.format, handle, focus, args.unit)
+            render(chart, args.format, handle, focus, args.unit, mapper)
     else:
-        render(chart, args.format, sys.stdout, focus, args.unit)
+        render(chart, args.format, sys.stdout, focus, args.unit, mapper)
         sys.stdout.flush()
     return EXIT_OK
 

@@ -68,17 +68,32 @@ class Focus:
         return True
 
 
+#: Runs ``task(0)`` ... ``task(count - 1)`` and gives the results in that order, in this
+#: process (``_in_order``) or shared with others (``netlint.run.workers.ordered_map``).
+Mapper = Callable[[Callable[[int], Any], int], Iterable[Any]]
+
+
+def _in_order(task: Callable[[int], Any], count: int) -> Iterable[Any]:
+    return map(task, range(count))
+
+
 def render(
     found: ConnectivityMap,
     form: str,
     out: TextIO,
     focus: Focus | None = None,
     unit: str | None = None,
+    mapper: Mapper = _in_order,
 ) -> None:
-    """Write the map in ``form`` to ``out``."""
+    """Write the map in ``form`` to ``out``. ``mapper`` runs the JSON writer's blocks of
+    sources (see ``_json``): a large map's text is made by several processes."""
+    keep = focus.keeps if focus is not None and focus != Focus() else None
+    if form == "json":
+        _json(found, keep, found.notes, unit, out, mapper)
+        return
     records: Iterable[Record] = found.records()
-    if focus is not None and focus != Focus():
-        records = (r for r in records if focus.keeps(r))
+    if keep is not None:
+        records = filter(keep, records)
     if form == "html":  # a page that explains pairs: it needs the map, not only its records
         html.write(found, records, found.notes, unit, out)
         return
@@ -167,45 +182,65 @@ def _json_string(value: str) -> str:
     return escape.json_document(json.dumps(value, ensure_ascii=False))
 
 
-#: Records' texts gathered before one write.
-_CHUNK: Final = 4096
+#: Sources whose records are made into text as one block (by one process).
+_BLOCK: Final = 64
 
 
-def _json(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> None:
+def _json(
+    found: ConnectivityMap,
+    keep: Callable[[Record], bool] | None,
+    notes: list[str],
+    unit: str | None,
+    out: TextIO,
+    mapper: Mapper,
+) -> None:
     label = _labels(_json_string)
     conn = _Cache(lambda value: f'"conn": "{value}", "ports": {json.dumps(value.structured())}')
+    parts = found.records_by_source()
+
+    def block(number: int) -> tuple[str, list[str]]:
+        """The text of a block of sources' certain records, each after ",\n    ", and of
+        their uncertain ones (kept for after all the certain ones)."""
+        texts: list[str] = []
+        uncertain: list[str] = []
+        for part in parts[number * _BLOCK : (number + 1) * _BLOCK]:
+            # Records come grouped by source: its text is looked up once per source.
+            source: object = None
+            src = ""
+            for record in part():
+                if keep is not None and not keep(record):
+                    continue
+                if record.uncertain.ports:
+                    reasons = ", ".join(_json_string(r) for r in record.reasons)
+                    uncertain.append(
+                        f'\n    {{"src": {label(record.src)}, "dst": {label(record.dst)}, '
+                        f'{conn(record.uncertain)}, "certain": false, "depends_on": [{reasons}]}}'
+                    )
+                # ``.ports`` rather than ``is_empty()``: one call less per record, of millions.
+                if not record.certain.ports:
+                    continue
+                if record.src is not source:
+                    source = record.src
+                    src = label(source)
+                host = ', "host_network": true' if record.host_network else ""
+                texts.append(
+                    f',\n    {{"src": {src}, "dst": {label(record.dst)}, '
+                    f"{conn(record.certain)}{host}}}"
+                )
+        return "".join(texts), uncertain
 
     out.write('{\n  "unit": ' + (_json_string(unit) if unit is not None else "null"))
     out.write(',\n  "connections": [')
     first = True
-    # Records come grouped by source: its text is looked up once per source, not per record.
-    source: object = None
-    src = ""
-    # Written in chunks: one write per record of millions costs more than formatting it.
-    chunk: list[str] = []
-    for record in split.certain():
-        head = "\n    " if first else ",\n    "
-        first = False
-        if record.src is not source:
-            source = record.src
-            src = label(source)
-            if len(chunk) > _CHUNK:
-                out.write("".join(chunk))
-                chunk.clear()
-        host = ', "host_network": true' if record.host_network else ""
-        chunk.append(
-            f'{head}{{"src": {src}, "dst": {label(record.dst)}, {conn(record.certain)}{host}}}'
-        )
-    out.write("".join(chunk))
+    uncertain: list[str] = []
+    for text, more in mapper(block, -(-len(parts) // _BLOCK)):
+        if text:
+            out.write(text[1:] if first else text)  # the first record has no comma before it
+            first = False
+        uncertain.extend(more)
     out.write("\n  ],\n" if not first else "],\n")
-    out.write('  "uncertain": [')
-    for i, record in enumerate(split.uncertain):
-        reasons = ", ".join(_json_string(r) for r in record.reasons)
-        out.write(
-            f'{"," if i else ""}\n    {{"src": {label(record.src)}, "dst": {label(record.dst)}, '
-            f'{conn(record.uncertain)}, "certain": false, "depends_on": [{reasons}]}}'
-        )
-    out.write("\n  ],\n" if split.uncertain else "],\n")
+    out.write('  "uncertain": [' + ",".join(uncertain))
+    out.write("\n  ],\n" if uncertain else "],\n")
     out.write('  "notes": [' + ", ".join(_json_string(n) for n in notes) + "]\n}\n")
 
 
@@ -346,7 +381,6 @@ def _mermaid(split: _Split, notes: list[str], unit: str | None, out: TextIO) -> 
 
 _WRITERS: Final[dict[str, Callable[[_Split, list[str], str | None, TextIO], None]]] = {
     "text": _text,
-    "json": _json,
     "csv": _csv,
     "markdown": _markdown,
     "dot": _dot,

@@ -14,6 +14,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 #: ``prctl`` option: the signal the kernel sends this process when its parent dies.
 _PR_SET_PDEATHSIG = 1
@@ -54,3 +58,52 @@ def _watch(parent: int) -> None:
     while not stop.wait(POLL_SECONDS):
         if os.getppid() != parent:
             os._exit(1)
+
+
+#: What the forked workers of :func:`ordered_map` inherit instead of receiving it pickled.
+_FORKED: dict[str, Callable[[int], Any]] = {}
+
+
+def ordered_map(task: Callable[[int], T], count: int, *, jobs: int, least: int = 2) -> Iterator[T]:
+    """``task(0)``, ``task(1)``, ... ``task(count - 1)``, in that order, shared with
+    ``jobs - 1`` forked processes that inherit ``task`` and what it reads (copy-on-write).
+
+    The calling process runs every ``jobs``-th task itself, so it works while it waits. At
+    most two results per worker are held ahead of the one being yielded: a writer that
+    streams them keeps the memory of a few tasks, not of the whole output. Runs in this
+    process alone where fork does not exist (not Linux), with fewer than two jobs, or fewer
+    than ``least`` tasks. A task's exception is raised here."""
+    if jobs < 2 or count < max(least, 2) or sys.platform != "linux":
+        yield from map(task, range(count))
+        return
+    # Imported here: most runs never start these workers.
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    _FORKED["task"] = task
+    context = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(
+        max_workers=jobs - 1,
+        mp_context=context,
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+    try:
+        pending: dict[int, Future[T]] = {}
+        window = 2 * jobs  # tasks given out beyond the one being yielded
+        ahead = 0  # the first task not yet given out
+        for number in range(count):
+            while ahead < count and ahead <= number + window:
+                if ahead % jobs:
+                    pending[ahead] = pool.submit(_run_forked, ahead)
+                ahead += 1
+            found = pending.pop(number, None)
+            yield task(number) if found is None else found.result()
+    finally:
+        # A consumer that stops early (or a task that failed) leaves tasks nobody will read.
+        pool.shutdown(wait=True, cancel_futures=True)
+        _FORKED.clear()
+
+
+def _run_forked(number: int) -> Any:
+    return _FORKED["task"](number)
