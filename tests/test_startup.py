@@ -88,6 +88,7 @@ UNUSED = (
     # A run too small for worker processes (here: one file) starts none.
     "multiprocessing",
     "concurrent.futures",
+    "ctypes",
 )
 
 PLUGIN = """\
@@ -157,6 +158,20 @@ def test_a_check_imports_only_what_the_run_uses(tmp_path: Path) -> None:
     assert second.stdout == first.stdout and second.returncode == 0, second.stderr
     assert "netlint.rules.nl104_broad_cidr" in after and "netlint.read.build" in after
     assert [name for name in UNUSED if _imported(after, name)] == []
+
+
+def test_a_warm_check_without_a_config_imports_no_yaml_binding(tmp_path: Path) -> None:
+    """Unchanged since the last run: the stored report answers and nothing is parsed, so
+    neither PyYAML nor ruamel is imported (a config file is parsed on every run)."""
+    repo = _git_repo(tmp_path / "repo")
+    (repo / "np.yaml").write_text(POLICY)
+    first, cold = _check(repo, tmp_path, "np.yaml")
+    assert "NL104" in first.stdout
+    assert _imported(cold, "yaml") or _imported(cold, "ruamel")
+    again, warm = _check(repo, tmp_path, "np.yaml")
+    assert again.stdout == first.stdout and again.returncode == first.returncode, again.stderr
+    assert not _imported(warm, "yaml") and not _imported(warm, "ruamel")
+    assert [name for name in UNUSED if _imported(warm, name)] == []
 
 
 def test_a_folder_outside_any_project_caches_the_plugin_list_with_its_parse_cache(

@@ -15,18 +15,37 @@ alive costs gigabytes on a large monorepo.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import ModuleType
 from typing import Any, Final
 
 from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import Positions, Span, point, text_point
-from netlint.read.composer import Composer, MarkedError, YAMLError, tag_of
 
 PathKey = tuple[str | int, ...]
 #: A composed libyaml node; code dispatches on ``node.id`` (scalar, sequence, mapping).
 Node = Any
+
+
+def _binding() -> ModuleType:
+    """:mod:`netlint.read.composer`, imported when a file is first parsed: a run that parses
+    nothing (a warm check, an explain answered by the cache) never imports PyYAML, 20 ms."""
+    global tag_of
+    from netlint.read import composer
+
+    tag_of = composer.tag_of
+    return composer
+
+
+def _first_tag(node: Node) -> str:
+    return _binding().tag_of(node)  # type: ignore[no-any-return]
+
+
+#: The tag written on a node (see :mod:`netlint.read.composer`): the binding's own function
+#: once it is imported (nodes exist only after it is).
+tag_of: Callable[[Node], str] = _first_tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +165,8 @@ def _check_depth(positions: Positions, text: str, limit: int) -> None:
 def _walk_depth(positions: Positions, text: str, limit: int) -> Any:
     """Raise ParseFailure at the first collection deeper than ``limit``; else the error
     libyaml stopped with (its ``problem_mark`` carries the character index), or None."""
-    parser = Composer(text)
+    binding = _binding()
+    parser = binding.Composer(text)
     depth = 0
     try:
         while parser.check_event():
@@ -158,7 +178,7 @@ def _walk_depth(positions: Positions, text: str, limit: int) -> Any:
                     raise _too_deep(positions, event.start_mark, limit)
             elif name in ("SequenceEndEvent", "MappingEndEvent"):
                 depth -= 1
-    except MarkedError as exc:
+    except binding.MarkedError as exc:
         return exc if getattr(exc, "problem_mark", None) is not None else None
     finally:
         parser.dispose()
@@ -284,12 +304,15 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
         return Parsed("", Positions(path), problem=failure.problem)
     positions = Positions(path, text)
     result = Parsed(text, positions)
+    binding = _binding()
     try:
         _check_depth(positions, text, limits.max_depth)
         may_alias = "*" in text and "&" in text
         added = 0  # nodes aliases added to the documents so far: the file's budget is the limit
         # libyaml reads the UTF-8 bytes directly; other encodings go in as text.
-        parser = Composer(data if not data.startswith((b"\xff", b"\xfe", b"\x00")) else text)
+        parser = binding.Composer(
+            data if not data.startswith((b"\xff", b"\xfe", b"\x00")) else text
+        )
         try:
             while parser.check_node():
                 node = parser.get_node()
@@ -310,10 +333,10 @@ def parse(path: str, data: bytes, limits: Limits) -> Parsed:
             parser.dispose()
     except ParseFailure as failure:
         result.problem = failure.problem
-    except MarkedError as exc:
+    except binding.MarkedError as exc:
         result.problem = _marked_problem(positions, exc)
         result.malformed = True
-    except YAMLError as exc:  # e.g. a ReaderError, which carries no mark
+    except binding.YAMLError as exc:  # e.g. a ReaderError, which carries no mark
         bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0  # read by libyaml, not in text
         where = _reader_point(path, text, exc, bom)
         result.problem = Problem(ProblemKind.SYNTAX, str(exc).split("\n")[0], where)

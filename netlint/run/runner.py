@@ -307,9 +307,7 @@ def cluster_slice(
     if cache is not None and key is not None and namespaces is not None:
         found = cache.cluster_slice(key, namespaces)
         # The key covers the manifests; what else the builds read is compared as well.
-        if found is not None and all(
-            _digest_of(session.workspace.read(rel)) == known for rel, known in found[1]
-        ):
+        if found is not None and all(_reads_alike(session, rel, known) for rel, known in found[1]):
             return Index((), found[0]), session.config, True
     session.workspace.load(files, overrides=overrides, cache=cache, jobs=request.jobs)
     planned = session.workspace.layout()
@@ -324,8 +322,14 @@ def cluster_slice(
     return planned.cluster, session.config, False
 
 
-def _digest_of(data: bytes | None) -> str | None:
-    return None if data is None else digest(data)
+def _reads_alike(session: Session, rel: str, known: str | None) -> bool:
+    """Whether a build would read what it read when the cluster was stored (``known``: the
+    digest, None when nothing could be read). Most such paths are names a build tries that
+    name nothing (``kustomization.yml``, ``Kustomization``): one ``lstat`` tells they still do."""
+    if known is None and not os.path.lexists(os.path.join(session.config.root, rel)):
+        return True
+    data = session.workspace.read(rel)
+    return (None if data is None else digest(data)) == known
 
 
 def _layout_key(

@@ -8,8 +8,6 @@ as its share takes. Every pool netlint starts passes :func:`exit_with_parent` as
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -48,6 +46,10 @@ def exit_with_parent(parent: int | None = None) -> None:
 
 
 def _set_death_signal() -> None:
+    # Imported here, in the worker: ctypes costs the many runs that start none 8 ms.
+    import ctypes
+    import ctypes.util
+
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
