@@ -466,7 +466,7 @@ def _connectivity(args: argparse.Namespace) -> int:
     if index is None:
         return EXIT_USAGE
     chart = connectivity(index)
-    # A large map's text is made by one process per CPU (a block is 64 sources).
+    # A large map's text is made by one process per CPU, in blocks of sources.
     mapper = functools.partial(ordered_map, jobs=default_jobs(), least=8)
     if args.output is not None:
         with open(args.output, "w", encoding="utf-8", newline="\n") as handle:

@@ -13,9 +13,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final, TextIO
+from typing import IO, Any, Final, TextIO
 
 from netlint.analysis.reach import ConnectivityMap, Endpoint, External, Record
 from netlint.core import escape
@@ -182,8 +184,22 @@ def _json_string(value: str) -> str:
     return escape.json_document(json.dumps(value, ensure_ascii=False))
 
 
-#: Sources whose records are made into text as one block (by one process).
-_BLOCK: Final = 64
+#: About how many records one block of sources may hold: each block's text is made by one
+#: process and held until it is written (with a copy in the pipe from a worker), so blocks are
+#: cut by records (a source has at most one per end), not by sources. A record's text is
+#: 100 bytes to 17 KB (many port ranges): a block holds up to a few hundred MB.
+_BLOCK_RECORDS: Final = 50_000
+#: The most characters given to one ``write``: CPython 3.11 writes at most 2 GiB of one
+#: string to a pipe, and drops the rest without a word.
+_WRITE_CHARS: Final = 16 * 1024 * 1024
+
+
+def _write(out: TextIO, text: str) -> None:
+    if len(text) <= _WRITE_CHARS:
+        out.write(text)
+        return
+    for start in range(0, len(text), _WRITE_CHARS):
+        out.write(text[start : start + _WRITE_CHARS])
 
 
 def _json(
@@ -197,13 +213,15 @@ def _json(
     label = _labels(_json_string)
     conn = _Cache(lambda value: f'"conn": "{value}", "ports": {json.dumps(value.structured())}')
     parts = found.records_by_source()
+    # ``parts`` counts the ends that are sources, most of the ends there are.
+    size = max(1, _BLOCK_RECORDS // max(1, len(parts)))
 
     def block(number: int) -> tuple[str, list[str]]:
         """The text of a block of sources' certain records, each after ",\n    ", and of
         their uncertain ones (kept for after all the certain ones)."""
         texts: list[str] = []
         uncertain: list[str] = []
-        for part in parts[number * _BLOCK : (number + 1) * _BLOCK]:
+        for part in parts[number * size : (number + 1) * size]:
             # Records come grouped by source: its text is looked up once per source.
             source: object = None
             src = ""
@@ -232,16 +250,71 @@ def _json(
     out.write('{\n  "unit": ' + (_json_string(unit) if unit is not None else "null"))
     out.write(',\n  "connections": [')
     first = True
-    uncertain: list[str] = []
-    for text, more in mapper(block, -(-len(parts) // _BLOCK)):
-        if text:
-            out.write(text[1:] if first else text)  # the first record has no comma before it
-            first = False
-        uncertain.extend(more)
-    out.write("\n  ],\n" if not first else "],\n")
-    out.write('  "uncertain": [' + ",".join(uncertain))
-    out.write("\n  ],\n" if uncertain else "],\n")
+    with _Spill() as uncertain:
+        for text, more in mapper(block, -(-len(parts) // size)):
+            if text:
+                _write(out, text[1:] if first else text)  # no comma before the first record
+                first = False
+            uncertain.extend(more)
+        out.write("\n  ],\n" if not first else "],\n")
+        out.write('  "uncertain": [')
+        uncertain.write_to(out)
+        out.write("\n  ],\n" if uncertain.count else "],\n")
     out.write('  "notes": [' + ", ".join(_json_string(n) for n in notes) + "]\n}\n")
+
+
+#: Characters of uncertain records held in memory before they go to a temporary file.
+_SPILL_CHARS: Final = 32 * 1024 * 1024
+
+
+class _Spill:
+    """Texts kept for later, in memory up to ``_SPILL_CHARS``, then in a temporary file: a
+    repo that says little about its namespaces can have tens of millions of uncertain
+    records, which are written after all the certain ones."""
+
+    def __init__(self) -> None:
+        self._held: list[str] = []
+        self._size = 0
+        self._most = _SPILL_CHARS
+        self._file: IO[str] | None = None
+        self.count = 0
+
+    def __enter__(self) -> _Spill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def extend(self, texts: list[str]) -> None:
+        if not texts:
+            return
+        self.count += len(texts)
+        self._held.extend(texts)
+        self._size += sum(map(len, texts))
+        if self._size > self._most:
+            if self._file is None:
+                # Surrogates pass: a name the repo wrote with a byte UTF-8 cannot hold comes
+                # back out as it went in.
+                self._file = tempfile.TemporaryFile(  # noqa: SIM115 (closed by __exit__)
+                    "w+", encoding="utf-8", errors="surrogatepass", newline=""
+                )
+            self._flush(self._file)
+
+    def _flush(self, into: IO[str]) -> None:
+        into.write(("," if into.tell() else "") + ",".join(self._held))
+        self._held.clear()
+        self._size = 0
+
+    def write_to(self, out: TextIO) -> None:
+        """Every text, in order, a comma between two."""
+        if self._file is None:
+            _write(out, ",".join(self._held))
+            return
+        if self._held:
+            self._flush(self._file)
+        self._file.seek(0)
+        shutil.copyfileobj(self._file, out, 1024 * 1024)
 
 
 # -- CSV -------------------------------------------------------------------------------------
