@@ -1334,7 +1334,6 @@ class ConnectivityMap:
         for workload in self.workloads:
             members[self.endpoint[workload]].append(workload)
         rows = _Rows(self, rank, outward, self._destinations_of())
-        rows.wanted.update(id(self._source_of[w]) for w in self.workloads)
         sources: list[tuple[int, End]] = [(rank[e], e) for e in members]
         sources += [(rank[e], e) for e in into]
         parts: list[Callable[[], Iterator[Record]]] = []
@@ -1390,8 +1389,8 @@ class _Rows:
         self._rank = rank
         self._outward = outward
         self._reached = reached
-        #: How many sources still need each group's row (by the group's id).
-        self.wanted: Counter[int] = Counter()
+        #: How many sources still need each group's row (by the group's id): one per pod.
+        self._wanted = Counter(id(found._source_of[w]) for w in found.workloads)
         self._rows: dict[int, list[_Entry]] = {}
         # Each destination group's ends with their ranks, once: a group is the destination of
         # many pairs, and an end's rank costs two lookups that hash a dataclass.
@@ -1435,8 +1434,8 @@ class _Rows:
         rows = [self._row(g) for g in groups]
         for group in groups:
             key = id(group)
-            self.wanted[key] -= 1
-            if self.wanted[key] <= 0:
+            self._wanted[key] -= 1
+            if self._wanted[key] <= 0:
                 self._rows.pop(key, None)
         merged = rows[0] if len(rows) == 1 else heapq.merge(*rows, key=_first)
         return _emit(source, source_rank, merged, source_on_host, host)

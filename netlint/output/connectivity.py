@@ -275,7 +275,6 @@ class _Spill:
     def __init__(self) -> None:
         self._held: list[str] = []
         self._size = 0
-        self._most = _SPILL_CHARS
         self._file: IO[str] | None = None
         self.count = 0
 
@@ -292,7 +291,7 @@ class _Spill:
         self.count += len(texts)
         self._held.extend(texts)
         self._size += sum(map(len, texts))
-        if self._size > self._most:
+        if self._size > _SPILL_CHARS:
             if self._file is None:
                 # Surrogates pass: a name the repo wrote with a byte UTF-8 cannot hold comes
                 # back out as it went in.

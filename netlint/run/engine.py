@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 import zlib
@@ -19,7 +18,7 @@ from netlint.core.problems import ProblemKind
 from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
 from netlint.core.units import Certainty, Unit
-from netlint.run.workers import exit_with_parent
+from netlint.run.workers import ordered_map
 
 #: Who a rule's crash is reported as when the catalogue has no rule of kind INTERNAL to report
 #: it (one without netlint's own rules): the identity of netlint's NL900. A crash is never
@@ -200,8 +199,6 @@ def _share_filter(share: tuple[int, int] | None) -> Callable[[str], bool]:
     return lambda key: zlib.crc32(key.encode()) % parts == part
 
 
-#: What forked workers inherit instead of receiving it pickled: the index, rules and options.
-_FORKED: dict[str, Any] = {}
 #: Below this many objects to check, forking costs more than the rules.
 PARALLEL_MIN_OBJECTS = 2000
 
@@ -224,47 +221,27 @@ def run_parallel(
     size = len(layout.cluster.policies) + len(layout.cluster.workloads)
     if jobs < 2 or size < PARALLEL_MIN_OBJECTS or sys.platform != "linux":
         return run(layout, rules, reported, crash_meta=crash_meta, debug=debug, notes=notes)
-    _FORKED.update(
-        layout=layout, rules=rules, reported=reported, crash_meta=crash_meta, debug=debug
-    )
-    # Imported here: a run too small for workers (a re-lint, an explain) never needs them.
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
 
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(
-            max_workers=jobs - 1,
-            mp_context=context,
-            initializer=exit_with_parent,
-            initargs=(os.getpid(),),
-        ) as pool:
-            futures = [pool.submit(_run_share, (part, jobs)) for part in range(1, jobs)]
-            findings, told = _run_share((0, jobs))
-            told_all = [told]
-            for future in futures:
-                more, told = future.result()
-                findings.extend(more)
-                told_all.append(told)
-            if notes is not None:
-                notes.extend(note for told in told_all for note in told)
-    finally:
-        _FORKED.clear()
+    def share(part: int) -> tuple[list[Finding], list[str]]:
+        told: list[str] = []
+        found = run(
+            layout,
+            rules,
+            reported,
+            crash_meta=crash_meta,
+            debug=debug,
+            share=(part, jobs),
+            notes=told,
+        )
+        return found, told
+
+    # Forked workers inherit the index, rules and options (copy-on-write), not pickled.
+    findings: list[Finding] = []
+    for found, told in ordered_map(share, jobs, jobs=jobs):
+        findings.extend(found)
+        if notes is not None:
+            notes.extend(told)
     return findings
-
-
-def _run_share(share: tuple[int, int]) -> tuple[list[Finding], list[str]]:
-    notes: list[str] = []
-    findings = run(
-        _FORKED["layout"],
-        _FORKED["rules"],
-        _FORKED["reported"],
-        crash_meta=_FORKED["crash_meta"],
-        debug=_FORKED["debug"],
-        share=share,
-        notes=notes,
-    )
-    return findings, notes
 
 
 def _crash(meta: RuleMeta, subject: Any, exc: Exception, crash_meta: RuleMeta | None) -> Finding:
