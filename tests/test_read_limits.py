@@ -70,3 +70,56 @@ def test_a_file_that_grows_while_it_is_read_is_read_whole_up_to_the_limit(
     monkeypatch.setattr(workspace_module.os, "fstat", _fstat_saying(0))  # as /proc files say
     grown.write_bytes(b"y" * 3)
     assert read_file(grown, limits) == b"yyy"
+
+
+def test_folders_nested_deeper_than_python_recurses_are_walked(tmp_path: Path) -> None:
+    """os.walk recurses once per folder: 1,100 nested folders were a RecursionError and a
+    traceback. Discovery's own walk keeps a stack."""
+    deep = tmp_path
+    for _ in range(1100):  # one level at a time: pathlib's mkdir(parents=True) recurses too
+        deep = deep / "d"
+        deep.mkdir()
+    (deep / "np.yaml").write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: x, namespace: y}\n"  # YAML 1.1 reads y as true
+        "spec: {podSelector: {}}\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "netlint", "check", "--no-cache", "--format", "json", "."],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert "Traceback" not in out.stderr, out.stderr
+    (finding,) = json.loads(out.stdout)["findings"]
+    assert finding["path"] == "d/" * 1100 + "np.yaml"
+    assert (finding["code"], finding["line"], finding["column"]) == ("NL002", 3, 32)
+
+
+def test_the_walk_lists_what_os_walk_lists_in_its_order(tmp_path: Path) -> None:
+    from netlint.read.discover import _PRUNE, _walk
+
+    for folder in ("a/b/c", "a/e", ".git/x", "B", "z"):
+        (tmp_path / folder).mkdir(parents=True)
+    for name in ("a/1.yaml", "a/b/2.yaml", "a/b/c/3.json", "a/e/x", ".git/x/y.yaml", "B/k.yml"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "z.yaml").write_text("")
+    os.symlink("a", tmp_path / "linked")  # a link to a folder: neither walked nor a file
+    os.symlink("nowhere", tmp_path / "dangling.yaml")
+    os.symlink("z.yaml", tmp_path / "lz.yaml")
+    os.mkfifo(tmp_path / "fifo.yaml")
+
+    def reference(scope: Path) -> list[str]:
+        found = []
+        for directory, dirs, files in os.walk(scope, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if d not in _PRUNE)
+            base = Path(directory).relative_to(tmp_path).as_posix()
+            found += [name if base == "." else f"{base}/{name}" for name in sorted(files)]
+        return found
+
+    for scope in (tmp_path, tmp_path / "a"):
+        assert list(_walk(tmp_path, scope)) == reference(scope)
+    assert "linked" not in list(_walk(tmp_path, tmp_path))

@@ -439,14 +439,38 @@ def _walk(root: Path, scope: Path) -> Iterable[str]:
         return
     # Paths as text: a pathlib join and relative_to per file cost more than the walk itself.
     # Both are real paths (normalised, no links), so the text below ``root`` is the relative
-    # path; os.walk joins the folders below ``scope`` onto it as given.
+    # path. The order is os.walk's (a folder's files sorted, then its folders in sorted
+    # order), but with one scandir per folder and nothing else: os.walk also lstats every
+    # folder to see whether it is a link, which the entry's type already says. A stack, not
+    # recursion: a hostile repo may nest folders deeper than Python's recursion limit.
     top = str(root)
-    cut = len(top) + (0 if top.endswith("/") else 1)
-    for directory, dirs, files in os.walk(str(scope), followlinks=False):
-        dirs[:] = sorted(d for d in dirs if d not in _PRUNE)
-        base = directory[cut:] + "/" if directory != top else ""
-        for name in sorted(files):
+    start = str(scope)
+    base = start[len(top) + (0 if top.endswith("/") else 1) :] + "/" if start != top else ""
+    stack: list[tuple[str, str]] = [(start, base)]
+    while stack:
+        directory, base = stack.pop()
+        try:
+            with os.scandir(directory) as entries:
+                listed = list(entries)
+        except OSError:
+            continue  # as os.walk: a folder that cannot be listed holds nothing
+        files: list[str] = []
+        folders: list[str] = []
+        for entry in listed:
+            try:
+                # Followed, as os.walk does: a link to a folder is neither walked nor a file.
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                files.append(entry.name)
+            elif entry.name not in _PRUNE and not entry.is_symlink():
+                folders.append(entry.name)
+        files.sort()
+        for name in files:
             yield base + name
+        folders.sort(reverse=True)
+        stack.extend((f"{directory}/{name}", f"{base}{name}/") for name in folders)
 
 
 @lru_cache(maxsize=4096)
