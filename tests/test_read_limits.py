@@ -79,20 +79,29 @@ def test_folders_nested_deeper_than_python_recurses_are_walked(tmp_path: Path) -
     for _ in range(1100):  # one level at a time: pathlib's mkdir(parents=True) recurses too
         deep = deep / "d"
         deep.mkdir()
-    (deep / "np.yaml").write_text(
-        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
-        "metadata: {name: x, namespace: y}\n"  # YAML 1.1 reads y as true
-        "spec: {podSelector: {}}\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-m", "netlint", "check", "--no-cache", "--format", "json", "."],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
+    try:
+        (deep / "np.yaml").write_text(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+            "metadata: {name: x, namespace: y}\n"  # YAML 1.1 reads y as true
+            "spec: {podSelector: {}}\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-m", "netlint", "check", "--no-cache", "--format", "json", "."],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+    finally:
+        # Python 3.11's shutil.rmtree recurses once per folder too: left behind, this tree was a
+        # RecursionError in pytest's own clean-up of old temporary folders at the end of a later
+        # session. Removed here from the bottom up, one level at a time.
+        (deep / "np.yaml").unlink(missing_ok=True)
+        while deep != tmp_path:
+            deep.rmdir()
+            deep = deep.parent
     assert "Traceback" not in out.stderr, out.stderr
     (finding,) = json.loads(out.stdout)["findings"]
     assert finding["path"] == "d/" * 1100 + "np.yaml"
