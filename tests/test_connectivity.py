@@ -27,6 +27,7 @@ import pytest
 from conftest import REPO, SHARED
 from helpers import netlint
 
+from netlint.analysis import reach as reach_module
 from netlint.analysis.index import Index
 from netlint.analysis.reach import (
     ConnectivityMap,
@@ -307,6 +308,123 @@ def test_foreign_policies_make_their_namespace_unknown(tmp_path: Path) -> None:
     assert found[("other/b[Pod]", "ns/a[Pod]")] == ("No Connections", "All Connections")
 
 
+def _same_named(root: Path, other: dict[str, Any]) -> Path:
+    """shop/web as two folders define it: one lets app=a in on TCP 80, ``other`` is the
+    second folder's policy of that name."""
+    allow = policy(
+        "web",
+        "shop",
+        {
+            "podSelector": {"matchLabels": {"app": "web"}},
+            "ingress": [
+                {"from": [{"podSelector": {"matchLabels": {"app": "a"}}}], "ports": [{"port": 80}]}
+            ],
+        },
+    )
+    _write(root, [pod("web", "shop", {"app": "web"}), pod("a", "shop", {"app": "a"})])
+    _write(root / "one", [allow])
+    _write(root / "two", [other])
+    return root
+
+
+def test_same_named_policies_that_differ_are_not_their_union(tmp_path: Path) -> None:
+    # The cluster keeps one shop/web, the one applied last, which the repo does not say: what
+    # each choice allows is computed, never their union (which would allow TCP 80 for certain).
+    deny = policy("web", "shop", {"podSelector": {"matchLabels": {"app": "web"}}})
+    root = _same_named(tmp_path / "r", deny)
+    index = index_of(root)
+    assert _map(index)[("shop/a[Pod]", "shop/web[Pod]")] == ("No Connections", "TCP 80")
+    # web's egress and a's ingress: no variant decides them, so they stay known.
+    assert _map(index)[("shop/web[Pod]", "shop/a[Pod]")] == ("All Connections", "No Connections")
+    web, a = _workload(index, "web"), _workload(index, "a")
+    answer = explain(index, a, web)
+    assert (str(answer.certain), str(answer.uncertain)) == ("No Connections", "TCP 80")
+    assert answer.reasons == (
+        "which NetworkPolicy shop/web the cluster keeps (one/all.yaml:1, two/all.yaml:1 differ; "
+        "the one applied last)",
+    )
+    assert any(
+        n.startswith("2 different NetworkPolicies named shop/web (")
+        for n in connectivity(index).notes
+    )
+    document = json.loads(run("--format", "json", str(root), cwd=tmp_path).stdout)
+    jsonschema.validate(document, SCHEMA)
+    [record] = [
+        r for r in document["uncertain"] if (r["src"], r["dst"]) == ("shop/a[Pod]", "shop/web[Pod]")
+    ]
+    assert record["depends_on"] == list(answer.reasons)
+    text = netlint("explain", "--no-cache", "shop/a", "shop/web", str(root), cwd=tmp_path).stdout
+    assert "shop/a[Pod] => shop/web[Pod]: unknown\n" in text
+    assert "ingress of shop/web[Pod]: isolated, allows No Connections, may allow TCP 80\n" in text
+
+
+def test_more_choices_than_are_tried_are_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reach_module, "_MAX_CHOICES", 1)
+    deny = policy("web", "shop", {"podSelector": {"matchLabels": {"app": "web"}}})
+    index = index_of(_same_named(tmp_path / "r", deny))
+    assert _map(index)[("shop/a[Pod]", "shop/web[Pod]")] == ("No Connections", "All Connections")
+    answer = explain(index, _workload(index, "a"), _workload(index, "web"))
+    assert (str(answer.certain), str(answer.uncertain)) == ("No Connections", "All Connections")
+    assert answer.reasons[0].startswith("which NetworkPolicy shop/web the cluster keeps (")
+
+
+def test_one_definition_two_units_build_differently_is_unknown_where_it_differs(
+    tmp_path: Path,
+) -> None:
+    # kubeflow's case: one base policy, an overlay patches its port, both in one namespace.
+    root = _same_named(tmp_path / "r", policy("web", "shop", {}))
+    shutil.rmtree(root / "two")
+    (root / "one" / "kustomization.yaml").write_text("resources: [all.yaml]\n")
+    (root / "plain").mkdir()
+    (root / "plain" / "kustomization.yaml").write_text("resources: [../one]\n")
+    (root / "patched").mkdir()
+    (root / "patched" / "kustomization.yaml").write_text(
+        "resources: [../one]\n"
+        "patches:\n"
+        "- target: {kind: NetworkPolicy, name: web}\n"
+        "  patch: '[{op: replace, path: /spec/ingress/0/ports/0/port, value: 443}]'\n"
+    )
+    index = index_of(root)
+    assert _map(index)[("shop/a[Pod]", "shop/web[Pod]")] == ("No Connections", "TCP 80,443")
+    answer = explain(index, _workload(index, "a"), _workload(index, "web"))
+    assert answer.reasons == (
+        "which NetworkPolicy shop/web the cluster keeps (one/all.yaml:1, as different units "
+        "build it differ; the one applied last)",
+    )
+
+
+def test_same_named_policies_are_answered_for_each_one_the_cluster_may_keep(tmp_path: Path) -> None:
+    # Equal copies are one policy.
+    same = _same_named(tmp_path / "copies", policy("web", "shop", {}))
+    copy_of = json.loads((same / "one" / "all.yaml").read_text())
+    (same / "two" / "all.yaml").write_text(json.dumps(copy_of) + "\n")
+    index = index_of(same)
+    assert _map(index)[("shop/a[Pod]", "shop/web[Pod]")] == ("TCP 80", "No Connections")
+    assert not [n for n in connectivity(index).notes if "named" in n]
+    # Different policies: the other one selects other pods, so keeping it leaves web's ingress
+    # open; TCP 80 is allowed whichever is kept.
+    elsewhere = policy("web", "shop", {"podSelector": {"matchLabels": {"app": "b"}}})
+    index = index_of(_same_named(tmp_path / "elsewhere", elsewhere))
+    assert _map(index)[("shop/a[Pod]", "shop/web[Pod]")] == (
+        "TCP 80",
+        "SCTP 1-65535,TCP 1-79,81-65535,UDP 1-65535",
+    )
+    # An egress-only variant: keeping it opens web's ingress and closes its egress.
+    # (Nothing decides a's sides.)
+    egress = policy(
+        "web", "shop", {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Egress"]}
+    )
+    index = index_of(_same_named(tmp_path / "egress", egress))
+    found = _map(index)
+    assert found[("shop/a[Pod]", "shop/web[Pod]")] == (
+        "TCP 80",
+        "SCTP 1-65535,TCP 1-79,81-65535,UDP 1-65535",
+    )
+    assert found[("shop/web[Pod]", "shop/a[Pod]")] == ("No Connections", "All Connections")
+
+
 def test_pods_of_one_owner_are_one_endpoint(tmp_path: Path) -> None:
     owner = {"ownerReferences": [{"kind": "ReplicaSet", "name": "web-1", "controller": True}]}
     docs = [
@@ -333,7 +451,8 @@ _LABELS: tuple[dict[str, str], ...] = (
 )
 
 
-def _random_repo(rng: random.Random) -> list[dict[str, Any]]:
+def _random_repo(rng: random.Random, *, same_names: bool = True) -> list[dict[str, Any]]:
+    """A small random repo; with ``same_names``, some policies take an earlier one's name."""
     spaces = ["n1", "n2", "n3"]
     docs: list[dict[str, Any]] = []
     for name in spaces[: rng.randint(0, 2)]:
@@ -399,7 +518,11 @@ def _random_repo(rng: random.Random) -> list[dict[str, Any]]:
             spec["ingress"] = [rule("from") for _ in range(rng.randint(0, 2))]
         if rng.random() < 0.6:
             spec["egress"] = [rule("to") for _ in range(rng.randint(0, 2))]
-        docs.append(policy(f"pol{i}", rng.choice(spaces), spec))
+        named = (f"pol{i}", rng.choice(spaces))
+        if same_names and i and rng.random() < 0.3:
+            # A name taken already: two different policies the cluster keeps one of.
+            named = (docs[-1]["metadata"]["name"], docs[-1]["metadata"]["namespace"])
+        docs.append(policy(*named, spec))
     return docs
 
 

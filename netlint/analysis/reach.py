@@ -330,6 +330,20 @@ class _AdminAt:
 _NO_ADMIN: Final = _AdminAt()
 
 
+class _Conflict(NamedTuple):
+    """Same-named NetworkPolicies that may decide one side (:meth:`_Compiled.conflicted_at`)."""
+
+    reasons: tuple[str, ...]
+    #: Per choice the cluster may have made (which variant of each name it keeps): the ids of
+    #: the policy objects it then does not keep. Empty when there are more than
+    #: ``_MAX_CHOICES``: everything the side decides is then unknown.
+    choices: tuple[frozenset[int], ...]
+
+
+#: Choices tried per side: past it (names whose product of variants is larger), unknown.
+_MAX_CHOICES: Final = 64
+
+
 @dataclass(slots=True)
 class _Compiled:
     """Every valid policy's effective rules, with its selector peers numbered."""
@@ -354,6 +368,10 @@ class _Compiled:
     )
     #: Foreign policies that are not modelled (other engines, malformed or extra BANPs).
     unmodelled: set[int] = field(default_factory=set)
+    #: By namespace, per name that different NetworkPolicies share (:meth:`_same_named`):
+    #: its variants, each the policy objects of one :meth:`NetworkPolicy.semantic_key`.
+    conflicts: dict[str, list[tuple[tuple[NetworkPolicy, ...], ...]]] = field(default_factory=dict)
+    _conflicted: dict[tuple[Workload, Direction], _Conflict | None] = field(default_factory=dict)
 
     @classmethod
     def of(cls, index: Index, port_sets: dict[Rule, PortSet] | None = None) -> _Compiled:
@@ -361,6 +379,7 @@ class _Compiled:
         if port_sets is not None:
             compiled.port_sets = port_sets
         compiled._admin_policies()
+        compiled._same_named()
         for policy in index.policies:
             if not policy.valid:
                 compiled.notes.append(
@@ -399,6 +418,76 @@ class _Compiled:
                 numbered.append(len(self.peers[direction]))
                 self.peers[direction].append((policy, peer))
         return _Rule(policy, rule, ports, not rule.peers, tuple(numbered), ips)
+
+    def _same_named(self) -> None:
+        """A cluster holds one NetworkPolicy of a namespace and name. The same object applied
+        by several units (a base two overlays include) or equal copies of it are one policy;
+        different ones under one name are whichever is applied last, which the repo does not
+        say: each side is answered for every choice the cluster may have made
+        (:meth:`conflicted_at`), never for their union."""
+        named: dict[tuple[str, str], list[NetworkPolicy]] = defaultdict(list)
+        for policy in self.index.policies:
+            # generateName: the API server names each one anew, so they are no replacements;
+            # a policy it rejects replaces nothing.
+            if policy.valid and not policy.generated_name:
+                named[(policy.namespace, policy.name)].append(policy)
+        for (namespace, name), policies in named.items():
+            if len(policies) < 2:
+                continue
+            variants: dict[object, list[NetworkPolicy]] = {}
+            for policy in policies:
+                variants.setdefault(policy.semantic_key(), []).append(policy)
+            if len(variants) < 2:
+                continue
+            found = tuple(tuple(copies) for copies in variants.values())
+            self.conflicts.setdefault(namespace, []).append(found)
+            self.notes.append(
+                f"{len(found)} different NetworkPolicies named {namespace}/{name} "
+                f"({_definitions(found)}): the cluster keeps the one applied last, which the "
+                "repo does not say, so what only some of them allow is uncertain"
+            )
+
+    def conflicted_at(self, workload: Workload, direction: Direction) -> _Conflict | None:
+        """The choices among same-named policies that may decide ``workload``'s
+        ``direction``: names whose variants enforce different things there (one isolates and
+        another does not, or their rules differ). None when no such name applies."""
+        if workload.namespace not in self.conflicts:
+            return None
+        key = (workload, direction)
+        if key in self._conflicted:
+            return self._conflicted[key]
+        reasons: list[str] = []
+        # Per name, the ways the cluster may choose: the ids of the objects it then drops
+        # (variants that enforce the same thing here are one way).
+        ways: list[list[frozenset[int]]] = []
+        for variants in self.conflicts[workload.namespace]:
+            effects: dict[object, list[NetworkPolicy]] = {}
+            for copies in variants:
+                selects = copies[0].pod_selector.matches(workload.pod_labels)
+                effect = copies[0].effect_key(direction) if selects else None
+                effects.setdefault(effect, []).extend(copies)
+            if len(effects) < 2:
+                continue
+            first = variants[0][0]
+            reasons.append(
+                f"which NetworkPolicy {first.namespace}/{first.name} the cluster keeps "
+                f"({_definitions(variants)} differ; the one applied last)"
+            )
+            every = {id(p) for kept in effects.values() for p in kept}
+            ways.append([frozenset(every - {id(p) for p in kept}) for kept in effects.values()])
+        found: _Conflict | None = None
+        if ways:
+            count = 1
+            for options in ways:
+                count *= len(options)
+            choices: tuple[frozenset[int], ...] = ()
+            if count <= _MAX_CHOICES:
+                choices = tuple(
+                    frozenset().union(*combination) for combination in itertools.product(*ways)
+                )
+            found = _Conflict(tuple(reasons), choices)
+        self._conflicted[key] = found
+        return found
 
     def isolating(self, workload: Workload, direction: Direction) -> tuple[NetworkPolicy, ...]:
         # Asked once per pair and end: a diff or an expectations file asks of the same
@@ -689,6 +778,17 @@ def _inside(addresses: IntervalSet | None, remote: External) -> Tri:
     return Tri.TRUE if common == ((remote.lo, remote.hi),) else Tri.UNKNOWN
 
 
+def _definitions(variants: Sequence[Sequence[NetworkPolicy]]) -> str:
+    """Where same-named ``variants`` are defined: fewer places than variants when one
+    definition is built differently (an overlay patches what a base declares)."""
+    places = list(
+        dict.fromkeys(f"{p.ref.path}:{p.name_span.line}" for copies in variants for p in copies)
+    )
+    return ", ".join(places) + (
+        ", as different units build it" if len(places) < len(variants) else ""
+    )
+
+
 def _foreign_reasons(foreign: Iterable[ForeignPolicy]) -> list[str]:
     # Once each: one name may stand for several objects (the same base applied twice).
     return list(
@@ -765,7 +865,6 @@ def _side(
     if not policies and not admin:
         return Side(direction, end, (), (), _ALL, _ALL)
     contributions: list[Contribution] = []
-    certain, possible = _NONE, _NONE
     for policy in policies:
         for compiled_rule in compiled.rules[(policy, direction)]:
             if isinstance(remote, External):
@@ -793,31 +892,43 @@ def _side(
             contributions.append(
                 Contribution(policy, compiled_rule.rule, conns, verdict is Tri.TRUE)
             )
-            possible = possible.union(conns)
-            if verdict is Tri.TRUE:
-                certain = certain.union(conns)
+
+    def verdict_of(rule: _AdminRule) -> Tri:
+        if isinstance(remote, External):
+            return _inside(rule.ips.get(remote.version), remote)
+        return Tri.any_of(
+            peer_matches(compiled.index, rule.policy, peer, remote)
+            for peer in rule.rule.rule.peers
+            if peer.ip_block is None
+        )
+
     reasons: set[str] = set()
-    if isinstance(remote, Workload) and any(not c.certain for c in contributions):
-        reasons.add(_unknown_namespace(remote.namespace))
     decided: list[AdminContribution] = []
-    if admin:
-
-        def verdict_of(rule: _AdminRule) -> Tri:
-            if isinstance(remote, External):
-                return _inside(rule.ips.get(remote.version), remote)
-            return Tri.any_of(
-                peer_matches(compiled.index, rule.policy, peer, remote)
-                for peer in rule.rule.rule.peers
-                if peer.ip_block is None
-            )
-
-        (certain, possible), remote_unknown, own_unknown = _layered(
+    # One answer per choice among same-named policies the cluster may have made (one choice,
+    # dropping nothing, where there are none): what every choice allows is certain.
+    conflict = compiled.conflicted_at(end, direction)
+    answers: set[_Answer] = set()
+    for number, dropped in enumerate(conflict.choices if conflict else (frozenset[int](),)):
+        certain = possible = _NONE
+        for c in contributions:
+            if id(c.policy) not in dropped:
+                possible = possible.union(c.conns)
+                if c.certain:
+                    certain = certain.union(c.conns)
+                elif isinstance(remote, Workload):
+                    reasons.add(_unknown_namespace(remote.namespace))
+        isolated = any(id(p) not in dropped for p in policies)
+        if not admin:
+            answers.add((certain, possible) if isolated else _OPEN)
+            continue
+        answer, remote_unknown, own_unknown = _layered(
             admin,
-            (certain, possible) if policies else None,
+            (certain, possible) if isolated else None,
             verdict_of,
             lambda rule: resolve(rule.ports, destination),
-            decided,
+            decided if number == 0 else None,
         )
+        answers.add(answer)
         if remote_unknown:
             if isinstance(remote, Workload):
                 reasons.add(_unknown_namespace(remote.namespace))
@@ -825,6 +936,13 @@ def _side(
                 reasons.add(f"which addresses of {remote.label} an AdminNetworkPolicy names")
         if own_unknown:
             reasons.update(admin.reasons)
+    if not answers:  # more choices than are tried
+        certain, possible = _NONE, _ALL
+    else:
+        certain = functools.reduce(Conns.intersect, (c for c, _ in answers))
+        possible = functools.reduce(Conns.union, (p for _, p in answers))
+    if conflict is not None and len(answers) != 1:
+        reasons.update(conflict.reasons)
     return Side(
         direction,
         end,
@@ -906,11 +1024,24 @@ def _partition(compiled: _Compiled, direction: Direction) -> dict[int, list[tupl
     }
 
 
+class _GroupKey(NamedTuple):
+    """What decides a group member's answers (see :meth:`ConnectivityMap._groups`)."""
+
+    policies: tuple[int, ...]
+    signature: tuple[tuple[int, object], ...]
+    foreign: bool
+    conflict: _Conflict | None
+    ports: tuple[object, ...]
+    #: An unknown answer names the member's namespace: "" when no answer is unknown.
+    namespace: str
+    admin: tuple[object, ...]
+
+
 @dataclass(slots=True, eq=False)
 class _Group:
     """Workloads with equal policy relevance in one role (as sources, or as destinations)."""
 
-    key: tuple[object, ...]
+    key: _GroupKey
     members: list[Workload]
     #: Tri per selector peer of the other role's direction that may select the members.
     signature: dict[int, Tri]
@@ -918,6 +1049,12 @@ class _Group:
     #: The rules of ``isolated_by`` for the group's own direction.
     rules: tuple[_Rule, ...]
     foreign: bool
+    #: Same-named policies whose choice may decide the group's own direction
+    #: (:meth:`_Compiled.conflicted_at`).
+    conflict: _Conflict | None
+    #: Per such choice (one when there is none; none when there are too many to try): the
+    #: rules of the policies the cluster then keeps, and whether any of them isolates.
+    choices: tuple[tuple[tuple[_Rule, ...], bool], ...]
     #: The named container ports that some rule uses (destinations only): with the
     #: signature, all that decides an answer about the group's members.
     ports: tuple[object, ...]
@@ -929,7 +1066,12 @@ class _Group:
         """Whether the group's own direction may allow a remote that no peer names: open by
         default (or by the baseline's default), a rule without peers, or an other engine's
         policy. An AdminNetworkPolicy's rules name their peers."""
-        return self.foreign or not self.isolated_by or any(r.all_peers for r in self.rules)
+        return (
+            self.foreign
+            or self.conflict is not None
+            or not self.isolated_by
+            or any(r.all_peers for r in self.rules)
+        )
 
 
 #: One side's answer: (certain, possible); ``possible is certain`` when nothing is unknown.
@@ -1047,22 +1189,24 @@ class ConnectivityMap:
         """Sources (``direction`` egress) or destinations (ingress), grouped by what decides
         their answers: the policies isolating them, the peers selecting them, their foreign
         policies, and (destinations) the named ports rules use."""
-        groups: dict[tuple[object, ...], _Group] = {}
+        groups: dict[_GroupKey, _Group] = {}
         names = self._compiled.names
         for workload in self.workloads:
             policies = tuple(self._compiled.isolating(workload, direction))
             signature = matched.get(workload, {})
             foreign = bool(self._compiled.unmodelled_for(workload.namespace))
+            conflict = self._compiled.conflicted_at(workload, direction)
             admin = self._compiled.admin_at(workload, direction)
             ports: tuple[object, ...] = ()
             if direction is Direction.INGRESS and names:
                 ports = tuple(
                     sorted((p.name, p.protocol, p.port) for p in workload.ports if p.name in names)
                 )
-            key = (
+            key = _GroupKey(
                 tuple(id(p) for p in policies),
                 tuple(sorted((n, t.value) for n, t in signature.items())),
                 foreign,
+                conflict,
                 ports,
                 # An unknown answer names the member's namespace, so it is part of the key.
                 workload.namespace
@@ -1073,7 +1217,18 @@ class ConnectivityMap:
             group = groups.get(key)
             if group is None:
                 rules = tuple(r for p in policies for r in self._compiled.rules[(p, direction)])
-                group = _Group(key, [], signature, policies, rules, foreign, ports, admin)
+                choices: tuple[tuple[tuple[_Rule, ...], bool], ...] = ((rules, bool(policies)),)
+                if conflict is not None:
+                    choices = tuple(
+                        (
+                            tuple(r for r in rules if id(r.policy) not in dropped),
+                            any(id(p) not in dropped for p in policies),
+                        )
+                        for dropped in conflict.choices
+                    )
+                group = _Group(
+                    key, [], signature, policies, rules, foreign, conflict, choices, ports, admin
+                )
                 groups[key] = group
             group.members.append(workload)
         return list(groups.values())
@@ -1093,8 +1248,45 @@ class ConnectivityMap:
         """What ``group``'s own direction allows to or from the members of ``remote`` (named
         ports resolved at ``destination``): (certain, possible, what an unknown part depends
         on); ``possible is certain`` when nothing is unknown."""
+        if group.conflict is None:
+            return self._chosen_side(
+                group, remote, destination, group.rules, bool(group.isolated_by)
+            )
+        # Which same-named variants the cluster keeps: what every choice allows is certain.
+        answers: set[_Answer] = set()
+        reasons: set[str] = set()
+        for rules, isolated in group.choices:
+            certain, possible, why = self._chosen_side(group, remote, destination, rules, isolated)
+            answers.add((certain, possible))
+            reasons.update(why)
+        if len(answers) == 1:
+            ((certain, possible),) = answers
+            return (
+                (certain, certain, ())
+                if certain == possible
+                else (certain, possible, tuple(sorted(reasons)))
+            )
+        reasons.update(group.conflict.reasons)
+        if not answers:  # more choices than are tried
+            return _NONE, _ALL, tuple(sorted(reasons))
+        certain = functools.reduce(Conns.intersect, (c for c, _ in answers))
+        possible = functools.reduce(Conns.union, (p for _, p in answers))
+        if certain == possible:
+            return certain, certain, ()
+        return certain, possible, tuple(sorted(reasons))
+
+    def _chosen_side(
+        self,
+        group: _Group,
+        remote: _Group,
+        destination: _Group,
+        rules: tuple[_Rule, ...],
+        isolated: bool,
+    ) -> tuple[Conns, Conns, tuple[str, ...]]:
+        """:meth:`_side` where the NetworkPolicies at ``group`` are ``rules`` (isolating it
+        when ``isolated``)."""
         if not group.admin:
-            certain, possible = self._np_side(group, remote, destination)
+            certain, possible = self._np_side(remote, destination, rules, isolated)
             if possible is certain:
                 return certain, possible, ()
             return certain, possible, (_unknown_namespace(remote.members[0].namespace),)
@@ -1110,7 +1302,7 @@ class ConnectivityMap:
                     found = one
             return found
 
-        np_answer = self._np_side(group, remote, destination) if group.isolated_by else None
+        np_answer = self._np_side(remote, destination, rules, isolated) if isolated else None
         (certain, possible), remote_unknown, own_unknown = _layered(
             group.admin, np_answer, verdict, lambda rule: self._resolve(rule, destination)
         )
@@ -1125,14 +1317,16 @@ class ConnectivityMap:
             return certain, certain, ()
         return certain, possible, tuple(sorted(reasons))
 
-    def _np_side(self, group: _Group, remote: _Group, destination: _Group) -> _Answer:
-        """The NetworkPolicies' part of :meth:`_side`."""
-        if not group.isolated_by:
+    def _np_side(
+        self, remote: _Group, destination: _Group, rules: tuple[_Rule, ...], isolated: bool
+    ) -> _Answer:
+        """The NetworkPolicies' part of :meth:`_chosen_side`."""
+        if not isolated:
             return _OPEN
         certain = possible = _NONE
         unknown = False
         signature = remote.signature
-        for rule in group.rules:
+        for rule in rules:
             if rule.all_peers:
                 verdict = Tri.TRUE
             else:
@@ -1193,63 +1387,87 @@ class ConnectivityMap:
         The answer changes only at the edges of the group's own ipBlocks (and admin
         networks), so it is swept over those, not over the atoms of every ipBlock of the
         index (the same function, merged)."""
-        key = (direction, group.key[0], group.ports, group.key[5], group.key[4])
+        key = (
+            direction,
+            group.key.policies,
+            group.key.conflict,
+            group.ports,
+            group.key.admin,
+            group.key.namespace,
+        )
         cached = self._ip_cache.get(key)
         if cached is not None:
             return cached
         destination = group.members[0] if direction is Direction.INGRESS else None
         admin = group.admin
         entries = (*admin.tiers, *admin.baseline)
+        split_reasons = group.conflict.reasons if group.conflict is not None else ()
         out: list[tuple[External, Conns, Conns, tuple[str, ...]]] = []
         for version in self.versions():
             top = _IP_TOP[version]
-            if not group.isolated_by and not admin:
+            if not group.choices:  # more choices among same-named policies than are tried
+                out.append((External(version, 0, top), _NONE, _ALL, split_reasons))
+                continue
+            if len(group.choices) == 1 and not group.choices[0][1] and not admin:
                 out.append((External(version, 0, top), _ALL, _NONE, ()))
                 continue
-            everywhere = _NONE
-            pieces: list[tuple[int, int, Conns]] = []
-            for rule in group.rules:
-                if rule.all_peers:
-                    everywhere = everywhere.union(resolve(rule.ports, destination))
-                    continue
-                addresses = rule.ips.get(version)
-                if addresses is None:
-                    continue
-                conns = resolve(rule.ports, destination)
-                if not conns.is_empty():
-                    pieces.extend((a, b, conns) for a, b in addresses.intervals)
-            edges = {0, top + 1, *(a for a, _, _ in pieces), *(b + 1 for _, b, _ in pieces)}
+            edges = {0, top + 1}
+            # Per choice (see _Group.choices): what its rules allow to every address, and
+            # per address range.
+            swept: list[tuple[Conns, list[tuple[int, int, Conns]], bool]] = []
+            for rules, isolated in group.choices:
+                everywhere = _NONE
+                pieces: list[tuple[int, int, Conns]] = []
+                for rule in rules:
+                    if rule.all_peers:
+                        everywhere = everywhere.union(resolve(rule.ports, destination))
+                        continue
+                    addresses = rule.ips.get(version)
+                    if addresses is None:
+                        continue
+                    conns = resolve(rule.ports, destination)
+                    if not conns.is_empty():
+                        pieces.extend((a, b, conns) for a, b in addresses.intervals)
+                edges.update(a for a, _, _ in pieces)
+                edges.update(b + 1 for _, b, _ in pieces)
+                swept.append((everywhere, pieces, isolated))
             for entry, _ in entries:
                 for a, b in getattr(entry.ips.get(version), "intervals", ()):
                     edges.update((a, b + 1))
             cuts = sorted(edges)
-            run: tuple[int, int, Conns, Conns] | None = None
+            run: tuple[int, int, Conns, Conns, bool] | None = None
             for lo, nxt in itertools.pairwise(cuts):
-                conns = everywhere
-                for a, b, more in pieces:
-                    if a <= lo <= b:
-                        conns = conns.union(more)
-                certain = possible = conns
-                if admin:
+                answers: set[_Answer] = set()
+                for everywhere, pieces, isolated in swept:
+                    conns = everywhere
+                    for a, b, more in pieces:
+                        if a <= lo <= b:
+                            conns = conns.union(more)
+                    answer: _Answer = (conns, conns) if isolated else _OPEN
+                    if admin:
 
-                    def verdict(rule: _AdminRule, at: int = lo, version: int = version) -> Tri:
-                        addresses = rule.ips.get(version)
-                        return Tri.of(addresses is not None and addresses.contains(at))
+                        def verdict(rule: _AdminRule, at: int = lo, version: int = version) -> Tri:
+                            addresses = rule.ips.get(version)
+                            return Tri.of(addresses is not None and addresses.contains(at))
 
-                    (certain, possible), _, _ = _layered(
-                        admin,
-                        (conns, conns) if group.isolated_by else None,
-                        verdict,
-                        lambda rule: resolve(rule.ports, destination),
-                    )
-                if run is not None and run[2] == certain and run[3] == possible:
-                    run = (run[0], nxt - 1, certain, possible)
+                        answer, _, _ = _layered(
+                            admin,
+                            (conns, conns) if isolated else None,
+                            verdict,
+                            lambda rule: resolve(rule.ports, destination),
+                        )
+                    answers.add(answer)
+                certain = functools.reduce(Conns.intersect, (c for c, _ in answers))
+                possible = functools.reduce(Conns.union, (p for _, p in answers))
+                split = len(answers) > 1
+                if run is not None and run[2:] == (certain, possible, split):
+                    run = (run[0], nxt - 1, certain, possible, split)
                     continue
                 if run is not None:
-                    self._ip_emit(out, version, run, admin)
-                run = (lo, nxt - 1, certain, possible)
+                    self._ip_emit(out, version, run, admin, split_reasons)
+                run = (lo, nxt - 1, certain, possible, split)
             if run is not None:
-                self._ip_emit(out, version, run, admin)
+                self._ip_emit(out, version, run, admin, split_reasons)
         self._ip_cache[key] = out
         return out
 
@@ -1257,14 +1475,19 @@ class ConnectivityMap:
     def _ip_emit(
         out: list[tuple[External, Conns, Conns, tuple[str, ...]]],
         version: int,
-        run: tuple[int, int, Conns, Conns],
+        run: tuple[int, int, Conns, Conns, bool],
         admin: _AdminAt,
+        split_reasons: tuple[str, ...],
     ) -> None:
-        lo, hi, certain, possible = run
+        """Adds a run of touching ranges with one answer (``split``: the choices among
+        same-named policies answer differently there)."""
+        lo, hi, certain, possible, split = run
         if possible.is_empty():
             return
         uncertain = possible.subtract(certain)
-        reasons = admin.reasons if not uncertain.is_empty() else ()
+        reasons: tuple[str, ...] = ()
+        if not uncertain.is_empty():
+            reasons = tuple(sorted({*admin.reasons, *(split_reasons if split else ())}))
         out.append((External(version, lo, hi), certain, uncertain, reasons))
 
     def versions(self) -> list[int]:

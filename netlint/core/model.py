@@ -249,6 +249,44 @@ class NetworkPolicy:
     def rules_key_span(self, direction: Direction) -> Span | None:
         return self.ingress_key_span if direction is Direction.INGRESS else self.egress_key_span
 
+    def semantic_key(self) -> tuple[object, ...]:
+        """What the cluster enforces, as written, without positions or metadata: equal keys
+        mean that applying one policy over the other changes no traffic (NL206 compares
+        same-named definitions by it; the reachability core, which of them the cluster keeps)."""
+        return (
+            _selector_key(self.pod_selector),
+            tuple(sorted(self.policy_types)),
+            tuple(_rule_key(r) for r in self.ingress),
+            tuple(_rule_key(r) for r in self.egress),
+        )
+
+    def effect_key(self, direction: Direction) -> tuple[object, ...] | None:
+        """What the policy enforces in ``direction`` at the pods it selects, as
+        :meth:`semantic_key` compares it: None when it does not isolate that direction."""
+        if direction not in self.policy_types:
+            return None
+        return tuple(_rule_key(r) for r in self.rules(direction))
+
+
+def _selector_key(selector: LabelSelector | None) -> object:
+    if selector is None:
+        return None
+    return frozenset((r.key, str(r.operator), r.values) for r in selector.requirements)
+
+
+def _rule_key(rule: Rule) -> object:
+    peers = tuple(
+        (
+            _selector_key(peer.pod_selector),
+            _selector_key(peer.namespace_selector),
+            None
+            if peer.ip_block is None
+            else (peer.ip_block.network, frozenset(e.network for e in peer.ip_block.excepts)),
+        )
+        for peer in rule.peers
+    )
+    return (peers, tuple((p.protocol, p.port, p.end_port) for p in rule.ports))
+
 
 @_model
 class ContainerPort:

@@ -428,7 +428,9 @@ def _side_lines(side: Side, hints: Sequence[Hint], asked: Conns) -> Iterable[str
         return
     allowed = side.certain.intersect(asked)
     state = "isolated" if side.isolated_by else "no NetworkPolicy isolates it"
-    yield f"  {what} of {who}: {state}, allows {allowed}"
+    maybe = side.possible.intersect(asked).subtract(allowed)
+    more = "" if maybe.is_empty() else f", may allow {maybe}"
+    yield f"  {what} of {who}: {state}, allows {allowed}{more}"
     # Admin rules come first: they are evaluated before the NetworkPolicies.
     for decided in side.admin:
         conns = decided.conns.intersect(asked)

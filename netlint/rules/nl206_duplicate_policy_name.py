@@ -12,9 +12,7 @@ from netlint.api import (
     Context,
     Finding,
     Index,
-    LabelSelector,
     NetworkPolicy,
-    PolicyRule,
     Related,
     Rule,
     RuleMeta,
@@ -314,33 +312,7 @@ def _is_kustomization(ctx: Context, folder: str) -> bool:
 def fingerprint(policy: NetworkPolicy) -> Hashable:
     """What the cluster enforces, as written: equal fingerprints mean re-applying one policy
     over the other changes no traffic (metadata such as labels is left out on purpose)."""
-    return (
-        _selector(policy.pod_selector),
-        tuple(sorted(policy.policy_types)),
-        tuple(_rule(r) for r in policy.ingress),
-        tuple(_rule(r) for r in policy.egress),
-    )
-
-
-def _selector(selector: LabelSelector | None) -> Hashable:
-    if selector is None:
-        return None
-    return frozenset((r.key, str(r.operator), r.values) for r in selector.requirements)
-
-
-def _rule(rule: PolicyRule) -> Hashable:
-    peers = tuple(
-        (
-            _selector(peer.pod_selector),
-            _selector(peer.namespace_selector),
-            None
-            if peer.ip_block is None
-            else (peer.ip_block.network, frozenset(e.network for e in peer.ip_block.excepts)),
-        )
-        for peer in rule.peers
-    )
-    ports = tuple((p.protocol, p.port, p.end_port) for p in rule.ports)
-    return (peers, ports)
+    return policy.semantic_key()
 
 
 RULE = DuplicatePolicyName
