@@ -340,8 +340,8 @@ def test_same_named_policies_that_differ_are_not_their_union(tmp_path: Path) -> 
     answer = explain(index, a, web)
     assert (str(answer.certain), str(answer.uncertain)) == ("No Connections", "TCP 80")
     assert answer.reasons == (
-        "which NetworkPolicy shop/web the cluster keeps (one/all.yaml:1, two/all.yaml:1 differ; "
-        "the one applied last)",
+        "which variant of NetworkPolicy shop/web the cluster keeps, the one applied last "
+        "(one/all.yaml:1, two/all.yaml:1)",
     )
     assert any(
         n.startswith("2 different NetworkPolicies named shop/web (")
@@ -367,7 +367,7 @@ def test_more_choices_than_are_tried_are_unknown(
     assert _map(index)[("shop/a[Pod]", "shop/web[Pod]")] == ("No Connections", "All Connections")
     answer = explain(index, _workload(index, "a"), _workload(index, "web"))
     assert (str(answer.certain), str(answer.uncertain)) == ("No Connections", "All Connections")
-    assert answer.reasons[0].startswith("which NetworkPolicy shop/web the cluster keeps (")
+    assert answer.reasons[0].startswith("which variant of NetworkPolicy shop/web the cluster keeps")
 
 
 def test_one_definition_two_units_build_differently_is_unknown_where_it_differs(
@@ -390,8 +390,8 @@ def test_one_definition_two_units_build_differently_is_unknown_where_it_differs(
     assert _map(index)[("shop/a[Pod]", "shop/web[Pod]")] == ("No Connections", "TCP 80,443")
     answer = explain(index, _workload(index, "a"), _workload(index, "web"))
     assert answer.reasons == (
-        "which NetworkPolicy shop/web the cluster keeps (one/all.yaml:1, as different units "
-        "build it differ; the one applied last)",
+        "which variant of NetworkPolicy shop/web the cluster keeps, the one applied last "
+        "(one/all.yaml:1, built differently by the units that apply it)",
     )
 
 

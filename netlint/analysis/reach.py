@@ -470,8 +470,8 @@ class _Compiled:
                 continue
             first = variants[0][0]
             reasons.append(
-                f"which NetworkPolicy {first.namespace}/{first.name} the cluster keeps "
-                f"({_definitions(variants)} differ; the one applied last)"
+                f"which variant of NetworkPolicy {first.namespace}/{first.name} the cluster "
+                f"keeps, the one applied last ({_definitions(variants)})"
             )
             every = {id(p) for kept in effects.values() for p in kept}
             ways.append([frozenset(every - {id(p) for p in kept}) for kept in effects.values()])
@@ -785,7 +785,7 @@ def _definitions(variants: Sequence[Sequence[NetworkPolicy]]) -> str:
         dict.fromkeys(f"{p.ref.path}:{p.name_span.line}" for copies in variants for p in copies)
     )
     return ", ".join(places) + (
-        ", as different units build it" if len(places) < len(variants) else ""
+        ", built differently by the units that apply it" if len(places) < len(variants) else ""
     )
 
 
