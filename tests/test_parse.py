@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -361,3 +362,16 @@ def test_both_libyaml_bindings_give_the_same_findings() -> None:
         pyyaml = run("pyyaml", folder)
         assert '"code": "NL001"' in pyyaml
         assert run("ruamel", folder) == pyyaml
+
+
+def test_the_refused_characters_are_libyamls_complement_of_the_printable_set() -> None:
+    # YAML 1.1's printable set as libyaml's reader accepts it; parse._CONTROL lists the rest.
+    from netlint.read.parse import _CONTROL
+
+    printable = re.compile("[\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+    differ = [
+        hex(c)
+        for c in range(0x110000)
+        if bool(_CONTROL.match(chr(c))) == bool(printable.match(chr(c)))
+    ]
+    assert differ == []
