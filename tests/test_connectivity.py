@@ -356,6 +356,13 @@ def test_same_named_policies_that_differ_are_not_their_union(tmp_path: Path) -> 
     text = netlint("explain", "--no-cache", "shop/a", "shop/web", str(root), cwd=tmp_path).stdout
     assert "shop/a[Pod] => shop/web[Pod]: unknown\n" in text
     assert "ingress of shop/web[Pod]: isolated, allows No Connections, may allow TCP 80\n" in text
+    kept = "if the cluster keeps this definition"
+    assert f"    isolated by shop/web (no ingress rules) {kept}  two/all.yaml:1\n" in text
+    assert f"    allowed by ingress[0] of shop/web: TCP 80 ({kept})  one/all.yaml:1\n" in text
+    assert [side.variants for side in (answer.egress, answer.ingress)] == [
+        (),
+        tuple(answer.ingress.isolated_by),
+    ]
 
 
 def test_more_choices_than_are_tried_are_unknown(

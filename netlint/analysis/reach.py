@@ -831,6 +831,9 @@ class Side:
     admin: tuple[AdminContribution, ...] = ()
     #: What an unknown part of this side depends on.
     reasons: tuple[str, ...] = ()
+    #: Of ``isolated_by``: same-named variants whose choice decides this side (the cluster
+    #: keeps one of them, which the repo does not say).
+    variants: tuple[NetworkPolicy, ...] = ()
 
     @property
     def default_open(self) -> bool:
@@ -941,8 +944,11 @@ def _side(
     else:
         certain = functools.reduce(Conns.intersect, (c for c, _ in answers))
         possible = functools.reduce(Conns.union, (p for _, p in answers))
+    variants: tuple[NetworkPolicy, ...] = ()
     if conflict is not None and len(answers) != 1:
         reasons.update(conflict.reasons)
+        dropped_somewhere = frozenset[int]().union(*conflict.choices)
+        variants = tuple(p for p in policies if id(p) in dropped_somewhere)
     return Side(
         direction,
         end,
@@ -952,6 +958,7 @@ def _side(
         possible,
         tuple(decided),
         tuple(sorted(reasons)),
+        variants,
     )
 
 

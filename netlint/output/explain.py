@@ -428,9 +428,10 @@ def _side_lines(side: Side, hints: Sequence[Hint], asked: Conns) -> Iterable[str
         return
     allowed = side.certain.intersect(asked)
     state = "isolated" if side.isolated_by else "no NetworkPolicy isolates it"
-    maybe = side.possible.intersect(asked).subtract(allowed)
-    more = "" if maybe.is_empty() else f", may allow {maybe}"
+    possible = side.possible.intersect(asked).subtract(allowed)
+    more = "" if possible.is_empty() else f", may allow {possible}"
     yield f"  {what} of {who}: {state}, allows {allowed}{more}"
+    kept = " if the cluster keeps this definition"
     # Admin rules come first: they are evaluated before the NetworkPolicies.
     for decided in side.admin:
         conns = decided.conns.intersect(asked)
@@ -439,12 +440,17 @@ def _side_lines(side: Side, hints: Sequence[Hint], asked: Conns) -> Iterable[str
     for policy in side.isolated_by:
         count = len(policy.effective_rules(side.direction))
         rules = f"{count} {what} rule{'s' if count != 1 else ''}" if count else f"no {what} rules"
-        yield f"    isolated by {policy_name(policy)} ({rules})  {location(policy.name_span)}"
+        which = kept if policy in side.variants else ""
+        yield (
+            f"    isolated by {policy_name(policy)} ({rules}){which}  {location(policy.name_span)}"
+        )
     for contribution in side.contributions:
         conns = contribution.conns.intersect(asked)
         if conns.is_empty():
             continue
         maybe = "" if contribution.certain else " (if the other end's namespace matches)"
+        if contribution.policy in side.variants:
+            maybe += f" ({kept.strip()})"
         yield (
             f"    allowed by {rule_name(contribution.rule)} of {policy_name(contribution.policy)}:"
             f" {conns}{maybe}  {location(contribution.rule.span)}"
@@ -485,7 +491,10 @@ def _side_json(side: Side, hints: Sequence[Hint], asked: Conns) -> dict[str, obj
         "open": side.default_open,
         "allowed": str(side.certain.intersect(asked)),
         "may_allow": str(side.possible.intersect(asked)),
-        "isolated_by": [{"policy": policy_name(p), **_at(p.name_span)} for p in side.isolated_by],
+        "isolated_by": [
+            {"policy": policy_name(p), "variant": p in side.variants, **_at(p.name_span)}
+            for p in side.isolated_by
+        ],
         "admin": [
             {
                 "kind": c.policy.kind,
@@ -507,6 +516,7 @@ def _side_json(side: Side, hints: Sequence[Hint], asked: Conns) -> dict[str, obj
                 "rule": rule_name(c.rule),
                 "conn": str(c.conns.intersect(asked)),
                 "certain": c.certain,
+                "variant": c.policy in side.variants,
                 **_at(c.rule.span),
             }
             for c in side.contributions
