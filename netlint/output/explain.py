@@ -431,7 +431,8 @@ def _side_lines(side: Side, hints: Sequence[Hint], asked: Conns) -> Iterable[str
     possible = side.possible.intersect(asked).subtract(allowed)
     more = "" if possible.is_empty() else f", may allow {possible}"
     yield f"  {what} of {who}: {state}, allows {allowed}{more}"
-    kept = " if the cluster keeps this definition"
+    kept = "if the cluster keeps this definition"
+    variants = {id(p) for p in side.variants}
     # Admin rules come first: they are evaluated before the NetworkPolicies.
     for decided in side.admin:
         conns = decided.conns.intersect(asked)
@@ -440,7 +441,7 @@ def _side_lines(side: Side, hints: Sequence[Hint], asked: Conns) -> Iterable[str
     for policy in side.isolated_by:
         count = len(policy.effective_rules(side.direction))
         rules = f"{count} {what} rule{'s' if count != 1 else ''}" if count else f"no {what} rules"
-        which = kept if policy in side.variants else ""
+        which = f" {kept}" if id(policy) in variants else ""
         yield (
             f"    isolated by {policy_name(policy)} ({rules}){which}  {location(policy.name_span)}"
         )
@@ -449,8 +450,8 @@ def _side_lines(side: Side, hints: Sequence[Hint], asked: Conns) -> Iterable[str
         if conns.is_empty():
             continue
         maybe = "" if contribution.certain else " (if the other end's namespace matches)"
-        if contribution.policy in side.variants:
-            maybe += f" ({kept.strip()})"
+        if id(contribution.policy) in variants:
+            maybe += f" ({kept})"
         yield (
             f"    allowed by {rule_name(contribution.rule)} of {policy_name(contribution.policy)}:"
             f" {conns}{maybe}  {location(contribution.rule.span)}"
@@ -486,13 +487,14 @@ def _at(span: Span) -> dict[str, object]:
 
 
 def _side_json(side: Side, hints: Sequence[Hint], asked: Conns) -> dict[str, object]:
+    variants = {id(p) for p in side.variants}
     return {
         "end": _workload_label(side.workload) if side.workload is not None else None,
         "open": side.default_open,
         "allowed": str(side.certain.intersect(asked)),
         "may_allow": str(side.possible.intersect(asked)),
         "isolated_by": [
-            {"policy": policy_name(p), "variant": p in side.variants, **_at(p.name_span)}
+            {"policy": policy_name(p), "variant": id(p) in variants, **_at(p.name_span)}
             for p in side.isolated_by
         ],
         "admin": [
@@ -516,7 +518,7 @@ def _side_json(side: Side, hints: Sequence[Hint], asked: Conns) -> dict[str, obj
                 "rule": rule_name(c.rule),
                 "conn": str(c.conns.intersect(asked)),
                 "certain": c.certain,
-                "variant": c.policy in side.variants,
+                "variant": id(c.policy) in variants,
                 **_at(c.rule.span),
             }
             for c in side.contributions
