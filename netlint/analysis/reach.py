@@ -42,7 +42,7 @@ import ipaddress
 import itertools
 import operator
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
@@ -721,6 +721,16 @@ def _tier(
     return _Tier(allow, deny, pending.union(passed), remote_unknown, own_unknown)
 
 
+def _either(answers: Collection[_Answer]) -> _Answer:
+    """One side whichever same-named variants the cluster keeps, from its answer for each
+    choice: what every choice allows is certain, what any allows possible. No answer (more
+    choices than are tried): nothing certain, anything possible."""
+    if not answers:
+        return _NONE, _ALL
+    certain = functools.reduce(Conns.intersect, (c for c, _ in answers))
+    return certain, functools.reduce(Conns.union, (p for _, p in answers))
+
+
 def _after(tier: _Tier, onward: _Answer) -> _Answer:
     """A tier's (certain, possible) given what the next layer answers for what it hands on."""
     certain, possible = onward
@@ -939,11 +949,7 @@ def _side(
                 reasons.add(f"which addresses of {remote.label} an AdminNetworkPolicy names")
         if own_unknown:
             reasons.update(admin.reasons)
-    if not answers:  # more choices than are tried
-        certain, possible = _NONE, _ALL
-    else:
-        certain = functools.reduce(Conns.intersect, (c for c, _ in answers))
-        possible = functools.reduce(Conns.union, (p for _, p in answers))
+    certain, possible = _either(answers)
     variants: tuple[NetworkPolicy, ...] = ()
     if conflict is not None and len(answers) != 1:
         reasons.update(conflict.reasons)
@@ -1266,20 +1272,11 @@ class ConnectivityMap:
             certain, possible, why = self._chosen_side(group, remote, destination, rules, isolated)
             answers.add((certain, possible))
             reasons.update(why)
-        if len(answers) == 1:
-            ((certain, possible),) = answers
-            return (
-                (certain, certain, ())
-                if certain == possible
-                else (certain, possible, tuple(sorted(reasons)))
-            )
-        reasons.update(group.conflict.reasons)
-        if not answers:  # more choices than are tried
-            return _NONE, _ALL, tuple(sorted(reasons))
-        certain = functools.reduce(Conns.intersect, (c for c, _ in answers))
-        possible = functools.reduce(Conns.union, (p for _, p in answers))
+        certain, possible = _either(answers)
         if certain == possible:
             return certain, certain, ()
+        if len(answers) != 1:  # the choices differ (or are too many to try)
+            reasons.update(group.conflict.reasons)
         return certain, possible, tuple(sorted(reasons))
 
     def _chosen_side(
@@ -1464,8 +1461,7 @@ class ConnectivityMap:
                             lambda rule: resolve(rule.ports, destination),
                         )
                     answers.add(answer)
-                certain = functools.reduce(Conns.intersect, (c for c, _ in answers))
-                possible = functools.reduce(Conns.union, (p for _, p in answers))
+                certain, possible = _either(answers)
                 split = len(answers) > 1
                 if run is not None and run[2:] == (certain, possible, split):
                     run = (run[0], nxt - 1, certain, possible, split)
