@@ -267,6 +267,17 @@ class NetworkPolicy:
             return None
         return tuple(_rule_key(r) for r in self.rules(direction))
 
+    def enforced_key(self) -> tuple[object, ...]:
+        """What the policy enforces once applied (its effective rules only): equal keys, equal
+        traffic wherever it applies (``netlint diff`` compares revisions by it). A policy the
+        API server rejects enforces nothing: ``valid`` is part of the key."""
+        return (
+            self.valid,
+            _selector_key(self.pod_selector),
+            self.effect_key(Direction.INGRESS),
+            self.effect_key(Direction.EGRESS),
+        )
+
 
 def _selector_key(selector: LabelSelector | None) -> object:
     if selector is None:

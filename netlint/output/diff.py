@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
@@ -41,7 +41,7 @@ from netlint.analysis.reach import (
 )
 from netlint.core import escape
 from netlint.core.findings import Finding, Related, Severity
-from netlint.core.model import Direction, ForeignPolicy, LabelSelector, NetworkPolicy, Workload
+from netlint.core.model import Direction, ForeignPolicy, NetworkPolicy, Workload
 from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
 from netlint.output.connectivity import mermaid_quote
@@ -259,39 +259,6 @@ def compare(base: ConnectivityMap, head: ConnectivityMap, base_name: str, head_n
 MAX_PAIR_EVALUATIONS: Final = 400_000
 
 
-def _selector_print(selector: LabelSelector | None) -> object:
-    if selector is None:
-        return None
-    return tuple(
-        sorted((r.key, r.operator.value, tuple(sorted(r.values))) for r in selector.requirements)
-    )
-
-
-def _policy_print(policy: NetworkPolicy) -> object:
-    """Everything of a policy the reachability core reads (no source positions)."""
-    rules = []
-    for direction in (Direction.INGRESS, Direction.EGRESS):
-        for rule in policy.effective_rules(direction):
-            peers = tuple(
-                (
-                    _selector_print(p.pod_selector),
-                    _selector_print(p.namespace_selector),
-                    None
-                    if p.ip_block is None
-                    else (p.ip_block.cidr, tuple(sorted(e.cidr for e in p.ip_block.excepts))),
-                )
-                for p in rule.peers
-            )
-            ports = tuple((p.protocol, p.port, p.end_port) for p in rule.ports)
-            rules.append((direction.value, peers, ports))
-    return (
-        policy.valid,
-        tuple(sorted(d.value for d in policy.policy_types)),
-        _selector_print(policy.pod_selector),
-        tuple(rules),
-    )
-
-
 def _workload_print(workload: Workload) -> object:
     return (
         workload.kind,
@@ -329,13 +296,13 @@ def _affected(
     destinations |= changed
     # Policies that changed: every workload they select, in either map, for their directions.
     # Both revisions share the objects of unchanged files (the base takes the work tree's
-    # parsed results and builds): only names whose objects differ are printed and compared.
+    # parsed results and builds): only names whose objects differ have their keys compared.
     named = [_policies_by_name(i) for i in indexes]
     for key in named[0].keys() | named[1].keys():
         a, b = named[0].get(key, []), named[1].get(key, [])
         if len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True)):
             continue
-        if sorted(map(_printed, a)) == sorted(map(_printed, b)):
+        if Counter(p.enforced_key() for p in a) == Counter(p.enforced_key() for p in b):
             continue
         for side, index in zip(sides, indexes, strict=True):
             for policy in index.policies_in(key[0]):
@@ -393,10 +360,6 @@ def _policies_by_name(index: Index) -> dict[tuple[str, str], list[NetworkPolicy]
     for policy in index.policies:
         found[(policy.namespace, policy.name)].append(policy)
     return found
-
-
-def _printed(policy: NetworkPolicy) -> str:
-    return repr(_policy_print(policy))
 
 
 def _answer(side: _Side, src: End, dst: End) -> tuple[Conns, Conns]:
