@@ -65,7 +65,9 @@ from netlint.analysis.reach import (
     Explainer,
     External,
     PairAnswer,
+    Placed,
     Side,
+    SomeAddress,
     endpoint_of,
 )
 from netlint.analysis.tri import Tri
@@ -144,6 +146,7 @@ __all__ = [
     "PairAnswer",
     "Peer",
     "PeerMatch",
+    "Placed",
     "PolicyRule",
     "PortSet",
     "PortSpec",
@@ -157,6 +160,7 @@ __all__ = [
     "SelectorIndex",
     "Severity",
     "Side",
+    "SomeAddress",
     "Span",
     "TooComplex",
     "Traffic",

@@ -267,6 +267,75 @@ def test_an_invalid_policy_is_skipped_and_makes_its_pods_unknown(write, tmp_path
     assert found(report) == {("dns.yaml", 9, "NL002")}
 
 
+# -- what else may decide: AdminNetworkPolicies, other engines (the reachability core's tiers)
+
+
+def admin_policy(action: str, *, kind: str = "AdminNetworkPolicy", priority: int = 10) -> str:
+    """An AdminNetworkPolicy (or the baseline) of every namespace with one egress rule to the
+    cluster DNS pods on UDP and TCP 53."""
+    name = "default" if kind == "BaselineAdminNetworkPolicy" else "dns"
+    return (
+        f"apiVersion: policy.networking.k8s.io/v1alpha1\nkind: {kind}\n"
+        f"metadata:\n  name: {name}\nspec:\n"
+        + (f"  priority: {priority}\n" if kind == "AdminNetworkPolicy" else "")
+        + "  subject:\n    namespaces: {}\n"
+        f"  egress:\n  - name: dns\n    action: {action}\n"
+        "    to:\n    - pods:\n"
+        "        namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}\n"
+        "        podSelector: {matchLabels: {k8s-app: kube-dns}}\n"
+        "    ports:\n    - portNumber: {protocol: UDP, port: 53}\n"
+        "    - portNumber: {protocol: TCP, port: 53}\n"
+    )
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_an_admin_network_policy_that_allows_dns_silences_it(  # type: ignore[no-untyped-def]
+    write, tmp_path: Path, declared: bool
+) -> None:
+    # An AdminNetworkPolicy is evaluated before every NetworkPolicy: its Allow lets the pods
+    # resolve whatever the NetworkPolicies say (a common cluster-wide allow-dns).
+    if declared:
+        write("w.yaml", deployment("api", "shop", "{app: api}"))
+    write("deny.yaml", policy("deny-egress", "shop", "{}"))
+    assert {(f.span.path, f.span.line) for f in run(tmp_path)} == {("deny.yaml", 8)}
+    write("anp.yaml", admin_policy("Allow"))
+    assert run(tmp_path) == []
+
+
+def test_an_admin_network_policy_that_passes_dns_leaves_it_to_the_policies(  # type: ignore[no-untyped-def]
+    write, tmp_path: Path
+) -> None:
+    write("w.yaml", deployment("api", "shop", "{app: api}"))
+    write("deny.yaml", policy("deny-egress", "shop", "{}"))
+    write("anp.yaml", admin_policy("Pass"))
+    findings = run(tmp_path)
+    assert [(f.span.path, f.span.line) for f in findings] == [("deny.yaml", 8)]
+    assert "Deployment shop/api" in findings[0].message
+
+
+def test_the_baseline_does_not_reach_pods_a_policy_isolates(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The BaselineAdminNetworkPolicy applies only where no NetworkPolicy isolates the pods.
+    write("w.yaml", deployment("api", "shop", "{app: api}"))
+    write("deny.yaml", policy("deny-egress", "shop", "{}"))
+    write("banp.yaml", admin_policy("Allow", kind="BaselineAdminNetworkPolicy"))
+    assert [(f.span.path, f.span.line) for f in run(tmp_path)] == [("deny.yaml", 8)]
+
+
+def test_an_other_engines_cluster_wide_policy_makes_dns_unknown(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Calico's GlobalNetworkPolicy allow-dns is the usual way to allow DNS on Calico: netlint
+    # does not model it, so whether the pods resolve is unknown, and NL103 is silent.
+    write("w.yaml", deployment("api", "shop", "{app: api}"))
+    write("deny.yaml", policy("deny-egress", "shop", "{}"))
+    write(
+        "calico.yaml",
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\n"
+        "metadata:\n  name: allow-dns\nspec:\n  selector: all()\n  types: [Egress]\n"
+        "  egress:\n  - action: Allow\n    protocol: UDP\n    destination:\n"
+        "      ports: [53]\n",
+    )
+    assert run(tmp_path) == []
+
+
 # -- the pod judged for a policy that selects no declared pod ---------------------------------
 
 

@@ -36,6 +36,7 @@ whole project, or one unit's index):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import heapq
 import ipaddress
@@ -80,8 +81,10 @@ __all__ = [
     "Explainer",
     "External",
     "PairAnswer",
+    "Placed",
     "Record",
     "Side",
+    "SomeAddress",
     "connectivity",
     "endpoint_of",
     "explain",
@@ -182,6 +185,21 @@ _ALL: Final = Conns(tuple((p, _FULL_PORTS) for p in PROTOCOLS))
 _NONE: Final = Conns()
 
 
+def _selected(selector: LabelSelector, end: Workload | Placed) -> Tri:
+    """Whether a pod selector selects the pods of ``end``."""
+    if isinstance(end, Workload):
+        return Tri.TRUE if selector.matches(end.pod_labels) else Tri.FALSE
+    return end.selects(selector)
+
+
+def _conns_at(ports: PortSet, destination: Workload | Placed | None) -> Conns:
+    if isinstance(destination, Placed):
+        if destination.ports is not None:
+            return destination.ports(ports)
+        return resolve(ports, None)
+    return resolve(ports, destination)
+
+
 def resolve(ports: PortSet, destination: Workload | None) -> Conns:
     """A rule's ports as numbers at ``destination``: a named port is every container port of
     the destination with that name and protocol (none, or no pod: nothing)."""
@@ -257,6 +275,38 @@ class External:
 
 
 End = Endpoint | External
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Placed:
+    """Pods the repo describes only in part, as an end of one side (:meth:`Explainer.egress`):
+    cluster DNS, which a repo rarely declares, or the pods a policy is written for when the
+    repo declares none of them. What is known is their namespace and, per pod selector, whether
+    it selects them (``selects``; UNKNOWN where it asks about labels the repo does not give);
+    as a destination, what a rule's ports are at them (``ports``; None: a named port is
+    nothing there, as at a workload without such a container port)."""
+
+    namespace: str
+    selects: Callable[[LabelSelector], Tri]
+    #: What an answer that depends on their unknown labels depends on.
+    unknown: str
+    ports: Callable[[PortSet], Conns] | None = None
+    #: The policies of the namespace that may select them (a superset, in the repo's order),
+    #: when the caller has them indexed; None: every policy of the namespace is asked.
+    policies: Callable[[], Iterable[NetworkPolicy]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SomeAddress:
+    """One address of IP ``version`` that the repo does not give (the cluster DNS service's):
+    a rule with any ipBlock of that version may allow it, and none surely does."""
+
+    version: int
+    unknown: str
+
+
+#: Either end of a side: a declared workload, pods known in part, or addresses.
+Remote = Workload | Placed | External | SomeAddress
 
 
 class Record(NamedTuple):
@@ -371,15 +421,28 @@ class _Compiled:
     #: By namespace, per name that different NetworkPolicies share (:meth:`_same_named`):
     #: its variants, each the policy objects of one :meth:`NetworkPolicy.semantic_key`.
     conflicts: dict[str, list[tuple[tuple[NetworkPolicy, ...], ...]]] = field(default_factory=dict)
-    _conflicted: dict[tuple[Workload, Direction], _Conflict | None] = field(default_factory=dict)
+    _conflicted: dict[tuple[Workload | Placed, Direction], _Conflict | None] = field(
+        default_factory=dict
+    )
 
     @classmethod
-    def of(cls, index: Index, port_sets: dict[Rule, PortSet] | None = None) -> _Compiled:
+    def of(
+        cls,
+        index: Index,
+        port_sets: dict[Rule, PortSet] | None = None,
+        *,
+        same_named: bool = True,
+        lazy: bool = False,
+    ) -> _Compiled:
+        """``lazy``: each policy's rules compiled when a side first asks for them
+        (:meth:`rules_of`), for pair questions that touch a few policies of a big repo; the
+        map needs every rule numbered up front."""
         compiled = cls(index, peers={Direction.INGRESS: [], Direction.EGRESS: []})
         if port_sets is not None:
             compiled.port_sets = port_sets
         compiled._admin_policies()
-        compiled._same_named()
+        if same_named:
+            compiled._same_named()
         for policy in index.policies:
             if not policy.valid:
                 compiled.notes.append(
@@ -388,17 +451,26 @@ class _Compiled:
                     "(${VAR}, {{x}}) whose value the repo does not give"
                 )
                 continue
+            if lazy:
+                continue
             for direction in (Direction.INGRESS, Direction.EGRESS):
-                if direction not in policy.policy_types:
-                    continue
-                try:
-                    compiled.rules[(policy, direction)] = [
-                        compiled._rule(policy, rule, direction)
-                        for rule in policy.effective_rules(direction)
-                    ]
-                except UnsupportedTraffic:
-                    compiled.rules[(policy, direction)] = []
+                if direction in policy.policy_types:
+                    compiled.rules_of(policy, direction)
         return compiled
+
+    def rules_of(self, policy: NetworkPolicy, direction: Direction) -> list[_Rule]:
+        """A valid policy's compiled rules of a direction its policyTypes hold."""
+        found = self.rules.get((policy, direction))
+        if found is None:
+            try:
+                found = [
+                    self._rule(policy, rule, direction)
+                    for rule in policy.effective_rules(direction)
+                ]
+            except UnsupportedTraffic:
+                found = []
+            self.rules[(policy, direction)] = found
+        return found
 
     def _rule(self, policy: NetworkPolicy, rule: Rule, direction: Direction) -> _Rule:
         ports = self.port_sets.get(rule)
@@ -447,7 +519,7 @@ class _Compiled:
                 "repo does not say, so what only some of them allow is uncertain"
             )
 
-    def conflicted_at(self, workload: Workload, direction: Direction) -> _Conflict | None:
+    def conflicted_at(self, workload: Workload | Placed, direction: Direction) -> _Conflict | None:
         """The choices among same-named policies that may decide ``workload``'s
         ``direction``: names whose variants enforce different things there (one isolates and
         another does not, or their rules differ). None when no such name applies."""
@@ -463,8 +535,11 @@ class _Compiled:
         for variants in self.conflicts[workload.namespace]:
             effects: dict[object, list[NetworkPolicy]] = {}
             for copies in variants:
-                selects = copies[0].pod_selector.matches(workload.pod_labels)
-                effect = copies[0].effect_key(direction) if selects else None
+                selected = _selected(copies[0].pod_selector, workload)
+                effect: object = None if selected is Tri.FALSE else copies[0].effect_key(direction)
+                if selected is Tri.UNKNOWN:
+                    # One that may select the pods and one that surely does differ.
+                    effect = (effect, selected)
                 effects.setdefault(effect, []).extend(copies)
             if len(effects) < 2:
                 continue
@@ -488,6 +563,26 @@ class _Compiled:
             found = _Conflict(tuple(reasons), choices)
         self._conflicted[key] = found
         return found
+
+    def may_isolate(
+        self, end: Placed, direction: Direction
+    ) -> tuple[tuple[NetworkPolicy, Tri], ...]:
+        """The policies that may isolate pods known in part, each with whether it selects
+        them (TRUE or UNKNOWN): the valid ones of their namespace whose effective
+        policyTypes hold ``direction`` (``Index.isolating_policies``' definition)."""
+        candidates = (
+            end.policies() if end.policies is not None else self.index.policies_in(end.namespace)
+        )
+        found: list[tuple[NetworkPolicy, Tri]] = []
+        for policy in candidates:
+            if not policy.valid or direction not in policy.policy_types:
+                continue
+            if policy.namespace != end.namespace:
+                continue
+            selected = end.selects(policy.pod_selector)
+            if selected is not Tri.FALSE:
+                found.append((policy, selected))
+        return tuple(found)
 
     def isolating(self, workload: Workload, direction: Direction) -> tuple[NetworkPolicy, ...]:
         # Asked once per pair and end: a diff or an expectations file asks of the same
@@ -579,7 +674,7 @@ class _Compiled:
             if f.namespace is not None or id(f) in self.unmodelled
         ]
 
-    def admin_at(self, workload: Workload, direction: Direction) -> _AdminAt:
+    def admin_at(self, workload: Workload | Placed, direction: Direction) -> _AdminAt:
         """The admin rules that apply at ``workload`` in ``direction``."""
         if not self.admin_rules:
             return _NO_ADMIN
@@ -590,7 +685,7 @@ class _Compiled:
                 continue
             verdict = self._subject(admin, workload)
             if verdict is Tri.UNKNOWN:
-                reasons.add(_unknown_namespace(workload.namespace))
+                reasons.add(_unknown_at(workload))
             if verdict is not Tri.FALSE:
                 chosen.append((admin, verdict))
         # Two policies of one priority that may both apply: Kubernetes leaves their order
@@ -609,17 +704,20 @@ class _Compiled:
         if self.baseline is not None and (self.baseline, direction) in self.admin_rules:
             verdict = self._subject(self.baseline, workload)
             if verdict is Tri.UNKNOWN:
-                reasons.add(_unknown_namespace(workload.namespace))
+                reasons.add(_unknown_at(workload))
             if verdict is not Tri.FALSE:
                 baseline = [(r, verdict) for r in self.admin_rules[(self.baseline, direction)]]
         if not tiers and not baseline:
             return _NO_ADMIN
         return _AdminAt(tuple(tiers), tuple(baseline), tuple(sorted(reasons)))
 
-    def _subject(self, admin: AdminPolicy, workload: Workload) -> Tri:
-        if admin.subject_pods is not None and not admin.subject_pods.matches(workload.pod_labels):
-            return Tri.FALSE
-        return Tri.of(
+    def _subject(self, admin: AdminPolicy, workload: Workload | Placed) -> Tri:
+        pods = Tri.TRUE
+        if admin.subject_pods is not None:
+            pods = _selected(admin.subject_pods, workload)
+            if pods is Tri.FALSE:
+                return pods
+        return pods & Tri.of(
             self.index.namespace_selector_matches(admin.subject_namespaces, workload.namespace)
         )
 
@@ -634,14 +732,18 @@ def _namespace_match(
 
 
 def peer_matches(
-    index: Index, policy: NetworkPolicy | AdminPolicy, peer: Peer, workload: Workload
+    index: Index, policy: NetworkPolicy | AdminPolicy, peer: Peer, workload: Workload | Placed
 ) -> Tri:
     """Whether a selector peer of ``policy`` selects the workload's pods (UNKNOWN: it depends
-    on labels of a namespace the repo does not declare)."""
+    on labels of a namespace the repo does not declare, or of pods known in part)."""
     if peer.ip_block is not None or (peer.pod_selector is None and peer.namespace_selector is None):
         return Tri.FALSE
-    if peer.pod_selector is not None and not peer.pod_selector.matches(workload.pod_labels):
-        return Tri.FALSE
+    if peer.pod_selector is not None:
+        pods = _selected(peer.pod_selector, workload)
+        if pods is Tri.FALSE:
+            return pods
+        if pods is Tri.UNKNOWN:
+            return pods & _namespace_match(index, policy, peer, workload.namespace)
     return _namespace_match(index, policy, peer, workload.namespace)
 
 
@@ -829,7 +931,7 @@ class Side:
     """One direction at one end: the source's egress or the destination's ingress."""
 
     direction: Direction
-    #: None for an external end (nothing isolates it).
+    #: None for an external end (nothing isolates it), or pods known in part.
     workload: Workload | None
     #: Policies that select the end and enforce the direction; empty: open by default.
     isolated_by: tuple[NetworkPolicy, ...]
@@ -867,48 +969,44 @@ class PairAnswer:
 def _side(
     compiled: _Compiled,
     direction: Direction,
-    end: Workload | None,
-    remote: Workload | External,
-    destination: Workload | None,
+    end: Workload | Placed | None,
+    remote: Remote,
+    destination: Workload | Placed | None,
 ) -> Side:
     if end is None:
         return Side(direction, None, (), (), _ALL, _ALL)
-    policies = compiled.isolating(end, direction)
+    # The policies that isolate the end, each with whether it surely selects it (only pods
+    # known in part may be selected UNKNOWN).
+    judged: tuple[tuple[NetworkPolicy, Tri], ...]
+    if isinstance(end, Workload):
+        judged = tuple((p, Tri.TRUE) for p in compiled.isolating(end, direction))
+    else:
+        judged = compiled.may_isolate(end, direction)
+    policies = tuple(p for p, _ in judged)
     admin = compiled.admin_at(end, direction)
+    workload = end if isinstance(end, Workload) else None
     if not policies and not admin:
-        return Side(direction, end, (), (), _ALL, _ALL)
+        return Side(direction, workload, (), (), _ALL, _ALL)
     contributions: list[Contribution] = []
-    for policy in policies:
-        for compiled_rule in compiled.rules[(policy, direction)]:
-            if isinstance(remote, External):
-                addresses = compiled_rule.ips.get(remote.version)
-                inside = compiled_rule.all_peers or (
-                    addresses is not None
-                    and addresses.intersect(
-                        IntervalSet.span(remote.lo, remote.hi, 0, _IP_TOP[remote.version])
-                    ).intervals
-                    == ((remote.lo, remote.hi),)
-                )
-                verdict = Tri.of(inside)
-            elif compiled_rule.all_peers:
-                verdict = Tri.TRUE
-            else:
-                verdict = Tri.any_of(
-                    peer_matches(compiled.index, policy, peer, remote)
-                    for peer in compiled_rule.rule.peers
-                )
+    #: Per contribution, what its uncertain part depends on (None: it is certain).
+    unsure: list[str | None] = []
+    for policy, selected in judged:
+        for compiled_rule in compiled.rules_of(policy, direction):
+            verdict = _rule_verdict(compiled, policy, compiled_rule, remote)
             if verdict is Tri.FALSE:
                 continue
-            conns = resolve(compiled_rule.ports, destination)
+            conns = _conns_at(compiled_rule.ports, destination)
             if conns.is_empty():
                 continue
-            contributions.append(
-                Contribution(policy, compiled_rule.rule, conns, verdict is Tri.TRUE)
-            )
+            sure = verdict is Tri.TRUE and selected is Tri.TRUE
+            contributions.append(Contribution(policy, compiled_rule.rule, conns, sure))
+            unsure.append(None if sure else _unknown_at(remote if verdict is Tri.UNKNOWN else end))
 
     def verdict_of(rule: _AdminRule) -> Tri:
         if isinstance(remote, External):
             return _inside(rule.ips.get(remote.version), remote)
+        if isinstance(remote, SomeAddress):
+            return Tri.UNKNOWN if rule.ips.get(remote.version) else Tri.FALSE
         return Tri.any_of(
             peer_matches(compiled.index, rule.policy, peer, remote)
             for peer in rule.rule.rule.peers
@@ -923,32 +1021,41 @@ def _side(
     answers: set[_Answer] = set()
     for number, dropped in enumerate(conflict.choices if conflict else (frozenset[int](),)):
         certain = possible = _NONE
-        for c in contributions:
+        for c, why in zip(contributions, unsure, strict=True):
             if id(c.policy) not in dropped:
                 possible = possible.union(c.conns)
-                if c.certain:
+                if why is None:
                     certain = certain.union(c.conns)
-                elif isinstance(remote, Workload):
-                    reasons.add(_unknown_namespace(remote.namespace))
-        isolated = any(id(p) not in dropped for p in policies)
-        if not admin:
-            answers.add((certain, possible) if isolated else _OPEN)
-            continue
-        answer, remote_unknown, own_unknown = _layered(
-            admin,
-            (certain, possible) if isolated else None,
-            verdict_of,
-            lambda rule: resolve(rule.ports, destination),
-            decided if number == 0 else None,
-        )
-        answers.add(answer)
-        if remote_unknown:
-            if isinstance(remote, Workload):
-                reasons.add(_unknown_namespace(remote.namespace))
-            else:
-                reasons.add(f"which addresses of {remote.label} an AdminNetworkPolicy names")
-        if own_unknown:
-            reasons.update(admin.reasons)
+                else:
+                    reasons.add(why)
+        kept = [t for p, t in judged if id(p) not in dropped]
+        # Isolated surely, maybe (a policy that may select pods known in part), or not.
+        isolations: list[_Answer | None] = []
+        if Tri.TRUE in kept:
+            isolations.append((certain, possible))
+        elif kept:
+            isolations += [(certain, possible), None]
+        else:
+            isolations.append(None)
+        for which, isolated in enumerate(isolations):
+            if not admin:
+                answers.add(_OPEN if isolated is None else isolated)
+                continue
+            answer, remote_unknown, own_unknown = _layered(
+                admin,
+                isolated,
+                verdict_of,
+                lambda rule: _conns_at(rule.ports, destination),
+                decided if number == which == 0 else None,
+            )
+            answers.add(answer)
+            if remote_unknown:
+                if isinstance(remote, External):
+                    reasons.add(f"which addresses of {remote.label} an AdminNetworkPolicy names")
+                else:
+                    reasons.add(_unknown_at(remote))
+            if own_unknown:
+                reasons.update(admin.reasons)
     certain, possible = _either(answers)
     variants: tuple[NetworkPolicy, ...] = ()
     if conflict is not None and len(answers) != 1:
@@ -957,8 +1064,8 @@ def _side(
         variants = tuple(p for p in policies if id(p) in dropped_somewhere)
     return Side(
         direction,
-        end,
-        tuple(policies),
+        workload,
+        policies,
         tuple(contributions),
         certain,
         possible,
@@ -968,9 +1075,41 @@ def _side(
     )
 
 
+def _rule_verdict(
+    compiled: _Compiled, policy: NetworkPolicy, compiled_rule: _Rule, remote: Remote
+) -> Tri:
+    """Whether one rule's peers hold the remote end (ports aside)."""
+    if compiled_rule.all_peers:
+        return Tri.TRUE
+    if isinstance(remote, External):
+        addresses = compiled_rule.ips.get(remote.version)
+        return Tri.of(
+            addresses is not None
+            and addresses.intersect(
+                IntervalSet.span(remote.lo, remote.hi, 0, _IP_TOP[remote.version])
+            ).intervals
+            == ((remote.lo, remote.hi),)
+        )
+    if isinstance(remote, SomeAddress):
+        return Tri.UNKNOWN if compiled_rule.ips.get(remote.version) else Tri.FALSE
+    return Tri.any_of(
+        peer_matches(compiled.index, policy, peer, remote) for peer in compiled_rule.rule.peers
+    )
+
+
+def _unknown_at(end: Workload | Placed | SomeAddress | External) -> str:
+    """What a verdict about ``end`` that is unknown depends on: a workload's namespace labels,
+    or what the repo does not say about pods or an address it knows in part."""
+    if isinstance(end, Workload):
+        return _unknown_namespace(end.namespace)
+    if isinstance(end, External):  # never unknown for a NetworkPolicy rule (Tri.of)
+        return f"which addresses of {end.label} a rule names"
+    return end.unknown
+
+
 def explain(index: Index, src: Workload | External, dst: Workload | External) -> PairAnswer:
     """The answer for one ordered pair, with the policies and rules behind it."""
-    return _explain(_Compiled.of(index), src, dst)
+    return _explain(_Compiled.of(index, lazy=True), src, dst)
 
 
 def _explain(compiled: _Compiled, src: Workload | External, dst: Workload | External) -> PairAnswer:
@@ -1717,8 +1856,13 @@ class Explainer:
     asks about many pairs, such as NL301's expectations, would otherwise compile them per
     pair)."""
 
-    def __init__(self, index: Index) -> None:
-        self._compiled = _Compiled.of(index)
+    def __init__(self, index: Index, *, same_named: bool = True) -> None:
+        """``same_named=False``: every NetworkPolicy as written, none replacing another of
+        its name. For a rule that judges each policy in the unit that applies it (NL103):
+        same-named variants of different units are mostly alternatives (overlays) that never
+        meet, and the one replaced in the cluster view still decides where it is applied."""
+        self._compiled = _Compiled.of(index, same_named=same_named, lazy=True)
+        self._egress: dict[tuple[object, ...], Side] = {}
 
     @property
     def notes(self) -> list[str]:
@@ -1727,3 +1871,30 @@ class Explainer:
 
     def explain(self, src: Workload | External, dst: Workload | External) -> PairAnswer:
         return _explain(self._compiled, src, dst)
+
+    def egress(self, src: Workload | Placed, dst: Remote) -> Side:
+        """The source's side alone: what its egress allows towards ``dst``, which may be
+        known only in part (NL103 asks it of cluster DNS, which a repo rarely declares; the
+        destination's ingress is then not the repo's to say). Other engines' policies are
+        not in it: see :meth:`unmodelled`."""
+        destination = dst if isinstance(dst, Workload | Placed) else None
+        compiled = self._compiled
+        if not isinstance(src, Workload) or src.namespace in compiled.conflicts:
+            return _side(compiled, Direction.EGRESS, src, dst, destination)
+        # Workloads that the same policies and admin rules isolate get the same side towards
+        # one end (the pods of a namespace under its default-deny and allow-dns policies).
+        key = (
+            id(dst),
+            tuple(map(id, compiled.isolating(src, Direction.EGRESS))),
+            compiled.admin_at(src, Direction.EGRESS).key(),
+        )
+        found = self._egress.get(key)
+        if found is None:
+            found = self._egress[key] = _side(compiled, Direction.EGRESS, src, dst, destination)
+            return found
+        return dataclasses.replace(found, workload=src)
+
+    def unmodelled(self, namespace: str) -> list[ForeignPolicy]:
+        """Other engines' policies that may apply to pods of ``namespace`` and are not
+        modelled: every answer they could change is unknown (:func:`explain` says so)."""
+        return self._compiled.unmodelled_for(namespace)

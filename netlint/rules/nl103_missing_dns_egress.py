@@ -1,11 +1,15 @@
 """NL103 missing-dns-egress: a policy egress-isolates pods that then cannot resolve names.
 
-The question "can these pods reach cluster DNS?" is asked of the traffic algebra: where DNS
-answers is a set of endpoints (the DNS pods, or the configured IPs) and ports, and an egress rule
-reaches it when its peers' traffic covers an endpoint (``Tri.TRUE``), cannot meet one
-(``Tri.FALSE``) or may (``Tri.UNKNOWN``: a namespace or pod labels the repo does not know), and
-its ports meet the DNS ports of the protocol. Only a definite ``FALSE`` is reported, so a
-selector on labels of a namespace or pod the repo does not declare never causes a finding.
+The question "can these pods reach cluster DNS?" is asked of the reachability core
+(``Explainer.egress``, the computation behind ``netlint connectivity`` and ``explain``): where
+DNS answers is a set of endpoints (the declared DNS workloads, or else pods known in part: the
+configured labels in the DNS namespace; the configured IPs, or else an address the repo does not
+give) and ports, and the pod's egress side towards one of them allows a DNS port surely
+(``Tri.TRUE``), not at all (``Tri.FALSE``) or maybe (``Tri.UNKNOWN``: a namespace or pod labels
+the repo does not know, an other engine's policy). AdminNetworkPolicies and the baseline count
+as they do everywhere else. Only a definite ``FALSE`` is reported, so what the repo does not
+declare never causes a finding. The rules' hints (why a rule meant for DNS misses it) read the
+rules themselves, on the traffic algebra.
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ from netlint.api import (
     POD,
     Box,
     Certainty,
+    Conns,
     Context,
     Dim,
     Direction,
     Element,
+    Explainer,
+    External,
     Finding,
     HypotheticalPod,
     Index,
@@ -36,6 +43,7 @@ from netlint.api import (
     Operator,
     Options,
     Peer,
+    Placed,
     PolicyRule,
     PortSet,
     PortSpec,
@@ -45,6 +53,8 @@ from netlint.api import (
     RuleMeta,
     SelectorIndex,
     Severity,
+    Side,
+    SomeAddress,
     Span,
     TooComplex,
     Traffic,
@@ -206,19 +216,6 @@ class Verdict:
     hints: list[Hint] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class PolicyReach:
-    """Whether any egress rule of one policy allows UDP and TCP to DNS, and why not."""
-
-    udp: Tri
-    tcp: Tri
-    hints: tuple[Hint, ...]
-
-    @property
-    def matters(self) -> bool:
-        return self.udp.possible or self.tcp.possible or bool(self.hints)
-
-
 @dataclass(slots=True)
 class Subject:
     """A pod the rule judges: a declared workload, or the hypothetical pod of a policy."""
@@ -264,6 +261,33 @@ class Dns:
         )
         self.dns_ports = {protocol: self._port_set(protocol) for protocol in (UDP, TCP)}
         self.ip_targets = tuple(_ip_traffic(n) for n in self.networks)
+        # The same endpoints as the reachability core's ends, and the DNS ports as numbers.
+        self.wanted = {protocol: _wanted(protocol, options.ports) for protocol in (UDP, TCP)}
+        self._selects: dict[LabelSelector, Tri] = {}
+        pods: tuple[Workload | Placed, ...] = self.dns_workloads or (
+            Placed(
+                options.namespace,
+                self._selects_dns_pods,
+                f"labels of the cluster DNS pods ({self.dns_pods_text()}), which the repo does "
+                f"not declare, or of namespace {options.namespace}",
+                self.ports_at,
+            ),
+        )
+        addresses: tuple[External | SomeAddress, ...] = tuple(
+            External(n.version, int(n.network_address), int(n.broadcast_address))
+            for n in self.networks
+        ) or tuple(
+            SomeAddress(
+                version,
+                "the address of the cluster DNS service, which the repo does "
+                "not give (set NL103's ip option)",
+            )
+            for version in (4, 6)
+        )
+        self.targets: tuple[Workload | Placed | External | SomeAddress, ...] = (
+            *pods,
+            *addresses,
+        )
 
     def _port_set(self, protocol: str) -> PortSet:
         ports = PortSet()
@@ -293,6 +317,62 @@ class Dns:
 
     def is_dns_pod(self, workload: Workload) -> bool:
         return workload in self.dns_workloads
+
+    # -- the DNS pods as an end of the reachability core, when the repo declares none -------
+
+    def _selects_dns_pods(self, selector: LabelSelector) -> Tri:
+        """Whether a pod selector selects DNS pods the repo does not declare: they carry the
+        configured labels, and maybe others (UNKNOWN for a requirement on another key),
+        except the labels ``missing_labels`` knows they do not carry."""
+        found = self._selects.get(selector)
+        if found is None:
+            if self.missing_labels(selector):
+                found = Tri.FALSE
+            else:
+                found = Tri.all_of(
+                    Tri.of(requirement_matches(r, self.pod_labels))
+                    if r.key in self.pod_labels
+                    else Tri.UNKNOWN
+                    for r in selector.requirements
+                )
+            self._selects[selector] = found
+        return found
+
+    def ports_at(self, ports: PortSet) -> Conns:
+        """A rule's ports at DNS pods the repo does not declare: its numbers, and the
+        configured DNS port numbers where it names one of the configured port names (which
+        name goes with which protocol is the DNS pods' business)."""
+        out: dict[str, IntervalSet] = {}
+        for protocol, numbers, names in ports.entries:
+            named = any(
+                (name not in names.values) if names.cofinite else (name in names.values)
+                for name in self.options.port_names
+            )
+            if named:
+                configured = ((n, n) for n in self.options.ports)
+                numbers = numbers.union(IntervalSet.of(configured, numbers.lo, numbers.hi))
+            out[protocol] = numbers
+        return Conns.of(out)
+
+    def verdict(self, core: Explainer, subject: Workload | Placed) -> tuple[Tri, Tri]:
+        """Whether the subject's egress allows UDP and TCP to some DNS endpoint, as the
+        reachability core answers it."""
+        if core.unmodelled(subject.namespace):
+            # An other engine's policy may allow or deny anything here (Calico, Cilium).
+            return Tri.UNKNOWN, Tri.UNKNOWN
+        sides = [core.egress(subject, target) for target in self.targets]
+        return self._allows(sides, UDP), self._allows(sides, TCP)
+
+    def _allows(self, sides: Sequence[Side], protocol: str) -> Tri:
+        """Whether some side allows a DNS port of ``protocol`` surely, maybe, or not at all."""
+        wanted = self.wanted[protocol]
+        found = Tri.FALSE
+        for side in sides:
+            if not side.certain.intersect(wanted).is_empty():
+                return Tri.TRUE
+            if not side.possible.intersect(wanted).is_empty():
+                found = Tri.UNKNOWN
+        return found
 
     # -- the three-valued question, asked of the algebra --------------------------------------
 
@@ -419,24 +499,17 @@ class Dns:
 
     # -- per policy ---------------------------------------------------------------------------
 
-    def policy(self, policy: NetworkPolicy) -> PolicyReach:
-        """What the egress rules of a policy (that has Egress) allow towards DNS.
-
-        A rule's traffic is its peers times its ports, so it reaches DNS on a protocol when its
-        ports meet the DNS ports of that protocol and its peers reach a DNS endpoint.
-        """
+    def policy_hints(self, policy: NetworkPolicy) -> tuple[Hint, ...]:
+        """Why egress rules of a policy that look meant for DNS miss it: a rule whose peers
+        hold no DNS endpoint (its peers' traffic, on the algebra), or that reaches one on
+        the wrong ports. Hints explain a finding; whether there is one is the core's."""
         if not policy.valid:
-            # The API server rejects it as written; once fixed it may well allow DNS.
-            return PolicyReach(Tri.UNKNOWN, Tri.UNKNOWN, ())
-        udp: list[Tri] = []
-        tcp: list[Tri] = []
-        hints: list[Hint] = []
-        for rule in policy.egress:
-            peers = self.peers(policy, rule)
-            udp.append(peers & Tri.of(self.ports(rule, UDP)))
-            tcp.append(peers & Tri.of(self.ports(rule, TCP)))
-            hints.extend(self.hints(policy, rule, peers))
-        return PolicyReach(Tri.any_of(udp), Tri.any_of(tcp), tuple(hints))
+            return ()
+        return tuple(
+            hint
+            for rule in policy.egress
+            for hint in self.hints(policy, rule, self.peers(policy, rule))
+        )
 
     def _names_dns(self, policy: NetworkPolicy, peer: Peer) -> bool:
         """A selector peer that surely holds the DNS pods and names them or their namespace
@@ -552,6 +625,13 @@ class Dns:
             yield Hint(rule.ports_key_span or rule.span, text)
 
 
+def _wanted(protocol: str, ports: Iterable[int]) -> Conns:
+    found = Conns.none()
+    for number in ports:
+        found = found.union(Conns.port(protocol, number))
+    return found
+
+
 def _ip_traffic(network: Network) -> Traffic:
     top = (1 << network.max_prefixlen) - 1
     box = Box(
@@ -641,7 +721,10 @@ class MissingDnsEgress(Rule):
             "DNS labels, unless the selector also requires all the configured ones (then it "
             "names the DNS pods, and labels they do not carry are reported); whether an unsure "
             "policy selects the pod; a policy selecting it that "
-            "the API server would reject (see NL002). Host-network pods, pods whose `dnsPolicy` "
+            "the API server would reject (see NL002); another engine's policy (Calico, Cilium) "
+            "that may apply to the pods. AdminNetworkPolicies count as Kubernetes evaluates "
+            "them: one that allows DNS to the pods silences the finding, one that passes it "
+            "leaves it to the NetworkPolicies. Host-network pods, pods whose `dnsPolicy` "
             "is `Default` or `None`, and the DNS pods themselves (they resolve through the "
             "node's upstream servers, not cluster DNS) are not judged."
         ),
@@ -668,10 +751,17 @@ def _dns(ctx: Context) -> Dns:
     return ctx.cluster_memo("dns", lambda: Dns(ctx.cluster, ctx.options))
 
 
-def _policy_reach(ctx: Context, dns: Dns, policy: NetworkPolicy) -> PolicyReach:
-    # A default-deny policy and an allow-dns policy select the same pods: each policy's reach
-    # is worked out once per run.
-    return ctx.cluster_memo(("policy", policy), lambda: dns.policy(policy))
+def _core(ctx: Context) -> Explainer:
+    # The cluster's policies compiled once per run, as the connectivity map has them.
+    # Each policy as written: one a same-named policy of another unit may replace still blocks
+    # DNS where it is applied (NL206 reports the pair).
+    return ctx.cluster_memo("core", lambda: Explainer(ctx.cluster, same_named=False))
+
+
+def _policy_hints(ctx: Context, dns: Dns, policy: NetworkPolicy) -> tuple[Hint, ...]:
+    # A default-deny policy and an allow-dns policy select the same pods: each policy's hints
+    # are worked out once per run.
+    return ctx.cluster_memo(("hints", policy), lambda: dns.policy_hints(policy))
 
 
 def _subjects(ctx: Context, dns: Dns, policy: NetworkPolicy) -> list[Subject]:
@@ -690,7 +780,9 @@ def _subjects(ctx: Context, dns: Dns, policy: NetworkPolicy) -> list[Subject]:
     # Policies with the same required labels judge the same hypothetical pod: one verdict per
     # (namespace, required labels), which keeps the rule linear in the policies of a namespace.
     key = ("pod", policy.namespace, frozenset(pod.items()))
-    verdict = ctx.cluster_memo(key, lambda: _hypothetical_verdict(ctx, dns, policy.namespace, pod))
+    verdict = ctx.cluster_memo(
+        key, lambda: _hypothetical_verdict(ctx, dns, policy.namespace, policy.pod_selector, pod)
+    )
     if policy.pod_selector.is_empty:
         text = f"every pod in namespace {policy.namespace} (the repo declares none)"
     else:
@@ -714,27 +806,31 @@ def _judged_pods(ctx: Context, policy: NetworkPolicy) -> list[Workload]:
     return sorted(own, key=lambda w: (w.ref.path, w.ref.span.line, w.ref.span.col))
 
 
-def _hypothetical_verdict(ctx: Context, dns: Dns, namespace: str, pod: HypotheticalPod) -> Verdict:
-    judges = ctx.cluster_memo(("judges", namespace), lambda: _judges(ctx, dns, namespace))
-    judged = ((other, selects_hypothetical(other.pod_selector, pod)) for other in judges.of(pod))
-    return _verdict(ctx, dns, judged)
-
-
-def _judges(ctx: Context, dns: Dns, namespace: str) -> SelectorIndex:
-    """The policies of a namespace that may change a hypothetical pod's verdict: those that
-    neither may allow DNS nor explain anything cannot, and are left out."""
-    return SelectorIndex(
-        [
-            p
-            for p in ctx.cluster.policies_in(namespace)
-            if Direction.EGRESS in p.policy_types and _policy_reach(ctx, dns, p).matters
-        ]
+def _hypothetical_verdict(
+    ctx: Context, dns: Dns, namespace: str, selector: LabelSelector, pod: HypotheticalPod
+) -> Verdict:
+    judges = ctx.cluster_memo(
+        ("judges", namespace), lambda: SelectorIndex(ctx.cluster.policies_in(namespace))
     )
+    # The pods the policy is written for, as an end of the reachability core: the policies
+    # that may select them are those of the namespace's index that may (in the repo's order).
+    subject = Placed(
+        namespace,
+        lambda other: selects_hypothetical(other, pod),
+        f"labels of the pods {selector} selects in {namespace}, which the repo does not declare",
+        policies=lambda: judges.of(pod),
+    )
+    judged = [
+        (other, selected)
+        for other in judges.of(pod)
+        if (selected := selects_hypothetical(other.pod_selector, pod)) is not Tri.FALSE
+    ]
+    return _verdict(ctx, dns, subject, judged)
 
 
 def _workload_verdict(ctx: Context, dns: Dns, workload: Workload) -> Verdict:
-    judged = ((p, Tri.TRUE) for p in ctx.cluster.policies_selecting(workload))
-    return ctx.cluster_memo(("workload", workload), lambda: _verdict(ctx, dns, judged))
+    judged = [(p, Tri.TRUE) for p in ctx.cluster.policies_selecting(workload)]
+    return ctx.cluster_memo(("workload", workload), lambda: _verdict(ctx, dns, workload, judged))
 
 
 def _anchor(policy: NetworkPolicy) -> Span | None:
@@ -746,25 +842,26 @@ def _anchor(policy: NetworkPolicy) -> Span | None:
     return None
 
 
-def _verdict(ctx: Context, dns: Dns, policies: Iterable[tuple[NetworkPolicy, Tri]]) -> Verdict:
-    """DNS reachability for a pod that ``policies`` select (TRUE), may select (UNKNOWN) or not.
+def _verdict(
+    ctx: Context,
+    dns: Dns,
+    subject: Workload | Placed,
+    policies: Iterable[tuple[NetworkPolicy, Tri]],
+) -> Verdict:
+    """DNS reachability for a pod that ``policies`` select (TRUE) or may select (UNKNOWN): the
+    reachability core's answer, with the hints of the egress policies among them.
 
-    The pod's allowed egress is the union of the rules of the policies selecting it; it meets
-    a DNS endpoint exactly when one rule does, so ORing the rules' answers decides FALSE
-    exactly (a union can cover where no rule alone does, which only turns UNKNOWN into TRUE:
-    no finding either way).
-    """
-    udp: list[Tri] = []
-    tcp: list[Tri] = []
+    A policy the API server rejects is not modelled by the core (it isolates nothing); once
+    fixed it may well allow DNS, so where one may select the pod, "blocked" is unknown."""
+    udp, tcp = dns.verdict(_core(ctx), subject)
+    egress = [p for p, _ in policies if Direction.EGRESS in p.policy_types]
+    if any(not p.valid for p in egress):
+        udp, tcp = udp | Tri.UNKNOWN, tcp | Tri.UNKNOWN
     hints: list[Hint] = []
-    for policy, selects in policies:
-        if selects is Tri.FALSE or Direction.EGRESS not in policy.policy_types:
-            continue
-        summary = _policy_reach(ctx, dns, policy)
-        udp.append(summary.udp & selects)
-        tcp.append(summary.tcp & selects)
-        hints.extend(summary.hints)
-    return Verdict(Tri.any_of(udp), Tri.any_of(tcp), hints)
+    if Tri.FALSE in (udp, tcp):  # only a blocked protocol is reported, and explained
+        for policy in egress:
+            hints.extend(_policy_hints(ctx, dns, policy))
+    return Verdict(udp, tcp, hints)
 
 
 def _named(subjects: Sequence[Subject]) -> str:
