@@ -506,6 +506,103 @@ def test_a_workspace_plans_again_only_what_an_edit_changed(tmp_path: Path) -> No
     assert units()["kustomize:b"].objects is not after["kustomize:b"].objects
 
 
+@pytest.mark.parametrize("seed", range(12))
+def test_a_plan_after_edits_is_the_plan_made_afresh(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The language server plans after every keystroke and makes again only the units that
+    read the changed file (``units._replan``). After each of a random series of edits (a
+    plain file, a build's resource, a file of a kustomize tree no build reads, a
+    kustomization, a GitOps definition appearing and going, broken YAML), the layout is the
+    one a plan with nothing remembered makes of the same files, unit for unit."""
+    import random
+
+    from netlint.read.units import plan
+    from netlint.run.config import Config
+    from netlint.run.registry import load_catalogue
+    from netlint.run.runner import Session
+
+    app = (
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: shop\n"
+        "spec:\n  source:\n    repoURL: https://example.com/repo.git\n    path: apps/shop\n"
+        "  destination:\n    namespace: shop\n"
+    )
+    files = {
+        "a/kustomization.yaml": "namespace: one\nresources: [web.yaml, ../shared/db.yaml]\n",
+        "a/web.yaml": _deployment("web"),
+        "a/unread.yaml": _policy("unread", "x"),
+        "b/kustomization.yaml": "namespace: two\nresources: [api.yaml]\n",
+        "b/api.yaml": _deployment("api"),
+        "shared/db.yaml": _deployment("db"),
+        "plain/p1.yaml": _policy("p1", "web"),
+        "plain/p2.yaml": _deployment("solo"),
+        "apps/shop/s.yaml": _policy("s", "s"),
+    }
+    _tree(tmp_path, files)
+    session = Session.create(Config(root=tmp_path, roots=(tmp_path,)), load_catalogue())
+    session.load(use_cache=False, jobs=1)
+    workspace = session.workspace
+    rng = random.Random(seed)
+    texts = [
+        _policy("edited", "web"),
+        _policy("other", "api", "  ingress: [{}]\n"),
+        _deployment("moved"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: one\n  labels: {team: a}\n",
+        app,
+        "a: [unclosed\n",
+        "",
+    ]
+    kustomizations = [
+        "namespace: three\nresources: [web.yaml, ../shared/db.yaml]\n",
+        "namespace: one\nresources: [web.yaml, unread.yaml]\n",
+        "namespace: one\nresources: [web.yaml, ../shared/db.yaml]\n",
+    ]
+
+    def view(units: Any) -> list[tuple[object, ...]]:
+        # By value: model objects compare by identity where they hold spans.
+        return [(u.unit, repr(u.objects)) for u in units]
+
+    import netlint.read.units as units_module
+
+    whole = 0
+    made = units_module._Planner.plan
+
+    def counted(self: Any, declared: Any) -> Any:
+        nonlocal whole
+        whole += 1
+        return made(self, declared)
+
+    monkeypatch.setattr(units_module._Planner, "plan", counted)
+    workspace.layout()
+    # A plain file, a build's resource, a file no build reads: no whole plan.
+    for rel in ("plain/p2.yaml", "a/web.yaml", "a/unread.yaml"):
+        before = whole
+        workspace.update(rel, _deployment("changed").encode())
+        assert [
+            o.ref.name for u in workspace.layout().units for o in u.objects if o.ref.path == rel
+        ] == ([] if rel == "a/unread.yaml" else ["changed"])
+        assert whole == before, rel
+    for _ in range(10):
+        rel = rng.choice(sorted(files))
+        if rel.endswith("kustomization.yaml"):
+            text = rng.choice(kustomizations)
+        else:
+            text = rng.choice(texts)
+        workspace.update(rel, text.encode())
+        incremental = view(workspace.layout().units)
+        _, results = workspace._plan()
+        settings = workspace.settings
+        afresh = plan(
+            results,
+            workspace.read,
+            settings.options,
+            settings.limits,
+            settings.units,
+            (s.path for s in workspace.skipped),
+        )
+        assert incremental == view(afresh.units), (rel, text)
+
+
 def test_a_gitops_include_glob_that_means_nothing_is_an_incomplete_unit(tmp_path: Path) -> None:
     """A hostile or broken `directory.include` never raises: the unit applies nothing it cannot
     tell, and says why."""

@@ -105,6 +105,47 @@ class Memo:
     kustomizations: tuple[str, ...] = ()
     #: The top-level kustomizations, with the kustomization files (and contents) they came from.
     top: tuple[tuple[tuple[str, object], ...], list[str]] | None = None
+    #: The last plan, with what it was made from (see ``replan``).
+    last: _Last | None = None
+
+    def remember(
+        self,
+        results: Mapping[str, FileResult],
+        declared: Sequence[DeclaredUnit],
+        skipped: frozenset[str],
+        found: Plan,
+        placed: Sequence[tuple[str, str]],
+    ) -> None:
+        readers: dict[str, list[int]] = {}
+        for i, planned in enumerate(found.units):
+            for path in planned.unit.files:
+                readers.setdefault(path, []).append(i)
+        self.last = _Last(dict(results), tuple(declared), skipped, found, tuple(placed), readers)
+
+
+@dataclass(frozen=True, slots=True)
+class _Last:
+    """A plan and what it was made from: the loaded results (by identity), the config units,
+    the templated files; how each unit was made (``("file", path)``, ``("kustomize",
+    directory)``, ``("gitops", id)`` or ``("config", name)``), and the units that read each
+    file."""
+
+    results: dict[str, FileResult]
+    declared: tuple[DeclaredUnit, ...]
+    skipped: frozenset[str]
+    plan: Plan
+    placed: tuple[tuple[str, str], ...]
+    readers: dict[str, list[int]]
+
+
+def _names_gitops(result: FileResult) -> bool:
+    return not _GITOPS_KINDS.isdisjoint(result.kinds) and any(
+        result.kinds[k] for k in _GITOPS_KINDS
+    )
+
+
+def _single(path: str, result: FileResult) -> Planned:
+    return Planned(Unit(f"file:{path}", UnitKind.FILE, path, None, (path,)), list(result.objects))
 
 
 @dataclass(slots=True)
@@ -134,8 +175,77 @@ def plan(
     """The units of a repo whose files were loaded into ``results`` (``skipped``: files that
     were not, templated ones), each with the model objects it applies. ``memo`` carries what
     is still valid from one plan to the next."""
-    planner = _Planner(results, read, options, limits, frozenset(skipped), memo)
-    return planner.plan(declared)
+    templated = frozenset(skipped)
+    if memo is not None and memo.last is not None:
+        found = _replan(memo, memo.last, results, read, options, limits, declared, templated)
+        if found is not None:
+            return found
+    planner = _Planner(results, read, options, limits, templated, memo)
+    found = planner.plan(declared)
+    planner.memo.remember(results, declared, templated, found, planner.placed)
+    return found
+
+
+def _replan(
+    memo: Memo,
+    last: _Last,
+    results: Mapping[str, FileResult],
+    read: Reader,
+    options: BuildOptions,
+    limits: Limits,
+    declared: Sequence[DeclaredUnit],
+    templated: frozenset[str],
+) -> Plan | None:
+    """The last plan with the units that read a changed file made again, when nothing else
+    can differ; None when a whole plan is needed.
+
+    An editor's keystroke changes one file. When the files, the config units and the
+    templated files are the same, and no changed file is a kustomization or holds a GitOps
+    kind (before or after), the units are the same units reading the same files: what a
+    build reads, which folders a GitOps definition names and which files a config unit
+    takes are written in other files. So only the units that read a changed file are made
+    again (a plain file's unit of its own, or a build, whose memo rebuilds it), and a file no
+    unit reads (in a kustomize tree, not applied) changes nothing. A GitOps folder or config
+    unit that reads one, and builds that read files beside the loaded results (a generator's
+    input, whose bytes only a whole plan checks), need a whole plan."""
+    if last.declared != tuple(declared) or last.skipped != templated:
+        return None
+    before = last.results
+    if len(before) != len(results) or before.keys() != results.keys():
+        return None
+    if any(build[2] is None for build in memo.builds.values()):
+        return None
+    units = list(last.plan.units)
+    planner: _Planner | None = None
+    for path, result in results.items():
+        old = before[path]
+        if old is result:
+            continue
+        if (
+            _names_gitops(old)
+            or _names_gitops(result)
+            or posixpath.basename(path) in kustomize.KUSTOMIZATION_FILES
+        ):
+            return None
+        for i in last.readers.get(path, ()):
+            how, key = last.placed[i]
+            if how == "file":
+                # The same Unit (a file's unit is its path): the layout keeps its map of which
+                # units read which file by identity.
+                units[i] = Planned(units[i].unit, list(result.objects))
+                memo.singles[path] = (result, units[i])
+            elif how == "kustomize":
+                if planner is None:
+                    planner = _Planner(results, read, options, limits, templated, memo)
+                rebuilt = planner._kustomize(key)
+                if rebuilt.unit.files != units[i].unit.files:
+                    return None
+                units[i] = rebuilt
+            else:
+                return None
+    found = Plan(units, list(last.plan.not_applied), list(last.plan.notes))
+    memo.last = _Last(dict(results), last.declared, templated, found, last.placed, last.readers)
+    return found
 
 
 class _Planner:
@@ -156,6 +266,8 @@ class _Planner:
         self.skipped = skipped
         self._sources: dict[str, kustomize.SourceFile | None] = {}
         self._originals: list[Modelled] = []
+        #: How each unit of the plan was made, in its order (see ``_Last``).
+        self.placed: list[tuple[str, str]] = []
         self.paths = sorted(results)
         paths = tuple(self.paths)
         if self.memo.paths != paths:
@@ -266,18 +378,22 @@ class _Planner:
         top = self._top_level()
         built: set[str] = set()
         notes: list[str] = []
+        placed = self.placed
         for app in self._gitops(notes):
             planned.append(app)
+            placed.append(("gitops", app.unit.id))
             claimed.update(app.unit.files)
             built.update(d for d in self.kustomize_dirs if _kustomization_in(d, app.unit.files))
         for entry in declared:
             unit = self._declared(entry)
             planned.append(unit)
+            placed.append(("config", entry.name))
             claimed.update(unit.unit.files)
         for directory in top:
             if directory not in built:
                 unit = self._kustomize(directory)
                 planned.append(unit)
+                placed.append(("kustomize", directory))
                 claimed.update(unit.unit.files)
         in_tree = self.in_tree
         not_applied = [
@@ -291,6 +407,7 @@ class _Planner:
             if path in claimed or path in in_tree:
                 continue
             planned.append(self._alone(path))
+            placed.append(("file", path))
         return Plan(planned, not_applied, notes)
 
     # -- GitOps definitions ---------------------------------------------------------------
@@ -300,12 +417,7 @@ class _Planner:
         names a folder of this repo (every source of one Application applied together)."""
         # Most files hold no GitOps kind: one set test in C each, before the counts (a Counter
         # may keep a kind at zero). The language server plans again on every edit.
-        candidates = sorted(
-            path
-            for path, result in self.results.items()
-            if not _GITOPS_KINDS.isdisjoint(result.kinds)
-            and any(result.kinds[k] for k in _GITOPS_KINDS)
-        )
+        candidates = sorted(path for path, result in self.results.items() if _names_gitops(result))
         folders = sorted(self.folders) if candidates else []
         for path in candidates:
             if posixpath.basename(path) in kustomize.KUSTOMIZATION_FILES:
@@ -432,8 +544,7 @@ class _Planner:
         kept = self.memo.singles.get(path)
         if kept is not None and kept[0] is result:
             return kept[1]
-        alone = Unit(f"file:{path}", UnitKind.FILE, path, None, (path,))
-        planned = Planned(alone, list(result.objects))
+        planned = _single(path, result)
         self.memo.singles[path] = (result, planned)
         return planned
 

@@ -655,20 +655,32 @@ def _suppress(
         *index.workloads,
         *index.namespace_objects.values(),
     ]
-    objects = [o for o in everything if reported(o.ref.path)]
+    results = workspace.results
+    shown = {path for path in results if reported(path)}
+    objects = [
+        o
+        for o in everything
+        if o.ref.path in shown or (o.ref.path not in results and reported(o.ref.path))
+    ]
+    # Directives count where a finding is (a finding of a unit may lie in a file not
+    # reported) and, to be reported unused, in a reported file: only those files' are read (a
+    # re-lint in the editor reports one file of thousands).
+    holders = shown.union(f.span.path for f in findings)
     outcome = suppress.apply(
         findings,
-        {path: r.directives for path, r in workspace.results.items() if r.directives},
+        {path: r.directives for path in holders if (r := results.get(path)) and r.directives},
         objects,
         known,
         ran,
         reported,
         unused.severity if unused is not None else None,
         # Files that do not parse, whether or not NL001 runs: their findings are not known.
+        # Only reported files' matter (they alone get unused suppressions).
         broken={
             path
-            for path, r in workspace.results.items()
-            if r.problems and any(p.kind is ProblemKind.SYNTAX for p in r.problems)
+            for path in shown
+            if (r := results[path]).problems
+            and any(p.kind is ProblemKind.SYNTAX for p in r.problems)
         },
     )
     return outcome.kept + outcome.unused, outcome.suppressed

@@ -71,6 +71,8 @@ class Workspace:
     #: Files passed over as no manifest that a kustomize build parses: linted after all, with
     #: their NL001, while a build does (the record that passed each over, see ``_revive``).
     _revived: dict[str, Skipped] = field(default_factory=dict)
+    #: Each patch file's result as a patch, with the loaded result it was made from.
+    _patches: dict[str, tuple[FileResult, FileResult]] = field(default_factory=dict)
 
     def load(
         self,
@@ -173,7 +175,7 @@ class Workspace:
     def _plan(self) -> tuple[Plan, dict[str, FileResult]]:
         patches = {p for r in self.results.values() for p in r.patches}
         results = {
-            p: _as_patch(self.results[p]) if p in patches else self.results[p]
+            p: self._patch_of(self.results[p]) if p in patches else self.results[p]
             for p in sorted(self.results)
         }
         settings = self.settings
@@ -189,6 +191,14 @@ class Workspace:
             self._memo,
         )
         return found, results
+
+    def _patch_of(self, result: FileResult) -> FileResult:
+        """``_as_patch`` of a loaded result, the same object while the result is: the plan
+        after an edit tells the files that changed by identity (``Memo.replan``)."""
+        kept = self._patches.get(result.path)
+        if kept is None or kept[0] is not result:
+            kept = self._patches[result.path] = (result, _as_patch(result))
+        return kept[1]
 
     def _revive(self, found: Plan) -> bool:
         """Make the files passed over as no manifest that a kustomize build parses (as a
