@@ -313,6 +313,21 @@ def test_an_admin_network_policy_that_passes_dns_leaves_it_to_the_policies(  # t
     assert "Deployment shop/api" in findings[0].message
 
 
+def test_an_admin_network_policy_that_denies_dns_is_named_as_the_cause(  # type: ignore[no-untyped-def]
+    write, tmp_path: Path
+) -> None:
+    # The NetworkPolicy allows DNS, but a Deny evaluated before it blocks it: the finding says
+    # which policy to change, since no NetworkPolicy rule can help.
+    write("w.yaml", deployment("api", "shop", "{app: api}"))
+    write("dns.yaml", policy("allow-dns", "shop", "{}", egress=STANDARD_DNS))
+    assert run(tmp_path) == []
+    write("anp.yaml", admin_policy("Deny"))
+    findings = run(tmp_path)
+    assert [(f.span.path, f.span.line) for f in findings] == [("dns.yaml", 8)]
+    assert "AdminNetworkPolicy dns denies it before any NetworkPolicy" in findings[0].message
+    assert findings[0].fix is not None and "no NetworkPolicy can override" in findings[0].fix
+
+
 def test_the_baseline_does_not_reach_pods_a_policy_isolates(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # The BaselineAdminNetworkPolicy applies only where no NetworkPolicy isolates the pods.
     write("w.yaml", deployment("api", "shop", "{app: api}"))

@@ -214,6 +214,8 @@ class Verdict:
     udp: Tri = Tri.FALSE
     tcp: Tri = Tri.FALSE
     hints: list[Hint] = field(default_factory=list)
+    #: AdminNetworkPolicies whose Deny of a DNS port no NetworkPolicy can override.
+    denied_by: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -354,14 +356,25 @@ class Dns:
             out[protocol] = numbers
         return Conns.of(out)
 
-    def verdict(self, core: Explainer, subject: Workload | Placed) -> tuple[Tri, Tri]:
+    def verdict(
+        self, core: Explainer, subject: Workload | Placed
+    ) -> tuple[Tri, Tri, tuple[str, ...]]:
         """Whether the subject's egress allows UDP and TCP to some DNS endpoint, as the
-        reachability core answers it."""
+        reachability core answers it, and the AdminNetworkPolicies that deny a DNS port."""
         if core.unmodelled(subject.namespace):
             # An other engine's policy may allow or deny anything here (Calico, Cilium).
-            return Tri.UNKNOWN, Tri.UNKNOWN
+            return Tri.UNKNOWN, Tri.UNKNOWN, ()
         sides = [core.egress(subject, target) for target in self.targets]
-        return self._allows(sides, UDP), self._allows(sides, TCP)
+        wanted = self.wanted[UDP].union(self.wanted[TCP])
+        denied = tuple(
+            dict.fromkeys(
+                f"{c.policy.kind} {c.policy.name}"
+                for side in sides
+                for c in side.admin
+                if c.action == "Deny" and c.certain and not c.conns.intersect(wanted).is_empty()
+            )
+        )
+        return self._allows(sides, UDP), self._allows(sides, TCP), denied
 
     def _allows(self, sides: Sequence[Side], protocol: str) -> Tri:
         """Whether some side allows a DNS port of ``protocol`` surely, maybe, or not at all."""
@@ -724,7 +737,8 @@ class MissingDnsEgress(Rule):
             "the API server would reject (see NL002); another engine's policy (Calico, Cilium) "
             "that may apply to the pods. AdminNetworkPolicies count as Kubernetes evaluates "
             "them: one that allows DNS to the pods silences the finding, one that passes it "
-            "leaves it to the NetworkPolicies. Host-network pods, pods whose `dnsPolicy` "
+            "leaves it to the NetworkPolicies, and one that denies it is named in the finding "
+            "as its cause. Host-network pods, pods whose `dnsPolicy` "
             "is `Default` or `None`, and the DNS pods themselves (they resolve through the "
             "node's upstream servers, not cluster DNS) are not judged."
         ),
@@ -853,7 +867,7 @@ def _verdict(
 
     A policy the API server rejects is not modelled by the core (it isolates nothing); once
     fixed it may well allow DNS, so where one may select the pod, "blocked" is unknown."""
-    udp, tcp = dns.verdict(_core(ctx), subject)
+    udp, tcp, denied = dns.verdict(_core(ctx), subject)
     egress = [p for p, _ in policies if Direction.EGRESS in p.policy_types]
     if any(not p.valid for p in egress):
         udp, tcp = udp | Tri.UNKNOWN, tcp | Tri.UNKNOWN
@@ -861,7 +875,7 @@ def _verdict(
     if Tri.FALSE in (udp, tcp):  # only a blocked protocol is reported, and explained
         for policy in egress:
             hints.extend(_policy_hints(ctx, dns, policy))
-    return Verdict(udp, tcp, hints)
+    return Verdict(udp, tcp, hints, denied)
 
 
 def _named(subjects: Sequence[Subject]) -> str:
@@ -916,6 +930,17 @@ def _finding(
             f"Allow TCP {port} to cluster DNS as well: large responses and some resolvers need TCP."
         )
     message = "; ".join(parts)
+    denied = list(
+        dict.fromkeys(d for s in (*blocked, *no_udp, *no_tcp) for d in s.verdict.denied_by)
+    )
+    if denied:
+        # Evaluated before every NetworkPolicy: no rule of this policy could allow it.
+        named = listing(denied, MAX_NAMED)
+        message += f" ({named} denies it before any NetworkPolicy)"
+        fix = (
+            f"{named[0].upper()}{named[1:]} denies DNS to these pods, which no NetworkPolicy "
+            "can override: change its rule, or give these pods a higher-priority Allow."
+        )
     if lead is not None and lead.cause is not None:
         anchor = lead.span
         message = f"{lead.cause}: {message}"
