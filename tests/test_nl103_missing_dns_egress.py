@@ -328,6 +328,41 @@ def test_an_admin_network_policy_that_denies_dns_is_named_as_the_cause(  # type:
     assert findings[0].fix is not None and "no NetworkPolicy can override" in findings[0].fix
 
 
+def test_declared_dns_pods_resolve_named_ports_by_name_and_protocol(  # type: ignore[no-untyped-def]
+    write, tmp_path: Path
+) -> None:
+    # The repo declares the DNS pods: a named port is theirs, with its protocol and number
+    # (5353 here, a DNS port because it carries a DNS port name).
+    write(
+        "dns.yaml",
+        json.dumps(
+            pod(
+                "coredns",
+                "kube-system",
+                {"k8s-app": "kube-dns"},
+                [
+                    {"name": "dns", "containerPort": 5353, "protocol": "UDP"},
+                    {"name": "dns-tcp", "containerPort": 5353, "protocol": "TCP"},
+                ],
+            )
+        ),
+    )
+    write("w.yaml", deployment("api", "shop", "{app: api}"))
+    peer = (
+        "to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, "
+        "podSelector: {matchLabels: {k8s-app: kube-dns}}}]"
+    )
+    named = f"[{{{peer}, ports: [{{protocol: UDP, port: dns}}, {{protocol: TCP, port: dns-tcp}}]}}]"
+    write("p.yaml", policy("egress", "shop", "{}", egress=named))
+    assert run(tmp_path) == []
+    # dns is the UDP port's name: TCP "dns" names no port of the DNS pods.
+    crossed = f"[{{{peer}, ports: [{{protocol: UDP, port: dns}}, {{protocol: TCP, port: dns}}]}}]"
+    write("p.yaml", policy("egress", "shop", "{}", egress=crossed))
+    findings = run(tmp_path)
+    assert [(f.span.path, f.span.line) for f in findings] == [("p.yaml", 8)]
+    assert "TCP port 53 is blocked" in findings[0].message
+
+
 def test_the_baseline_does_not_reach_pods_a_policy_isolates(write, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # The BaselineAdminNetworkPolicy applies only where no NetworkPolicy isolates the pods.
     write("w.yaml", deployment("api", "shop", "{app: api}"))

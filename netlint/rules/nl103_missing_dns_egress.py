@@ -264,7 +264,23 @@ class Dns:
         self.dns_ports = {protocol: self._port_set(protocol) for protocol in (UDP, TCP)}
         self.ip_targets = tuple(_ip_traffic(n) for n in self.networks)
         # The same endpoints as the reachability core's ends, and the DNS ports as numbers.
-        self.wanted = {protocol: _wanted(protocol, options.ports) for protocol in (UDP, TCP)}
+        # Where the repo declares the DNS pods, the ports they name with a DNS port name are
+        # DNS ports as well (a named port in a rule resolves to the pod's number).
+        self.wanted = {
+            protocol: _wanted(
+                protocol,
+                (
+                    *options.ports,
+                    *(
+                        port.port
+                        for w in self.dns_workloads
+                        for port in w.ports
+                        if port.name in options.port_names and port.protocol == protocol
+                    ),
+                ),
+            )
+            for protocol in (UDP, TCP)
+        }
         self._selects: dict[LabelSelector, Tri] = {}
         pods: tuple[Workload | Placed, ...] = self.dns_workloads or (
             Placed(
