@@ -51,6 +51,19 @@ def deployment(name: str, namespace: str, labels: str, extra: str = "") -> str:
     )
 
 
+def coredns(port: int) -> dict[str, Any]:
+    """Declared cluster DNS pods listening on ``port``, named as CoreDNS names them."""
+    return pod(
+        "coredns",
+        "kube-system",
+        {"k8s-app": "kube-dns"},
+        [
+            {"name": "dns", "containerPort": port, "protocol": "UDP"},
+            {"name": "dns-tcp", "containerPort": port, "protocol": "TCP"},
+        ],
+    )
+
+
 STANDARD_DNS = (
     "[{to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, "
     "podSelector: {matchLabels: {k8s-app: kube-dns}}}], "
@@ -333,20 +346,7 @@ def test_declared_dns_pods_resolve_named_ports_by_name_and_protocol(  # type: ig
 ) -> None:
     # The repo declares the DNS pods: a named port is theirs, with its protocol and number
     # (5353 here, a DNS port because it carries a DNS port name).
-    write(
-        "dns.yaml",
-        json.dumps(
-            pod(
-                "coredns",
-                "kube-system",
-                {"k8s-app": "kube-dns"},
-                [
-                    {"name": "dns", "containerPort": 5353, "protocol": "UDP"},
-                    {"name": "dns-tcp", "containerPort": 5353, "protocol": "TCP"},
-                ],
-            )
-        ),
-    )
+    write("dns.yaml", json.dumps(coredns(5353)))
     write("w.yaml", deployment("api", "shop", "{app: api}"))
     peer = (
         "to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, "
@@ -583,17 +583,7 @@ def test_declared_dns_pods_agree_with_the_reachability_core_s(
     for doc in docs:
         if doc["kind"] == "NetworkPolicy" and rng.random() < 0.5:
             doc["spec"].setdefault("egress", []).append(_dns_rule(rng))
-    docs.append(
-        pod(
-            "coredns",
-            "kube-system",
-            {"k8s-app": "kube-dns"},
-            [
-                {"name": "dns", "containerPort": 53, "protocol": "UDP"},
-                {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
-            ],
-        )
-    )
+    docs.append(coredns(53))
     if rng.random() < 0.5:
         docs.append(namespace("kube-system", rng.choice(({"team": "x"}, {}))))
     root = tmp_path / "r"
