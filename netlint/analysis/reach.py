@@ -30,6 +30,9 @@ whole project, or one unit's index):
   policy that isolates each end (``policy.name_span``) and every rule that allows part of it
   (``rule.span``), with the ports it contributes. ``explain``/``diff``/expectations build on it;
   the tests check that :func:`connectivity` agrees with it on random repos.
+- :meth:`Explainer.egress` -> :class:`Side`: the source's egress alone, towards ends the repo
+  may know only in part (:class:`Placed` pods, :class:`SomeAddress`): NL103 asks it whether
+  pods reach cluster DNS.
 - :class:`Conns`: a set of (protocol, port), exact; ``str()`` is netpol-analyzer's canonical
   string (``TCP 80,8080-8090,UDP 53``, ``All Connections``).
 """

@@ -105,7 +105,7 @@ class Memo:
     kustomizations: tuple[str, ...] = ()
     #: The top-level kustomizations, with the kustomization files (and contents) they came from.
     top: tuple[tuple[tuple[str, object], ...], list[str]] | None = None
-    #: The last plan, with what it was made from (see ``replan``).
+    #: The last plan, with what it was made from (see ``_replan``).
     last: _Last | None = None
 
     def remember(

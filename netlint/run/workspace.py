@@ -194,7 +194,7 @@ class Workspace:
 
     def _patch_of(self, result: FileResult) -> FileResult:
         """``_as_patch`` of a loaded result, the same object while the result is: the plan
-        after an edit tells the files that changed by identity (``Memo.replan``)."""
+        after an edit tells the files that changed by identity (``units._replan``)."""
         kept = self._patches.get(result.path)
         if kept is None or kept[0] is not result:
             kept = self._patches[result.path] = (result, _as_patch(result))
