@@ -859,8 +859,14 @@ def _hypothetical_verdict(
 
 
 def _workload_verdict(ctx: Context, dns: Dns, workload: Workload) -> Verdict:
-    judged = [(p, Tri.TRUE) for p in ctx.cluster.policies_selecting(workload)]
-    return ctx.cluster_memo(("workload", workload), lambda: _verdict(ctx, dns, workload, judged))
+    # Once per workload: thousands of policies of one namespace may select the same pods, and
+    # each asks for their verdict.
+    return ctx.cluster_memo(
+        ("workload", workload),
+        lambda: _verdict(
+            ctx, dns, workload, [(p, Tri.TRUE) for p in ctx.cluster.policies_selecting(workload)]
+        ),
+    )
 
 
 def _anchor(policy: NetworkPolicy) -> Span | None:
