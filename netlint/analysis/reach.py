@@ -1085,14 +1085,9 @@ def _rule_verdict(
     if compiled_rule.all_peers:
         return Tri.TRUE
     if isinstance(remote, External):
-        addresses = compiled_rule.ips.get(remote.version)
-        return Tri.of(
-            addresses is not None
-            and addresses.intersect(
-                IntervalSet.span(remote.lo, remote.hi, 0, _IP_TOP[remote.version])
-            ).intervals
-            == ((remote.lo, remote.hi),)
-        )
+        # A NetworkPolicy rule holds a range or not: part of it is not the range.
+        inside = _inside(compiled_rule.ips.get(remote.version), remote)
+        return Tri.TRUE if inside is Tri.TRUE else Tri.FALSE
     if isinstance(remote, SomeAddress):
         return Tri.UNKNOWN if compiled_rule.ips.get(remote.version) else Tri.FALSE
     return Tri.any_of(

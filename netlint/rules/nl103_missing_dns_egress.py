@@ -362,11 +362,7 @@ class Dns:
         name goes with which protocol is the DNS pods' business)."""
         out: dict[str, IntervalSet] = {}
         for protocol, numbers, names in ports.entries:
-            named = any(
-                (name not in names.values) if names.cofinite else (name in names.values)
-                for name in self.options.port_names
-            )
-            if named:
+            if any(map(names.contains, self.options.port_names)):
                 configured = ((n, n) for n in self.options.ports)
                 numbers = numbers.union(IntervalSet.of(configured, numbers.lo, numbers.hi))
             out[protocol] = numbers
@@ -844,15 +840,16 @@ def _hypothetical_verdict(
     )
     # The pods the policy is written for, as an end of the reachability core: the policies
     # that may select them are those of the namespace's index that may (in the repo's order).
+    candidates = judges.of(pod)
     subject = Placed(
         namespace,
         lambda other: selects_hypothetical(other, pod),
         f"labels of the pods {selector} selects in {namespace}, which the repo does not declare",
-        policies=lambda: judges.of(pod),
+        policies=lambda: candidates,
     )
     judged = [
         (other, selected)
-        for other in judges.of(pod)
+        for other in candidates
         if (selected := selects_hypothetical(other.pod_selector, pod)) is not Tri.FALSE
     ]
     return _verdict(ctx, dns, subject, judged)
