@@ -579,9 +579,13 @@ def _put(
         out[key] = (certain, uncertain)
 
 
-def _grouped(index: Index) -> dict[tuple[str, int | str], tuple[Conns, Conns]]:
+def _grouped(
+    index: Index, cuts: list[int] | None = None
+) -> dict[tuple[str, int | str], tuple[Conns, Conns]]:
+    """The map, its external ranges cut at ``cuts`` (by default, where its own ranges start
+    and end: a finer cut is needed to compare two maps whose ranges differ)."""
     found = connectivity(index)
-    cuts = _cuts(found)
+    cuts = _cuts(found) if cuts is None else cuts
     out: dict[tuple[str, int | str], tuple[Conns, Conns]] = {}
     records: list[Record] = list(found.records())
     for r in records:

@@ -3,7 +3,10 @@ choice of which rules to report (checked against brute force over generated name
 
 from __future__ import annotations
 
+import copy
 import json
+import random
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,7 +23,9 @@ from test_algebra import (
     rule,
     selector,
 )
+from test_connectivity import _cuts, _grouped, _random_repo, _write, index_of
 
+from netlint.analysis.reach import connectivity
 from netlint.api import Context, Index, NetworkPolicy, PolicyRule, Severity
 from netlint.core.model import Namespace, ObjectRef
 from netlint.core.source import Span
@@ -274,3 +279,50 @@ def test_kept_rules_allow_what_all_rules_allow(
     for target in kept:
         covered, nonempty = brute_covered(target, allowed_covers(target), declared)
         assert not (covered and nonempty), f"line {target[1].span.line} kept but covered"
+
+
+# -- NL105's claim, checked by the reachability core -----------------------------------------
+
+_LABEL = re.compile(r"^(ingress|egress)\[(\d+)\] of NetworkPolicy ([^/ ]+)/([^ ]+) ")
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_deleting_every_reported_rule_changes_no_connection_of_the_core(
+    tmp_path: Path, seed: int
+) -> None:
+    """NL105 decides coverage over symbolic traffic (any pod, any labels); the connectivity
+    map decides connections between the repo's own pods and address ranges. Both read the
+    same rules, so what NL105 calls safe to delete must change nothing the map says: deleting
+    every reported rule at once (its claim) leaves every certain and uncertain connection."""
+    rng = random.Random(seed)
+    # Same-named policies are one policy in the cluster, two in NL105 (which does not claim
+    # across them): a repo of distinct names asks the same question of both.
+    docs = _random_repo(rng, same_names=False) + _random_repo(rng, same_names=False)
+    for i, doc in enumerate(docs):
+        if doc["kind"] == "NetworkPolicy":
+            doc["metadata"]["name"] += f"-{i}"
+    root = _write(tmp_path / "before", docs)
+    (root / ".netlint.yaml").write_text("select: [NL105]\n", encoding="utf-8")
+    report = lint(root, config=root / ".netlint.yaml")
+    doomed: set[tuple[str, str, str, int]] = set()
+    for finding in report.findings:
+        match = _LABEL.match(finding.message)
+        assert match is not None, finding.message
+        direction, number, space, name = match.groups()
+        doomed.add((space, name, direction, int(number)))
+    kept = copy.deepcopy(docs)
+    for doc in kept:
+        meta, spec = doc["metadata"], doc.get("spec", {})
+        for direction in ("ingress", "egress"):
+            rules = spec.get(direction)
+            if doc["kind"] == "NetworkPolicy" and rules:
+                spec[direction] = [
+                    r
+                    for i, r in enumerate(rules)
+                    if (meta["namespace"], meta["name"], direction, i) not in doomed
+                ]
+    before, after = index_of(root), index_of(_write(tmp_path / "after", kept))
+    # The map's address ranges are cut where the repo's ipBlocks start and end, and a deleted
+    # rule may have held one: both maps are compared on the cuts of either.
+    cuts = sorted({*_cuts(connectivity(before)), *_cuts(connectivity(after))})
+    assert _grouped(after, cuts) == _grouped(before, cuts), sorted(doomed)
