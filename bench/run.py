@@ -17,6 +17,9 @@ For each corpus (made by ../shared/bench/gen_corpus.py, cached under --work) it 
   (a new comment each run, so that no run replays the last one's outcome);
 - floor1: the one-file floor the relint is held to: a new interpreter that imports PyYAML and
   composes that policy file with libyaml, wall time of the whole process (relint_over_floor1);
+- cold_busy, floor_busy: the cold run and the floor again while another process spins on one
+  core (a shared machine's neighbour), and the cold run's ratio to the idle floor
+  (cold_busy_over_floor) and to the floor beside the same neighbour (cold_busy_over_floor_busy);
 - connectivity: ``netlint connectivity --format json`` of the whole corpus, cold, and its ratio
   to the cold check;
 - lsp_relint: in ``netlint lsp``, from a didChange on that policy to its diagnostics;
@@ -89,6 +92,19 @@ def floor(root: Path) -> float:
         [sys.executable, "-c", code, *listing], capture_output=True, text=True, check=True
     )
     return float(out.stdout)
+
+
+@contextlib.contextmanager
+def one_core_busy() -> Any:
+    """Another job holding a core for the duration (a process spinning on the CPU, as a
+    shared CI machine's neighbour does): ``cold_busy`` is the cold run beside it."""
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)  # running before the timed process starts
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
 
 
 def floor_one(path: Path) -> float:
@@ -356,6 +372,17 @@ def bench(root: Path, runs: int, *, smoke: bool, against: Path | None = None) ->
         row["cold_against_s"] = median(before)
         row["cold_over_against"] = row["cold_s"] / row["cold_against_s"]
     row["peak_rss_mib"] = max(rss) / 1024
+    # The same cold run and floor with one of the machine's cores taken by another job.
+    busy_cold, busy_floor = [], []
+    for _ in range(runs):
+        with one_core_busy():
+            busy_floor.append(floor(root))
+            shutil.rmtree(cache, ignore_errors=True)
+            busy_cold.append(timed(["check", ".", "--fail-on", "never"], root)[0])
+    row["cold_busy_s"] = median(busy_cold)
+    row["floor_busy_s"] = median(busy_floor)
+    row["cold_busy_over_floor"] = row["cold_busy_s"] / row["floor_s"]
+    row["cold_busy_over_floor_busy"] = row["cold_busy_s"] / row["floor_busy_s"]
     shutil.rmtree(cache, ignore_errors=True)
     _, tree_rss, tree_pss = tree_timed(["check", ".", "--fail-on", "never"], root)
     row["tree_mib"] = tree_rss / 1024

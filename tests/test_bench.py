@@ -50,6 +50,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
         "diff_s",
         "peak_rss_mib",
         "tree_mib",
+        "cold_busy_s",
+        "floor_busy_s",
     ):
         assert row[key] > 0
     if Path("/proc/self/smaps_rollup").is_file():  # PSS: shared pages split, so never more
