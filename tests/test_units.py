@@ -506,7 +506,7 @@ def test_a_workspace_plans_again_only_what_an_edit_changed(tmp_path: Path) -> No
     assert units()["kustomize:b"].objects is not after["kustomize:b"].objects
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(24))
 def test_a_plan_after_edits_is_the_plan_made_afresh(
     tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -551,6 +551,11 @@ def test_a_plan_after_edits_is_the_plan_made_afresh(
         app,
         "a: [unclosed\n",
         "",
+        # Other engines' policies, namespaced and cluster-wide.
+        "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata:\n  name: c\n"
+        "  namespace: one\nspec:\n  selector: all()\n",
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata:\n  name: g\n"
+        "spec:\n  selector: all()\n",
     ]
     kustomizations = [
         "namespace: three\nresources: [web.yaml, ../shared/db.yaml]\n",
@@ -582,15 +587,27 @@ def test_a_plan_after_edits_is_the_plan_made_afresh(
             o.ref.name for u in workspace.layout().units for o in u.objects if o.ref.path == rel
         ] == ([] if rel == "a/unread.yaml" else ["changed"])
         assert whole == before, rel
-    for _ in range(10):
+    evolved = 0
+    made_from = Layout._evolved.__func__  # type: ignore[attr-defined]
+
+    def counted_evolved(cls: Any, *args: Any) -> Any:
+        nonlocal evolved
+        evolved += 1
+        return made_from(cls, *args)
+
+    monkeypatch.setattr(Layout, "_evolved", classmethod(counted_evolved))
+    for _ in range(16):
         rel = rng.choice(sorted(files))
         if rel.endswith("kustomization.yaml"):
             text = rng.choice(kustomizations)
         else:
             text = rng.choice(texts)
         workspace.update(rel, text.encode())
-        incremental = view(workspace.layout().units)
-        _, results = workspace._plan()
+        incremental = workspace.layout()
+        # What the plan was made of, and the same made afresh from every result.
+        results = workspace._planned
+        assert results is not None
+        assert list(results.items()) == list(_plan_results_afresh(workspace).items())
         settings = workspace.settings
         afresh = plan(
             results,
@@ -600,7 +617,49 @@ def test_a_plan_after_edits_is_the_plan_made_afresh(
             settings.units,
             (s.path for s in workspace.skipped),
         )
-        assert incremental == view(afresh.units), (rel, text)
+        assert view(incremental.units) == view(afresh.units), (rel, text)
+        # The layout the language server keeps (the cluster's index changed where the edit
+        # was) is the one made afresh of the same plan, part for part.
+        assert _layout_view(incremental) == _layout_view(Layout.from_plan(afresh, results)), (
+            rel,
+            text,
+        )
+    assert evolved > 0  # the incremental layout was checked, not only the whole one
+
+
+def _plan_results_afresh(workspace: Any) -> dict[str, Any]:
+    patches = {p for r in workspace.results.values() for p in r.patches}
+    return {
+        p: workspace._patch_of(r) if p in patches else r
+        for p, r in sorted(workspace.results.items())
+    }
+
+
+def _index_view(index: Any) -> tuple[object, ...]:
+    """An index's parts by value (model objects compare by identity; their reprs hold every
+    field), lists in their order; dicts' keys in any order. Files by content: a unit whose
+    build is unchanged keeps its index, with the results of the files as it read them."""
+    return (
+        [(p, r.digest) for p, r in index.files.items()],
+        repr(index.policies),
+        repr(index.workloads),
+        repr(list(index.namespace_objects.items())),
+        repr(index.cluster_foreign_policies),
+        {k: repr(v) for k, v in index._foreign_in.items()},
+        {k: repr(v) for k, v in index._workloads_in.items()},
+        {k: repr(v) for k, v in index._policies_in.items()},
+        index.known_namespaces,
+    )
+
+
+def _layout_view(found: Any) -> tuple[object, ...]:
+    return (
+        [(u.unit, repr(u.objects), _index_view(u.index)) for u in found.units],
+        _index_view(found.cluster),
+        found.units_of,
+        found.not_applied,
+        found.planning_notes,
+    )
 
 
 def test_a_gitops_include_glob_that_means_nothing_is_an_incomplete_unit(tmp_path: Path) -> None:

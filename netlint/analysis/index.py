@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from netlint.core.model import (
     BUILTIN_NAMESPACES,
@@ -50,6 +51,17 @@ class PeerMatch:
     complete: bool
 
 
+_Namespaced = TypeVar("_Namespaced", NetworkPolicy, Workload)
+
+
+def by_namespace(objects: Iterable[_Namespaced]) -> dict[str, list[_Namespaced]]:
+    """``objects`` by namespace, each namespace's in their order."""
+    found: dict[str, list[_Namespaced]] = defaultdict(list)
+    for obj in objects:
+        found[obj.namespace].append(obj)
+    return found
+
+
 class Index:
     """``files`` with their objects, or with ``objects`` instead: what a deploy unit applies
     (kustomize's output, which may name files many times over) or what every unit does."""
@@ -62,39 +74,87 @@ class Index:
         self.files: dict[str, FileResult] = {}
         policies: list[NetworkPolicy] = []
         workloads: list[Workload] = []
-        self.namespace_objects: dict[str, Namespace] = {}
         foreign: list[ForeignPolicy] = []
         for result in files:
             self.files[result.path] = result
         if objects is None:
             objects = (o for r in self.files.values() for o in r.objects)
+        namespace_objects: dict[str, Namespace] = {}
         for obj in objects:
             if isinstance(obj, NetworkPolicy):
                 policies.append(obj)
             elif isinstance(obj, Workload):
                 workloads.append(obj)
             elif isinstance(obj, Namespace):
-                self.namespace_objects.setdefault(obj.name, obj)
+                namespace_objects.setdefault(obj.name, obj)
             else:
                 foreign.append(obj)
-        #: Other engines' policies: cluster-scoped ones, and namespaced ones by namespace.
-        self.cluster_foreign_policies: tuple[ForeignPolicy, ...] = tuple(
-            f for f in foreign if f.namespace is None
-        )
-        self._foreign_in: dict[str, list[ForeignPolicy]] = defaultdict(list)
+        foreign_in: dict[str, list[ForeignPolicy]] = defaultdict(list)
         for item in foreign:
             if item.namespace is not None:
-                self._foreign_in[item.namespace].append(item)
-        self.policies: tuple[NetworkPolicy, ...] = tuple(policies)
-        self.workloads: tuple[Workload, ...] = tuple(workloads)
-        self._workloads_in: dict[str, list[Workload]] = defaultdict(list)
-        self._policies_in: dict[str, list[NetworkPolicy]] = defaultdict(list)
-        for workload in workloads:
-            self._workloads_in[workload.namespace].append(workload)
-        for policy in policies:
-            self._policies_in[policy.namespace].append(policy)
+                foreign_in[item.namespace].append(item)
+        self._set(
+            self.files,
+            tuple(policies),
+            tuple(workloads),
+            namespace_objects,
+            tuple(f for f in foreign if f.namespace is None),
+            foreign_in,
+            by_namespace(workloads),
+            by_namespace(policies),
+        )
+
+    @classmethod
+    def assembled(
+        cls,
+        files: dict[str, FileResult],
+        policies: tuple[NetworkPolicy, ...],
+        workloads: tuple[Workload, ...],
+        namespace_objects: dict[str, Namespace],
+        cluster_foreign: tuple[ForeignPolicy, ...],
+        foreign_in: dict[str, list[ForeignPolicy]],
+        workloads_in: dict[str, list[Workload]],
+        policies_in: dict[str, list[NetworkPolicy]],
+    ) -> Index:
+        """The index of objects already sorted into its parts, as ``__init__`` sorts them
+        (``by_namespace`` for the last two; no part is changed afterwards, so parts may be
+        shared with another index): the cluster of the language server's next plan is the
+        last one's with the parts an edit touched made again (:meth:`Layout.from_plan`)."""
+        index = cls.__new__(cls)
+        index._set(
+            files,
+            policies,
+            workloads,
+            namespace_objects,
+            cluster_foreign,
+            foreign_in,
+            workloads_in,
+            policies_in,
+        )
+        return index
+
+    def _set(
+        self,
+        files: dict[str, FileResult],
+        policies: tuple[NetworkPolicy, ...],
+        workloads: tuple[Workload, ...],
+        namespace_objects: dict[str, Namespace],
+        cluster_foreign: tuple[ForeignPolicy, ...],
+        foreign_in: dict[str, list[ForeignPolicy]],
+        workloads_in: dict[str, list[Workload]],
+        policies_in: dict[str, list[NetworkPolicy]],
+    ) -> None:
+        self.files = files
+        self.namespace_objects = namespace_objects
+        #: Other engines' policies: cluster-scoped ones, and namespaced ones by namespace.
+        self.cluster_foreign_policies: tuple[ForeignPolicy, ...] = cluster_foreign
+        self._foreign_in = foreign_in
+        self.policies: tuple[NetworkPolicy, ...] = policies
+        self.workloads: tuple[Workload, ...] = workloads
+        self._workloads_in = workloads_in
+        self._policies_in = policies_in
         self.known_namespaces: frozenset[str] = frozenset(
-            (*self.namespace_objects, *self._workloads_in, *self._policies_in, *BUILTIN_NAMESPACES)
+            (*namespace_objects, *workloads_in, *policies_in, *BUILTIN_NAMESPACES)
         )
         # Who selects whom is worked out per namespace, when a rule first asks about it: a
         # one-file re-lint touches a few namespaces, not the whole repo.

@@ -7,12 +7,12 @@ docs/units.md and :class:`netlint.core.units.Certainty`.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from netlint.analysis.index import Index
-from netlint.core.model import ForeignPolicy, Object
+from netlint.core.model import ForeignPolicy, Namespace, NetworkPolicy, Object, Workload
 from netlint.core.units import Unit, UnitKind
 from netlint.read.load import FileResult
 from netlint.read.units import Plan
@@ -37,6 +37,12 @@ class Layout:
     units_of: dict[str, list[Unit]] = field(default_factory=dict)
     #: What planning the units found worth saying (GitOps paths it could not place).
     planning_notes: list[str] = field(default_factory=list)
+    #: The plan this layout was made of, and how many policies and workloads each unit adds
+    #: to the cluster's (where each unit's run of them starts): a plan made from that one
+    #: changes a few units, and the next layout changes only their parts (``_evolved``).
+    plan: Plan | None = None
+    policy_counts: list[int] = field(default_factory=list)
+    workload_counts: list[int] = field(default_factory=list)
 
     @classmethod
     def from_plan(
@@ -44,6 +50,15 @@ class Layout:
     ) -> Layout:
         """The units of ``plan`` with their indexes; a unit the plan took unchanged from the
         last one (the same objects) keeps the index ``previous`` made of it."""
+        base = plan.base() if plan.base is not None else None
+        if (
+            previous is not None
+            and base is not None
+            and base is previous.plan
+            and len(base.units) == len(plan.units) == len(previous.units)
+            and len(previous.policy_counts) == len(previous.units)
+        ):
+            return cls._evolved(plan, results, previous)
         kept = {id(u.objects): u for u in previous.units} if previous is not None else {}
         units = []
         for planned in plan.units:
@@ -81,7 +96,105 @@ class Layout:
             (results[p] for p in sorted(results)),
             (o for planned in plan.units for o in planned.objects),
         )
-        return cls(units, cluster, plan.not_applied, units_of, plan.notes)
+        return cls(
+            units,
+            cluster,
+            plan.not_applied,
+            units_of,
+            plan.notes,
+            plan,
+            [len(u.index.policies) for u in units],
+            [len(u.index.workloads) for u in units],
+        )
+
+    @classmethod
+    def _evolved(cls, plan: Plan, results: Mapping[str, FileResult], previous: Layout) -> Layout:
+        """The layout of a plan made from ``previous``'s by making a few units again
+        (``plan.rebuilt``), equal to the one ``from_plan`` makes afresh: the other units and
+        their indexes are ``previous``'s, and so is every part of the cluster's index that no
+        rebuilt unit's objects (before or after) are in. The cluster's policies and workloads
+        are in unit order, each unit's a run: the rebuilt units' runs are replaced."""
+        units = list(previous.units)
+        policies, workloads = list(previous.cluster.policies), list(previous.cluster.workloads)
+        policy_counts, workload_counts = (
+            list(previous.policy_counts),
+            list(previous.workload_counts),
+        )
+        touched: list[Object | ForeignPolicy] = []
+        same_units = True
+        # From the last unit to the first, so that the runs before each stay where they were.
+        for i in reversed(plan.rebuilt):
+            planned, old = plan.units[i], units[i]
+            files = [results[p] for p in planned.unit.files if p in results]
+            new = units[i] = UnitIndex(planned.unit, Index(files, planned.objects), planned.objects)
+            same_units = same_units and (old.unit is new.unit or old.unit == new.unit)
+            touched += (*old.objects, *new.objects)
+            start = sum(policy_counts[:i])
+            policies[start : start + policy_counts[i]] = new.index.policies
+            policy_counts[i] = len(new.index.policies)
+            start = sum(workload_counts[:i])
+            workloads[start : start + workload_counts[i]] = new.index.workloads
+            workload_counts[i] = len(new.index.workloads)
+        units_of = previous.units_of
+        if not same_units:
+            units_of = {}
+            for entry in units:
+                for path in entry.unit.files:
+                    units_of.setdefault(path, []).append(entry.unit)
+        old_cluster = previous.cluster
+        spaces = {o.namespace for o in touched if isinstance(o, NetworkPolicy | Workload)}
+        workloads_in = dict(old_cluster._workloads_in)
+        policies_in = dict(old_cluster._policies_in)
+        for space in spaces:
+            for part, found in ((workloads_in, workloads), (policies_in, policies)):
+                members = [o for o in found if o.namespace == space]
+                if members:
+                    part[space] = members  # type: ignore[assignment]
+                else:
+                    part.pop(space, None)
+        namespace_objects = old_cluster.namespace_objects
+        if any(isinstance(o, Namespace) for o in touched):
+            namespace_objects = {}
+            for entry in units:
+                for name, declared in entry.index.namespace_objects.items():
+                    namespace_objects.setdefault(name, declared)
+        cluster_foreign = old_cluster.cluster_foreign_policies
+        foreign_in = old_cluster._foreign_in
+        if any(isinstance(o, ForeignPolicy) for o in touched):
+            cluster_foreign = tuple(
+                f for entry in units for f in entry.index.cluster_foreign_policies
+            )
+            foreign_in = defaultdict(list)
+            for entry in units:
+                for space, local in entry.index._foreign_in.items():
+                    foreign_in[space].extend(local)
+        # The cluster's files in path order, as ``from_plan`` puts them: the workspace's
+        # results come so, which one comparison of the paths confirms.
+        every = (
+            dict(results)
+            if list(results) == list(old_cluster.files)
+            else {p: results[p] for p in sorted(results)}
+        )
+        cluster = Index.assembled(
+            every,
+            tuple(policies),
+            tuple(workloads),
+            namespace_objects,
+            cluster_foreign,
+            foreign_in,
+            workloads_in,
+            policies_in,
+        )
+        return cls(
+            units,
+            cluster,
+            plan.not_applied,
+            units_of,
+            plan.notes,
+            plan,
+            policy_counts,
+            workload_counts,
+        )
 
     @classmethod
     def together(cls, files: Sequence[FileResult]) -> Layout:

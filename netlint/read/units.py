@@ -20,7 +20,8 @@ files whole. Both ways the engine decides; the metadata trees only spare the re-
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
@@ -120,7 +121,9 @@ class Memo:
         for i, planned in enumerate(found.units):
             for path in planned.unit.files:
                 readers.setdefault(path, []).append(i)
-        self.last = _Last(dict(results), tuple(declared), skipped, found, tuple(placed), readers)
+        self.last = _Last(
+            dict(results), tuple(declared), skipped, found, tuple(placed), readers, results
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +131,8 @@ class _Last:
     """A plan and what it was made from: the loaded results (by identity), the config units,
     the templated files; how each unit was made (``("file", path)``, ``("kustomize",
     directory)``, ``("gitops", id)`` or ``("config", name)``), and the units that read each
-    file."""
+    file. ``given`` is the mapping the plan was asked of, which a caller's hint of what
+    changed since refers to (see ``plan``)."""
 
     results: dict[str, FileResult]
     declared: tuple[DeclaredUnit, ...]
@@ -136,6 +140,7 @@ class _Last:
     plan: Plan
     placed: tuple[tuple[str, str], ...]
     readers: dict[str, list[int]]
+    given: Mapping[str, FileResult]
 
 
 def _names_gitops(result: FileResult) -> bool:
@@ -154,13 +159,18 @@ class Planned:
     objects: list[Modelled]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class Plan:
     units: list[Planned]
     #: Files in a kustomize tree that no build reads: never applied, so not linted as objects.
     not_applied: list[str] = field(default_factory=list)
     #: What ``--verbose`` should say: GitOps paths that name no folder of the repo, and why.
     notes: list[str] = field(default_factory=list)
+    #: A plan made from the last one (``_replan``): that plan, while it lives, and the
+    #: positions of the units made again; every other unit is the last plan's, the same
+    #: object (a layout of the last plan keeps its indexes, see ``Layout.from_plan``).
+    base: weakref.ref[Plan] | None = None
+    rebuilt: tuple[int, ...] = ()
 
 
 def plan(
@@ -171,13 +181,19 @@ def plan(
     declared: Sequence[DeclaredUnit] = (),
     skipped: Iterable[str] = (),
     memo: Memo | None = None,
+    changed: tuple[Mapping[str, FileResult], Collection[str]] | None = None,
 ) -> Plan:
     """The units of a repo whose files were loaded into ``results`` (``skipped``: files that
     were not, templated ones), each with the model objects it applies. ``memo`` carries what
-    is still valid from one plan to the next."""
+    is still valid from one plan to the next. ``changed``, a hint: the mapping an earlier plan
+    was asked of and the paths whose results differ from it (when that was the memo's last
+    plan, they alone are compared; the others are taken to be the same objects)."""
     templated = frozenset(skipped)
     if memo is not None and memo.last is not None:
-        found = _replan(memo, memo.last, results, read, options, limits, declared, templated)
+        paths: Iterable[str] = results
+        if changed is not None and changed[0] is memo.last.given:
+            paths = changed[1]
+        found = _replan(memo, memo.last, results, paths, read, options, limits, declared, templated)
         if found is not None:
             return found
     planner = _Planner(results, read, options, limits, templated, memo)
@@ -190,6 +206,7 @@ def _replan(
     memo: Memo,
     last: _Last,
     results: Mapping[str, FileResult],
+    paths: Iterable[str],
     read: Reader,
     options: BuildOptions,
     limits: Limits,
@@ -207,7 +224,8 @@ def _replan(
     again (a plain file's unit of its own, or a build, whose memo rebuilds it), and a file no
     unit reads (in a kustomize tree, not applied) changes nothing. A GitOps folder or config
     unit that reads one, and builds that read files beside the loaded results (a generator's
-    input, whose bytes only a whole plan checks), need a whole plan."""
+    input, whose bytes only a whole plan checks), need a whole plan. ``paths``: those whose
+    results may differ from the last plan's (every path, without a hint)."""
     if last.declared != tuple(declared) or last.skipped != templated:
         return None
     before = last.results
@@ -216,8 +234,12 @@ def _replan(
     if any(build[2] is None for build in memo.builds.values()):
         return None
     units = list(last.plan.units)
+    rebuilt: set[int] = set()
     planner: _Planner | None = None
-    for path, result in results.items():
+    for path in paths:
+        result = results.get(path)
+        if result is None:
+            continue  # the keys are the same: not there now, nor at the last plan
         old = before[path]
         if old is result:
             continue
@@ -234,17 +256,27 @@ def _replan(
                 # units read which file by identity.
                 units[i] = Planned(units[i].unit, list(result.objects))
                 memo.singles[path] = (result, units[i])
+                rebuilt.add(i)
             elif how == "kustomize":
                 if planner is None:
                     planner = _Planner(results, read, options, limits, templated, memo)
-                rebuilt = planner._kustomize(key)
-                if rebuilt.unit.files != units[i].unit.files:
+                built = planner._kustomize(key)
+                if built.unit.files != units[i].unit.files:
                     return None
-                units[i] = rebuilt
+                units[i] = built
+                rebuilt.add(i)
             else:
                 return None
-    found = Plan(units, list(last.plan.not_applied), list(last.plan.notes))
-    memo.last = _Last(dict(results), last.declared, templated, found, last.placed, last.readers)
+    found = Plan(
+        units,
+        list(last.plan.not_applied),
+        list(last.plan.notes),
+        weakref.ref(last.plan),
+        tuple(sorted(rebuilt)),
+    )
+    memo.last = _Last(
+        dict(results), last.declared, templated, found, last.placed, last.readers, results
+    )
     return found
 
 

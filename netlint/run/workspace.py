@@ -11,6 +11,7 @@ import os
 import pickle
 import stat as stat_module
 import sys
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,6 +40,9 @@ PARALLEL_MIN_BYTES = 2 * 1024 * 1024
 PARALLEL_MIN_FILES = 64
 #: Shares per worker process: enough to overlap unpickling with parsing, few enough to be cheap.
 SHARES_PER_WORKER = 4
+#: Up to this many files set or dropped since the last plan, the next one's results are the
+#: last ones with those replaced (a bulk load makes them again).
+_FEW_CHANGES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,15 @@ class Workspace:
     _revived: dict[str, Skipped] = field(default_factory=dict)
     #: Each patch file's result as a patch, with the loaded result it was made from.
     _patches: dict[str, tuple[FileResult, FileResult]] = field(default_factory=dict)
+    #: What the last plan was made of (``_planned``: the results as it took them, patch files
+    #: as patches), ``results`` as they were then, and how many of them named each patch file;
+    #: with the paths whose results were set or dropped since (``_since``), the next plan's
+    #: results are those with a few paths replaced, not made again from every file (the
+    #: language server plans after every keystroke). None: the next plan takes every file.
+    _planned: dict[str, FileResult] | None = None
+    _raw: dict[str, FileResult] | None = None
+    _patch_counts: Counter[str] = field(default_factory=Counter)
+    _since: set[str] = field(default_factory=set)
 
     def load(
         self,
@@ -125,6 +138,7 @@ class Workspace:
     def update(self, rel: str, data: bytes | None) -> FileResult | None:
         """Re-load one file from ``data`` (None: the file is gone)."""
         self.results.pop(rel, None)
+        self._since.add(rel)
         self._revived.pop(rel, None)
         self.skipped = [s for s in self.skipped if s.path != rel]
         self._layout = None
@@ -143,6 +157,7 @@ class Workspace:
 
     def _add(self, result: FileResult) -> None:
         # Loaded afresh: whether a build parses it is decided again by the next plan.
+        self._since.add(result.path)
         if self._revived.pop(result.path, None) is not None:
             self.results.pop(result.path, None)
         if result.skipped:
@@ -173,11 +188,8 @@ class Workspace:
         return self._layout
 
     def _plan(self) -> tuple[Plan, dict[str, FileResult]]:
-        patches = {p for r in self.results.values() for p in r.patches}
-        results = {
-            p: self._patch_of(self.results[p]) if p in patches else self.results[p]
-            for p in sorted(self.results)
-        }
+        before = self._planned
+        results, changed = self._plan_results()
         settings = self.settings
         found = plan(
             results,
@@ -189,8 +201,43 @@ class Workspace:
             # reads and parses it (see _revive).
             (s.path for s in self.skipped if not is_not_a_manifest(s.reason)),
             self._memo,
+            None if before is None or changed is None else (before, changed),
         )
         return found, results
+
+    def _plan_results(self) -> tuple[dict[str, FileResult], set[str] | None]:
+        """The results a plan takes: every file's, in path order, a file that a kustomization
+        applies as a patch as its patch (``_as_patch``). After a few updates, the last plan's
+        with the updated paths replaced, when the same files are there and name the same
+        patch files; else made from every file. With them, the paths that may differ from the
+        last plan's (None: made from every file)."""
+        since, self._since = self._since, set()
+        planned, raw, current = self._planned, self._raw, self.results
+        if planned is not None and raw is not None and len(since) <= _FEW_CHANGES:
+            counts = self._patch_counts.copy()
+            for rel in since:
+                if (rel in current) != (rel in raw):
+                    break  # a file came or went: the order changes
+                old, new = raw.get(rel), current.get(rel)
+                if old is not new and old is not None and new is not None:
+                    counts.subtract(old.patches)
+                    counts.update(new.patches)
+            else:
+                patches = {p for p, n in counts.items() if n > 0}
+                if patches == {p for p, n in self._patch_counts.items() if n > 0}:
+                    results = dict(planned)
+                    for rel in since:
+                        if rel in current:
+                            found = current[rel]
+                            results[rel] = self._patch_of(found) if rel in patches else found
+                    self._planned, self._raw, self._patch_counts = results, dict(current), counts
+                    return results, since
+        counts = Counter(p for r in current.values() for p in r.patches)
+        results = {
+            p: self._patch_of(current[p]) if counts[p] > 0 else current[p] for p in sorted(current)
+        }
+        self._planned, self._raw, self._patch_counts = results, dict(current), counts
+        return results, None
 
     def _patch_of(self, result: FileResult) -> FileResult:
         """``_as_patch`` of a loaded result, the same object while the result is: the plan
@@ -218,6 +265,7 @@ class Workspace:
         changed = False
         for rel in [r for r in self._revived if r not in parsed]:
             self.results.pop(rel, None)
+            self._since.add(rel)
             self.skipped.append(self._revived.pop(rel))
             changed = True
         passed_over = [s for s in self.skipped if is_not_a_manifest(s.reason)]
@@ -230,6 +278,7 @@ class Workspace:
             )
             self.skipped.remove(record)
             self.results[record.path] = result
+            self._since.add(record.path)
             self._revived[record.path] = record
             changed = True
         return changed
