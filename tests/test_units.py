@@ -649,6 +649,11 @@ def _index_view(index: Any) -> tuple[object, ...]:
         {k: repr(v) for k, v in index._workloads_in.items()},
         {k: repr(v) for k, v in index._policies_in.items()},
         index.known_namespaces,
+        # Built on first use, then carried from one edit's cluster to the next.
+        [
+            (kind, [f.path for f in index.files_holding((kind,))])
+            for kind in sorted({k for r in index.files.values() for k in r.kinds})
+        ],
     )
 
 

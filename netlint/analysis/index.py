@@ -7,6 +7,7 @@ selector on any other label neither matches nor misses it (DESIGN §2, "unknown 
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -162,6 +163,47 @@ class Index:
         self._selected: dict[NetworkPolicy, list[Workload]] = {}
         self._resolved: set[str] = set()
         self._by_label: dict[tuple[str, str], list[Workload]] | None = None
+        #: By kind, the paths of the files holding an object of it (see ``files_holding``).
+        self._by_kind: dict[str, list[str]] | None = None
+
+    def files_holding(self, kinds: Iterable[str]) -> list[FileResult]:
+        """The files that hold an object of one of ``kinds`` (as a document's ``kind``), in
+        path order."""
+        if self._by_kind is None:
+            by_kind: dict[str, list[str]] = defaultdict(list)
+            for path, result in self.files.items():
+                for kind, count in result.kinds.items():
+                    if count:
+                        by_kind[kind].append(path)
+            self._by_kind = by_kind
+        found = {p for kind in kinds for p in self._by_kind.get(kind, ())}
+        return [self.files[p] for p in sorted(found)]
+
+    def carry_kinds(self, before: Index, changed: Iterable[str]) -> None:
+        """Take ``before``'s files by kind, where this index's files are ``before``'s with the
+        results of ``changed`` paths replaced (the same paths, in the same order)."""
+        if before._by_kind is None:
+            return
+        by_kind = dict(before._by_kind)
+        copied: set[str] = set()
+        for path in changed:
+            for result, add in ((before.files.get(path), False), (self.files.get(path), True)):
+                if result is None:
+                    continue
+                for kind, count in result.kinds.items():
+                    if not count:
+                        continue
+                    if kind not in copied:  # lists are shared with ``before``: copy once
+                        by_kind[kind] = list(by_kind.get(kind, ()))
+                        copied.add(kind)
+                    paths = by_kind[kind]
+                    at = bisect.bisect_left(paths, path)
+                    present = at < len(paths) and paths[at] == path
+                    if add and not present:
+                        paths.insert(at, path)
+                    elif not add and present:
+                        del paths[at]
+        self._by_kind = {kind: paths for kind, paths in by_kind.items() if paths}
 
     def _resolve(self, namespace: str) -> None:
         if namespace in self._resolved:

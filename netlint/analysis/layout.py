@@ -8,7 +8,7 @@ docs/units.md and :class:`netlint.core.units.Certainty`.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from netlint.analysis.index import Index
@@ -43,6 +43,18 @@ class Layout:
     plan: Plan | None = None
     policy_counts: list[int] = field(default_factory=list)
     workload_counts: list[int] = field(default_factory=list)
+    #: For each file, the positions in ``units`` of the units that read it (see ``reading``).
+    _readers: dict[str, list[int]] | None = None
+
+    def reading(self, paths: Iterable[str]) -> set[int]:
+        """The positions in ``units`` of the units that read any of ``paths``."""
+        if self._readers is None:
+            readers: dict[str, list[int]] = {}
+            for i, entry in enumerate(self.units):
+                for path in entry.unit.files:
+                    readers.setdefault(path, []).append(i)
+            self._readers = readers
+        return {i for path in paths for i in self._readers.get(path, ())}
 
     @classmethod
     def from_plan(
@@ -135,8 +147,9 @@ class Layout:
             start = sum(workload_counts[:i])
             workloads[start : start + workload_counts[i]] = new.index.workloads
             workload_counts[i] = len(new.index.workloads)
-        units_of = previous.units_of
+        units_of, readers = previous.units_of, previous._readers
         if not same_units:
+            readers = None
             units_of = {}
             for entry in units:
                 for path in entry.unit.files:
@@ -185,6 +198,7 @@ class Layout:
             workloads_in,
             policies_in,
         )
+        cluster.carry_kinds(old_cluster, plan.changed)
         return cls(
             units,
             cluster,
@@ -194,6 +208,7 @@ class Layout:
             plan,
             policy_counts,
             workload_counts,
+            readers,
         )
 
     @classmethod

@@ -171,6 +171,8 @@ class Plan:
     #: object (a layout of the last plan keeps its indexes, see ``Layout.from_plan``).
     base: weakref.ref[Plan] | None = None
     rebuilt: tuple[int, ...] = ()
+    #: With ``base``: the paths whose results are other objects than that plan's.
+    changed: tuple[str, ...] = ()
 
 
 def plan(
@@ -235,6 +237,7 @@ def _replan(
         return None
     units = list(last.plan.units)
     rebuilt: set[int] = set()
+    changed: list[str] = []
     planner: _Planner | None = None
     for path in paths:
         result = results.get(path)
@@ -243,6 +246,7 @@ def _replan(
         old = before[path]
         if old is result:
             continue
+        changed.append(path)
         if (
             _names_gitops(old)
             or _names_gitops(result)
@@ -273,6 +277,7 @@ def _replan(
         list(last.plan.notes),
         weakref.ref(last.plan),
         tuple(sorted(rebuilt)),
+        tuple(changed),
     )
     memo.last = _Last(
         dict(results), last.declared, templated, found, last.placed, last.readers, results

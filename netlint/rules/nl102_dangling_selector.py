@@ -147,11 +147,7 @@ def _knowledge(index: Index) -> _Knowledge:
     # the same directory (a component's folder, a namespace's folder). Few repos hold such a
     # resource, and the language server asks again after every edit: the walk over every
     # file's objects is done only when there is one.
-    operated = {
-        posixpath.dirname(f.path)
-        for f in index.files.values()
-        if not _POD_RUNNING_KINDS.isdisjoint(f.kinds)
-    }
+    operated = {posixpath.dirname(f.path) for f in index.files_holding(_POD_RUNNING_KINDS)}
     if operated:
         incomplete.update(
             obj.ref.namespace
@@ -164,9 +160,7 @@ def _knowledge(index: Index) -> _Knowledge:
     suspects = [w for w in index.workloads if not w.namespace_declared and w.is_fragment]
     blind = False
     if suspects:
-        kustomized = {
-            posixpath.dirname(f.path) for f in index.files.values() if f.kinds["Kustomization"]
-        }
+        kustomized = {posixpath.dirname(f.path) for f in index.files_holding(("Kustomization",))}
         blind = any(posixpath.dirname(w.ref.path) in kustomized for w in suspects)
     return _Knowledge(vocabulary, mentioned, frozenset(incomplete), floating, blind)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from netlint.analysis.context import Context, ProblemRule, Rule
-from netlint.analysis.layout import Layout
+from netlint.analysis.layout import Layout, UnitIndex
 from netlint.analysis.wording import listing
 from netlint.core.findings import Finding, Severity
 from netlint.core.model import Namespace, NetworkPolicy, Workload
@@ -55,6 +55,20 @@ class ActiveRule:
         return self.rule.meta
 
 
+class Only:
+    """A filter of the files to report that also lists them: ``reported`` for a re-lint of a
+    few files (an editor's buffer, the files a hook was given), so that the run visits their
+    units and objects alone instead of asking about every file of a big repo."""
+
+    __slots__ = ("paths",)
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self.paths = frozenset(paths)
+
+    def __call__(self, path: str) -> bool:
+        return path in self.paths
+
+
 def _overrides(rule: Rule, hook: str) -> bool:
     return getattr(type(rule), hook) is not getattr(Rule, hook)
 
@@ -95,9 +109,16 @@ def run(
 
     mine = _share_filter(share)
     cluster = layout.cluster
-    files = [f for f in cluster.files.values() if reported(f.path) and mine(f.path)]
+    entries: Sequence[UnitIndex] = layout.units
+    if isinstance(reported, Only):
+        # The same files and units, in the same order, as the filter below would keep.
+        named = sorted(p for p in reported.paths if p in cluster.files)
+        files = [cluster.files[p] for p in named if mine(p)]
+        entries = [layout.units[i] for i in sorted(layout.reading(reported.paths))]
+    else:
+        files = [f for f in cluster.files.values() if reported(f.path) and mine(f.path)]
     plans = []
-    for entry in layout.units:
+    for entry in entries:
         if not mine(entry.unit.id):
             continue
         changed = [path for path in entry.unit.files if reported(path)]

@@ -34,7 +34,7 @@ from netlint.run.config import (
     load_config,
     read_project_file,
 )
-from netlint.run.engine import ActiveRule, crash_meta_of, run, run_parallel
+from netlint.run.engine import ActiveRule, Only, crash_meta_of, run, run_parallel
 from netlint.run.engine import Superseded as Superseded
 from netlint.run.registry import (
     GROUP,
@@ -610,13 +610,15 @@ def _reported_filter(
     """Which files' findings to report: the paths given (files, or everything under a
     directory); everything when no path was given."""
     if override is not None:
-        return lambda path: path == override
+        return Only((override,))
     if not given:
         return lambda path: True
     files = {t.relative_to(root).as_posix() for t in targets if not t.is_dir()}
     folders = tuple(
         "" if t == root else t.relative_to(root).as_posix() + "/" for t in targets if t.is_dir()
     )
+    if not folders:  # files named one by one (a pre-commit hook's): their units alone
+        return Only(files)
     return lambda path: path in files or path.startswith(folders)
 
 
@@ -650,18 +652,31 @@ def _suppress(
     ran = {a.meta.code for a in active}
     unused = next((a for a in active if a.meta.code == suppress.UNUSED_CODE), None)
     # Only objects of reported files have findings about them, so only their annotations count.
-    everything: list[Object] = [
-        *index.policies,
-        *index.workloads,
-        *index.namespace_objects.values(),
-    ]
     results = workspace.results
-    shown = {path for path in results if reported(path)}
-    objects = [
-        o
-        for o in everything
-        if o.ref.path in shown or (o.ref.path not in results and reported(o.ref.path))
-    ]
+    objects: list[Object]
+    if isinstance(reported, Only):
+        # The objects of the units that read the files, in the cluster's order: every object
+        # comes from a file its unit reads.
+        shown = {path for path in reported.paths if path in results}
+        layout = workspace.layout()
+        entries = [layout.units[i].index for i in sorted(layout.reading(reported.paths))]
+        objects = [
+            *(o for e in entries for o in e.policies if o.ref.path in reported.paths),
+            *(o for e in entries for o in e.workloads if o.ref.path in reported.paths),
+            *(o for o in index.namespace_objects.values() if o.ref.path in reported.paths),
+        ]
+    else:
+        everything: list[Object] = [
+            *index.policies,
+            *index.workloads,
+            *index.namespace_objects.values(),
+        ]
+        shown = {path for path in results if reported(path)}
+        objects = [
+            o
+            for o in everything
+            if o.ref.path in shown or (o.ref.path not in results and reported(o.ref.path))
+        ]
     # Directives count where a finding is (a finding of a unit may lie in a file not
     # reported) and, to be reported unused, in a reported file: only those files' are read (a
     # re-lint in the editor reports one file of thousands).

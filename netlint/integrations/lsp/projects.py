@@ -37,6 +37,7 @@ from netlint.read.load import digest
 from netlint.read.parse import ParseFailure, decode
 from netlint.run.cache import Cache
 from netlint.run.config import find_config
+from netlint.run.engine import Only
 from netlint.run.registry import Catalogue, load_catalogue
 from netlint.run.runner import (
     Session,
@@ -760,9 +761,9 @@ class Linter:
             began = time.perf_counter()
             try:
                 if stop is None:
-                    findings, _ = at.session.lint(reported.__contains__)
+                    findings, _ = at.session.lint(Only(reported))
                 else:
-                    findings, _ = lint_until(at.session, reported.__contains__, stop)
+                    findings, _ = lint_until(at.session, Only(reported), stop)
             except Superseded:
                 out.traces.append(f"a newer edit came: the lint of {at.project.root} was given up")
                 break  # the sync of the newer edit lints these documents
