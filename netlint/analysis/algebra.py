@@ -782,6 +782,11 @@ class Namespaces:
     label; a declared one carries its declared labels; any other key may hold anything."""
 
     declared: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: The declared names, as a set once (``restrict`` runs for every rule NL105 compares).
+    _names: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_names", frozenset(self.declared))
 
     def restrict(self, traffic: Traffic, mentioned: Iterable[str] | None = None) -> Traffic:
         """``traffic`` limited to namespaces that can exist: the name label present, and a
@@ -793,27 +798,39 @@ class Namespaces:
         fresh undeclared name ``Z`` (no box lists ``Y`` or ``Z``), and ``Z`` carries arbitrary
         labels; so a connection outside the union at ``Y`` has a twin at ``Z`` that is too.
         """
-        names = (
-            frozenset(self.declared)
-            if mentioned is None
-            else frozenset(mentioned) & frozenset(self.declared)
-        )
+        names = self._names if mentioned is None else self._names.intersection(mentioned)
+        ordered = sorted(names)
+        # Each name's declared labels as dimensions, made once for all the boxes at it.
+        labels_of: dict[str, dict[Dim, LabelValues]] = {}
         pods: list[Box] = []
         for box in traffic.pods:
             written = box.dims.get(_NAME_DIM)
             allowed = LabelValues.present()
             if isinstance(written, LabelValues):
                 allowed = allowed.intersect(written)
-            for name in sorted(names):
-                if not allowed.contains(name):
-                    continue
-                dims: dict[Dim, Element] = {**box.dims, _NAME_DIM: LabelValues.one_of((name,))}
-                for key, value in self.declared[name].items():
-                    if key == NAME_LABEL:
-                        continue
-                    dims[(NAMESPACE, key)] = dims.get(
-                        (NAMESPACE, key), LabelValues.any()
-                    ).intersect(LabelValues.one_of((value,)))
+            # The names the box allows, in name order: of a finite set, its own values alone
+            # (a box of one namespace need not be tried against every declared name).
+            if allowed.cofinite:
+                inside = [n for n in ordered if n not in allowed.values]
+            else:
+                inside = sorted(names & allowed.values)
+            for name in inside:
+                labels = labels_of.get(name)
+                if labels is None:
+                    labels = labels_of[name] = {
+                        (NAMESPACE, key): LabelValues.one_of((value,))
+                        for key, value in self.declared[name].items()
+                        if key != NAME_LABEL
+                    }
+                dims: dict[Dim, Element] = {
+                    **box.dims,
+                    **labels,
+                    _NAME_DIM: LabelValues.one_of((name,)),
+                }
+                for dim, value in labels.items():
+                    held = box.dims.get(dim)
+                    if held is not None:  # a label the box constrains too: both hold
+                        dims[dim] = held.intersect(value)
                 fixed = Box.make(dims)
                 if fixed is not None:
                     pods.append(fixed)

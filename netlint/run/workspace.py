@@ -82,6 +82,8 @@ class Workspace:
     #: with the paths whose results were set or dropped since (``_since``), the next plan's
     #: results are those with a few paths replaced, not made again from every file (the
     #: language server plans after every keystroke). None: the next plan takes every file.
+    #: Every change of ``results`` goes through ``_add``, ``update`` or ``_revive``, which
+    #: record the path.
     _planned: dict[str, FileResult] | None = None
     _raw: dict[str, FileResult] | None = None
     _patch_counts: Counter[str] = field(default_factory=Counter)
