@@ -99,3 +99,44 @@ def test_suppressions_of_kustomize_units_and_plain_files(tmp_path: Path) -> None
     session = _session(tmp_path)
     assert _lint(session, lambda p: True)[1] > 0  # suppressions apply here
     assert _agree(tmp_path) == len(files)
+
+
+@pytest.mark.skipif(not GENERATOR.is_file(), reason="../shared/bench is not present")
+@pytest.mark.parametrize("seed", range(3))
+def test_random_edits_of_a_generated_repo_lint_as_afresh(tmp_path: Path, seed: int) -> None:
+    """The language server's path: a session kept across edits (its plan, layout and cluster
+    index changed only where each edit was) gives, after every edit, the findings a session
+    that loads the same files afresh gives, for the edited file and for a file beside it."""
+    import random
+
+    out = tmp_path / "small"
+    subprocess.run(
+        [sys.executable, str(GENERATOR), "--preset", "small", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    kept = _session(out)
+    paths = sorted(kept.workspace.results)
+    rng = random.Random(seed)
+    texts = {p: (out / p).read_text(encoding="utf-8") for p in paths}
+    for _ in range(12):
+        rel = rng.choice(paths)
+        text = texts[rel]
+        how = rng.randrange(5)
+        if how == 0:
+            text += f"\n# edit {rng.random()}\n"
+        elif how == 1:
+            text = text.replace("app:", "application:", 1)
+        elif how == 2:
+            text = texts[rng.choice(paths)]  # another file's objects here too
+        elif how == 3:
+            text = "kind: [unclosed\n"
+        else:
+            text = text.replace("namespace:", "namespace: moved-", 1)
+        texts[rel] = text
+        (out / rel).write_text(text, encoding="utf-8")
+        kept.workspace.update(rel, text.encode())
+        fresh = _session(out)
+        for shown in {rel, rng.choice(paths)}:
+            assert _lint(kept, Only((shown,))) == _lint(fresh, Only((shown,))), (rel, how)
