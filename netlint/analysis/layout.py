@@ -11,11 +11,16 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from netlint.analysis.index import Index
+from netlint.analysis.index import Index, by_namespace
 from netlint.core.model import ForeignPolicy, Namespace, NetworkPolicy, Object, Workload
 from netlint.core.units import Unit, UnitKind
 from netlint.read.load import FileResult
 from netlint.read.units import Plan
+
+#: Up to this many units made again, a layout changes only their parts of the last one; up to
+#: this many namespaces touched, the cluster's lists of only those namespaces are made again.
+_FEW_UNITS = 64
+_FEW_NAMESPACES = 8
 
 
 @dataclass(slots=True)
@@ -69,6 +74,7 @@ class Layout:
             and base is previous.plan
             and len(base.units) == len(plan.units) == len(previous.units)
             and len(previous.policy_counts) == len(previous.units)
+            and len(plan.rebuilt) <= _FEW_UNITS
         ):
             return cls._evolved(plan, results, previous)
         kept = {id(u.objects): u for u in previous.units} if previous is not None else {}
@@ -156,15 +162,18 @@ class Layout:
                     units_of.setdefault(path, []).append(entry.unit)
         old_cluster = previous.cluster
         spaces = {o.namespace for o in touched if isinstance(o, NetworkPolicy | Workload)}
-        workloads_in = dict(old_cluster._workloads_in)
-        policies_in = dict(old_cluster._policies_in)
-        for space in spaces:
-            for part, found in ((workloads_in, workloads), (policies_in, policies)):
-                members = [o for o in found if o.namespace == space]
-                if members:
-                    part[space] = members  # type: ignore[assignment]
-                else:
-                    part.pop(space, None)
+        if len(spaces) > _FEW_NAMESPACES:  # one pass over every object costs less
+            workloads_in, policies_in = by_namespace(workloads), by_namespace(policies)
+        else:
+            workloads_in = dict(old_cluster._workloads_in)
+            policies_in = dict(old_cluster._policies_in)
+            for space in spaces:
+                for part, found in ((workloads_in, workloads), (policies_in, policies)):
+                    members = [o for o in found if o.namespace == space]
+                    if members:
+                        part[space] = members  # type: ignore[assignment]
+                    else:
+                        part.pop(space, None)
         namespace_objects = old_cluster.namespace_objects
         if any(isinstance(o, Namespace) for o in touched):
             namespace_objects = {}
