@@ -21,6 +21,18 @@ GENERATOR = SHARED / "bench" / "gen_corpus.py"
 KUSTOMIZE = SHARED / "oracles" / "kustomize"
 
 
+def _generated(tmp_path: Path) -> Path:
+    """The small corpus of ``../shared/bench/gen_corpus.py`` (seeded)."""
+    out = tmp_path / "small"
+    subprocess.run(
+        [sys.executable, str(GENERATOR), "--preset", "small", "--out", str(out)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return out
+
+
 def _session(root: Path) -> Session:
     opened = _open(CheckRequest(paths=[str(root)], root=root, use_cache=False), load_catalogue())
     opened.session.load(use_cache=False, jobs=1)
@@ -46,14 +58,7 @@ def _agree(root: Path) -> int:
 
 @pytest.mark.skipif(not GENERATOR.is_file(), reason="../shared/bench is not present")
 def test_each_file_of_a_generated_repo(tmp_path: Path) -> None:
-    out = tmp_path / "small"
-    subprocess.run(
-        [sys.executable, str(GENERATOR), "--preset", "small", "--out", str(out)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    assert _agree(out) > 100
+    assert _agree(_generated(tmp_path)) > 100
 
 
 @pytest.mark.skipif(not KUSTOMIZE.is_dir(), reason="../shared/oracles/kustomize is not present")
@@ -109,13 +114,7 @@ def test_random_edits_of_a_generated_repo_lint_as_afresh(tmp_path: Path, seed: i
     that loads the same files afresh gives, for the edited file and for a file beside it."""
     import random
 
-    out = tmp_path / "small"
-    subprocess.run(
-        [sys.executable, str(GENERATOR), "--preset", "small", "--out", str(out)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    out = _generated(tmp_path)
     kept = _session(out)
     paths = sorted(kept.workspace.results)
     rng = random.Random(seed)

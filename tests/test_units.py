@@ -639,15 +639,16 @@ def _index_view(index: Any) -> tuple[object, ...]:
     """An index's parts by value (model objects compare by identity; their reprs hold every
     field), lists in their order; dicts' keys in any order. Files by content: a unit whose
     build is unchanged keeps its index, with the results of the files as it read them."""
+    parts = index.parts
     return (
-        [(p, r.digest) for p, r in index.files.items()],
-        repr(index.policies),
-        repr(index.workloads),
-        repr(list(index.namespace_objects.items())),
-        repr(index.cluster_foreign_policies),
-        {k: repr(v) for k, v in index._foreign_in.items()},
-        {k: repr(v) for k, v in index._workloads_in.items()},
-        {k: repr(v) for k, v in index._policies_in.items()},
+        [(p, r.digest) for p, r in parts.files.items()],
+        repr(parts.policies),
+        repr(parts.workloads),
+        repr(list(parts.namespace_objects.items())),
+        repr(parts.cluster_foreign),
+        {k: repr(v) for k, v in parts.foreign_in.items()},
+        {k: repr(v) for k, v in parts.workloads_in.items()},
+        {k: repr(v) for k, v in parts.policies_in.items()},
         index.known_namespaces,
         # Built on first use, then carried from one edit's cluster to the next.
         [

@@ -11,7 +11,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from netlint.core.model import (
     BUILTIN_NAMESPACES,
@@ -63,6 +63,22 @@ def by_namespace(objects: Iterable[_Namespaced]) -> dict[str, list[_Namespaced]]
     return found
 
 
+class Parts(NamedTuple):
+    """What an index sorts its objects into (``__init__`` makes them; :meth:`Index.assembled`
+    takes them made): the files, policies and workloads in order, the first Namespace object
+    of each name, other engines' policies (cluster-scoped, and by namespace), and the
+    workloads and policies of each namespace (``by_namespace``)."""
+
+    files: dict[str, FileResult]
+    policies: tuple[NetworkPolicy, ...]
+    workloads: tuple[Workload, ...]
+    namespace_objects: dict[str, Namespace]
+    cluster_foreign: tuple[ForeignPolicy, ...]
+    foreign_in: dict[str, list[ForeignPolicy]]
+    workloads_in: dict[str, list[Workload]]
+    policies_in: dict[str, list[NetworkPolicy]]
+
+
 class Index:
     """``files`` with their objects, or with ``objects`` instead: what a deploy unit applies
     (kustomize's output, which may name files many times over) or what every unit does."""
@@ -95,67 +111,58 @@ class Index:
             if item.namespace is not None:
                 foreign_in[item.namespace].append(item)
         self._set(
-            self.files,
-            tuple(policies),
-            tuple(workloads),
-            namespace_objects,
-            tuple(f for f in foreign if f.namespace is None),
-            foreign_in,
-            by_namespace(workloads),
-            by_namespace(policies),
+            Parts(
+                self.files,
+                tuple(policies),
+                tuple(workloads),
+                namespace_objects,
+                tuple(f for f in foreign if f.namespace is None),
+                foreign_in,
+                by_namespace(workloads),
+                by_namespace(policies),
+            )
         )
 
     @classmethod
-    def assembled(
-        cls,
-        files: dict[str, FileResult],
-        policies: tuple[NetworkPolicy, ...],
-        workloads: tuple[Workload, ...],
-        namespace_objects: dict[str, Namespace],
-        cluster_foreign: tuple[ForeignPolicy, ...],
-        foreign_in: dict[str, list[ForeignPolicy]],
-        workloads_in: dict[str, list[Workload]],
-        policies_in: dict[str, list[NetworkPolicy]],
-    ) -> Index:
-        """The index of objects already sorted into its parts, as ``__init__`` sorts them
-        (``by_namespace`` for the last two; no part is changed afterwards, so parts may be
-        shared with another index): the cluster of the language server's next plan is the
-        last one's with the parts an edit touched made again (:meth:`Layout.from_plan`)."""
+    def assembled(cls, parts: Parts) -> Index:
+        """The index of objects already sorted into its parts, as ``__init__`` sorts them (no
+        part is changed afterwards, so parts may be shared with another index): the cluster
+        of the language server's next plan is the last one's with the parts an edit touched
+        made again (:meth:`Layout.from_plan`)."""
         index = cls.__new__(cls)
-        index._set(
-            files,
-            policies,
-            workloads,
-            namespace_objects,
-            cluster_foreign,
-            foreign_in,
-            workloads_in,
-            policies_in,
-        )
+        index._set(parts)
         return index
 
-    def _set(
-        self,
-        files: dict[str, FileResult],
-        policies: tuple[NetworkPolicy, ...],
-        workloads: tuple[Workload, ...],
-        namespace_objects: dict[str, Namespace],
-        cluster_foreign: tuple[ForeignPolicy, ...],
-        foreign_in: dict[str, list[ForeignPolicy]],
-        workloads_in: dict[str, list[Workload]],
-        policies_in: dict[str, list[NetworkPolicy]],
-    ) -> None:
-        self.files = files
-        self.namespace_objects = namespace_objects
+    @property
+    def parts(self) -> Parts:
+        return Parts(
+            self.files,
+            self.policies,
+            self.workloads,
+            self.namespace_objects,
+            self.cluster_foreign_policies,
+            self._foreign_in,
+            self._workloads_in,
+            self._policies_in,
+        )
+
+    def _set(self, parts: Parts) -> None:
+        self.files = parts.files
+        self.namespace_objects = parts.namespace_objects
         #: Other engines' policies: cluster-scoped ones, and namespaced ones by namespace.
-        self.cluster_foreign_policies: tuple[ForeignPolicy, ...] = cluster_foreign
-        self._foreign_in = foreign_in
-        self.policies: tuple[NetworkPolicy, ...] = policies
-        self.workloads: tuple[Workload, ...] = workloads
-        self._workloads_in = workloads_in
-        self._policies_in = policies_in
+        self.cluster_foreign_policies: tuple[ForeignPolicy, ...] = parts.cluster_foreign
+        self._foreign_in = parts.foreign_in
+        self.policies: tuple[NetworkPolicy, ...] = parts.policies
+        self.workloads: tuple[Workload, ...] = parts.workloads
+        self._workloads_in = parts.workloads_in
+        self._policies_in = parts.policies_in
         self.known_namespaces: frozenset[str] = frozenset(
-            (*namespace_objects, *workloads_in, *policies_in, *BUILTIN_NAMESPACES)
+            (
+                *parts.namespace_objects,
+                *parts.workloads_in,
+                *parts.policies_in,
+                *BUILTIN_NAMESPACES,
+            )
         )
         # Who selects whom is worked out per namespace, when a rule first asks about it: a
         # one-file re-lint touches a few namespaces, not the whole repo.

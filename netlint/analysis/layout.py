@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from netlint.analysis.index import Index, by_namespace
+from netlint.analysis.index import Index, Parts, by_namespace
 from netlint.core.model import ForeignPolicy, Namespace, NetworkPolicy, Object, Workload
 from netlint.core.units import Unit, UnitKind
 from netlint.read.load import FileResult
@@ -161,12 +161,12 @@ class Layout:
                 for path in entry.unit.files:
                     units_of.setdefault(path, []).append(entry.unit)
         old_cluster = previous.cluster
+        before = old_cluster.parts
         spaces = {o.namespace for o in touched if isinstance(o, NetworkPolicy | Workload)}
         if len(spaces) > _FEW_NAMESPACES:  # one pass over every object costs less
             workloads_in, policies_in = by_namespace(workloads), by_namespace(policies)
         else:
-            workloads_in = dict(old_cluster._workloads_in)
-            policies_in = dict(old_cluster._policies_in)
+            workloads_in, policies_in = dict(before.workloads_in), dict(before.policies_in)
             for space in spaces:
                 for part, found in ((workloads_in, workloads), (policies_in, policies)):
                     members = [o for o in found if o.namespace == space]
@@ -174,38 +174,39 @@ class Layout:
                         part[space] = members  # type: ignore[assignment]
                     else:
                         part.pop(space, None)
-        namespace_objects = old_cluster.namespace_objects
+        namespace_objects = before.namespace_objects
         if any(isinstance(o, Namespace) for o in touched):
             namespace_objects = {}
             for entry in units:
                 for name, declared in entry.index.namespace_objects.items():
                     namespace_objects.setdefault(name, declared)
-        cluster_foreign = old_cluster.cluster_foreign_policies
-        foreign_in = old_cluster._foreign_in
+        cluster_foreign, foreign_in = before.cluster_foreign, before.foreign_in
         if any(isinstance(o, ForeignPolicy) for o in touched):
             cluster_foreign = tuple(
                 f for entry in units for f in entry.index.cluster_foreign_policies
             )
             foreign_in = defaultdict(list)
             for entry in units:
-                for space, local in entry.index._foreign_in.items():
+                for space, local in entry.index.parts.foreign_in.items():
                     foreign_in[space].extend(local)
         # The cluster's files in path order, as ``from_plan`` puts them: the workspace's
         # results come so, which one comparison of the paths confirms.
         every = (
             dict(results)
-            if list(results) == list(old_cluster.files)
+            if list(results) == list(before.files)
             else {p: results[p] for p in sorted(results)}
         )
         cluster = Index.assembled(
-            every,
-            tuple(policies),
-            tuple(workloads),
-            namespace_objects,
-            cluster_foreign,
-            foreign_in,
-            workloads_in,
-            policies_in,
+            Parts(
+                every,
+                tuple(policies),
+                tuple(workloads),
+                namespace_objects,
+                cluster_foreign,
+                foreign_in,
+                workloads_in,
+                policies_in,
+            )
         )
         cluster.carry_kinds(old_cluster, plan.changed)
         return cls(
