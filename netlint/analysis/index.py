@@ -178,8 +178,8 @@ class Index:
         path order."""
         if self._by_kind is None:
             by_kind: dict[str, list[str]] = defaultdict(list)
-            for path, result in self.files.items():
-                for kind, count in result.kinds.items():
+            for path in sorted(self.files):  # each list in path order (see ``carry_kinds``)
+                for kind, count in self.files[path].kinds.items():
                     if count:
                         by_kind[kind].append(path)
             self._by_kind = by_kind
