@@ -46,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ def floor(root: Path) -> float:
 
 
 @contextlib.contextmanager
-def one_core_busy() -> Any:
+def one_core_busy() -> Iterator[None]:
     """Another job holding a core for the duration (a process spinning on the CPU, as a
     shared CI machine's neighbour does): ``cold_busy`` is the cold run beside it."""
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
