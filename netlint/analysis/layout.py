@@ -51,15 +51,16 @@ class Layout:
     #: For each file, the positions in ``units`` of the units that read it (see ``reading``).
     _readers: dict[str, list[int]] | None = None
 
-    def reading(self, paths: Iterable[str]) -> set[int]:
-        """The positions in ``units`` of the units that read any of ``paths``."""
+    def reading(self, paths: Iterable[str]) -> list[UnitIndex]:
+        """The units that read any of ``paths``, in the order of ``units``."""
         if self._readers is None:
             readers: dict[str, list[int]] = {}
             for i, entry in enumerate(self.units):
                 for path in entry.unit.files:
                     readers.setdefault(path, []).append(i)
             self._readers = readers
-        return {i for path in paths for i in self._readers.get(path, ())}
+        found = {i for path in paths for i in self._readers.get(path, ())}
+        return [self.units[i] for i in sorted(found)]
 
     @classmethod
     def from_plan(
@@ -106,10 +107,7 @@ class Layout:
         ):
             units_of = previous.units_of
         else:
-            units_of = {}
-            for planned in plan.units:
-                for path in planned.unit.files:
-                    units_of.setdefault(path, []).append(planned.unit)
+            units_of = _units_of(planned.unit for planned in plan.units)
         cluster = Index(
             (results[p] for p in sorted(results)),
             (o for planned in plan.units for o in planned.objects),
@@ -156,10 +154,7 @@ class Layout:
         units_of, readers = previous.units_of, previous._readers
         if not same_units:
             readers = None
-            units_of = {}
-            for entry in units:
-                for path in entry.unit.files:
-                    units_of.setdefault(path, []).append(entry.unit)
+            units_of = _units_of(entry.unit for entry in units)
         old_cluster = previous.cluster
         before = old_cluster.parts
         spaces = {o.namespace for o in touched if isinstance(o, NetworkPolicy | Workload)}
@@ -258,3 +253,12 @@ class Layout:
         yield from self.planning_notes
         for path in self.not_applied:
             yield f"not applied: {path} is in a kustomize tree but no kustomization reads it"
+
+
+def _units_of(units: Iterable[Unit]) -> dict[str, list[Unit]]:
+    """For each file, the units that read it, in the order given."""
+    found: dict[str, list[Unit]] = {}
+    for unit in units:
+        for path in unit.files:
+            found.setdefault(path, []).append(unit)
+    return found

@@ -114,7 +114,7 @@ def run(
         # The same files and units, in the same order, as the filter below would keep.
         named = sorted(p for p in reported.paths if p in cluster.files)
         files = [cluster.files[p] for p in named if mine(p)]
-        entries = [layout.units[i] for i in sorted(layout.reading(reported.paths))]
+        entries = layout.reading(reported.paths)
     else:
         files = [f for f in cluster.files.values() if reported(f.path) and mine(f.path)]
     plans = []

@@ -658,8 +658,7 @@ def _suppress(
         # The objects of the units that read the files, in the cluster's order: every object
         # comes from a file its unit reads.
         shown = {path for path in reported.paths if path in results}
-        layout = workspace.layout()
-        entries = [layout.units[i].index for i in sorted(layout.reading(reported.paths))]
+        entries = [entry.index for entry in workspace.layout().reading(reported.paths)]
         objects = [
             *(o for e in entries for o in e.policies if o.ref.path in reported.paths),
             *(o for e in entries for o in e.workloads if o.ref.path in reported.paths),
