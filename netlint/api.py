@@ -100,7 +100,7 @@ from netlint.core.selectors import Operator, describe, describe_all, requirement
 from netlint.core.source import Span
 from netlint.core.units import Certainty, Unit, UnitKind
 from netlint.read.expectations import EndSpec, Expectation
-from netlint.read.load import FileResult
+from netlint.read.result import FileResult
 
 __all__ = [
     "BUILTIN_NAMESPACES",

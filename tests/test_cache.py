@@ -21,6 +21,7 @@ from conftest import REPO, SHARED
 from netlint.core.model import NetworkPolicy
 from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import Span
+from netlint.read import load as load_module
 from netlint.read.build import BuildOptions
 from netlint.read.load import FileResult, load
 from netlint.read.parse import Limits
@@ -91,7 +92,8 @@ def test_an_unchanged_repo_reuses_the_last_outcome(
     def no_parsing(*args: object) -> None:
         raise AssertionError("an unchanged repo must not be parsed again")
 
-    monkeypatch.setattr(workspace_module, "load", no_parsing)
+    # Looked up where it is used (the workspace imports it when it parses).
+    monkeypatch.setattr(load_module, "load", no_parsing)
     second, warm = run(repo)
     assert second == first and warm.hits == 0
 

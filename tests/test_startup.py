@@ -58,6 +58,18 @@ spec:
         - ipBlock: {cidr: 0.0.0.0/0}
 """
 
+WORKLOAD = """\
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: x}]}
+"""
+
 CONFIG = """\
 fail-on: error
 exclude: ["/vendor/"]
@@ -91,6 +103,17 @@ UNUSED = (
     "ctypes",
 )
 
+#: What parses files and plans deploy units: a run answered from the cache (a stored report,
+#: a stored cluster) needs none of it.
+PARSING = (
+    "netlint.read.load",
+    "netlint.read.units",
+    "netlint.read.gitops",
+    "netlint.read.composer",
+    "netlint.read.kustomize.build",
+    "netlint.analysis.layout",
+)
+
 PLUGIN = """\
 from netlint.api import Rule, RuleMeta, Severity
 
@@ -116,13 +139,13 @@ def _git_repo(path: Path) -> Path:
 
 
 def _check(
-    repo: Path, tmp: Path, *args: str, site: Path | None = None
+    repo: Path, tmp: Path, *args: str, site: Path | None = None, command: str = "check"
 ) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """``netlint check ARGS`` in ``repo``: its result, and the modules it imported."""
+    """``netlint COMMAND ARGS`` in ``repo``: its result, and the modules it imported."""
     out = tmp / "modules.json"
     out.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
-    env.update(NO_COLOR="1", NETLINT_ARGS=json.dumps(["check", *args]), MODULES_OUT=str(out))
+    env.update(NO_COLOR="1", NETLINT_ARGS=json.dumps([command, *args]), MODULES_OUT=str(out))
     if site is not None:
         env["PYTHONPATH"] = str(site)
     done = subprocess.run(
@@ -137,6 +160,13 @@ def _check(
     assert "Traceback" not in done.stderr, done.stderr
     modules = set(json.loads(out.read_text())) if out.exists() else set()
     return done, modules
+
+
+def _past_racy_window() -> None:
+    """Waits until files just written are older than the cache's racy window: a file changed
+    within two seconds of the state being written is read again, not trusted by its stat, and
+    such a run is not answered from the stored report (cache._RACY_NS)."""
+    time.sleep(2.1)
 
 
 def _imported(modules: set[str], name: str) -> bool:
@@ -165,6 +195,7 @@ def test_a_warm_check_without_a_config_imports_no_yaml_binding(tmp_path: Path) -
     neither PyYAML nor ruamel is imported (a config file is parsed on every run)."""
     repo = _git_repo(tmp_path / "repo")
     (repo / "np.yaml").write_text(POLICY)
+    _past_racy_window()
     first, cold = _check(repo, tmp_path, "np.yaml")
     assert "NL104" in first.stdout
     assert _imported(cold, "yaml") or _imported(cold, "ruamel")
@@ -172,6 +203,23 @@ def test_a_warm_check_without_a_config_imports_no_yaml_binding(tmp_path: Path) -
     assert again.stdout == first.stdout and again.returncode == first.returncode, again.stderr
     assert not _imported(warm, "yaml") and not _imported(warm, "ruamel")
     assert [name for name in UNUSED if _imported(warm, name)] == []
+    assert [name for name in PARSING if _imported(warm, name)] == []
+    assert _imported(cold, "netlint.read.load") and _imported(cold, "netlint.analysis.layout")
+
+
+def test_explaining_a_pair_of_a_stored_cluster_parses_and_plans_nothing(tmp_path: Path) -> None:
+    """The second ``netlint explain`` of an unchanged repo answers from the cluster the first
+    stored: the parsing and planning machinery is not even imported."""
+    repo = _git_repo(tmp_path / "repo")
+    (repo / "np.yaml").write_text(POLICY + WORKLOAD)
+    _past_racy_window()
+    first, cold = _check(repo, tmp_path, "shop/web", "shop/web", command="explain")
+    assert "shop/web" in first.stdout and first.returncode == 0, first.stderr
+    assert _imported(cold, "netlint.read.load")
+    again, warm = _check(repo, tmp_path, "shop/web", "shop/web", command="explain")
+    assert again.stdout == first.stdout and again.returncode == 0, again.stderr
+    assert [name for name in PARSING if _imported(warm, name)] == []
+    assert not _imported(warm, "yaml") and not _imported(warm, "ruamel")
 
 
 def test_a_folder_outside_any_project_caches_the_plugin_list_with_its_parse_cache(

@@ -14,7 +14,7 @@ from netlint.core.problems import Problem, ProblemKind
 from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
 from netlint.core.units import Unit
-from netlint.read.load import FileResult
+from netlint.read.result import FileResult
 
 T = TypeVar("T")
 

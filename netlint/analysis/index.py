@@ -11,7 +11,7 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from netlint.core.model import (
     BUILTIN_NAMESPACES,
@@ -26,7 +26,9 @@ from netlint.core.model import (
     Workload,
 )
 from netlint.core.selectors import Operator, requirement_matches
-from netlint.read.load import FileResult
+
+if TYPE_CHECKING:  # a type only: the parsing machinery is not needed to ask an index
+    from netlint.read.result import FileResult
 
 
 @dataclass(frozen=True, slots=True)

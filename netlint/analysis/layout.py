@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from netlint.analysis.index import Index, Parts, by_namespace
 from netlint.core.model import ForeignPolicy, Namespace, NetworkPolicy, Object, Workload
 from netlint.core.units import Unit, UnitKind
-from netlint.read.load import FileResult
-from netlint.read.units import Plan
+from netlint.read.result import FileResult
+
+if TYPE_CHECKING:  # a plan is made by netlint.read.units; a layout only reads one
+    from netlint.read.units import Plan
 
 #: Up to this many units made again, a layout changes only their parts of the last one; up to
 #: this many namespaces touched, the cluster's lists of only those namespaces are made again.

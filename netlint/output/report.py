@@ -38,7 +38,7 @@ class Report:
         """A finding's path as the user should see it: relative to the current directory, and
         escaped for a terminal or CI log (a file name is the repo's to choose: it may hold
         newlines, ESC or bytes that are not UTF-8, or start with a workflow command's ``::``)."""
-        return escape.path_text(_relative(str(self.root / path), os.getcwd()))
+        return escape.path_text(_shown(str(self.root), os.getcwd(), path))
 
     def repo_path(self, path: str) -> str:
         """A finding's path relative to the top of the git work tree (GitHub resolves SARIF and
@@ -55,10 +55,24 @@ class Report:
         return _read(str(self.root / path))
 
 
-@lru_cache(maxsize=1024)
-def _relative(path: str, cwd: str) -> str:
-    rel = os.path.relpath(path, cwd)
-    return Path(rel).as_posix()
+def _shown(root: str, cwd: str, path: str) -> str:
+    """``path`` (relative to ``root``, normalised) relative to ``cwd``."""
+    prefix = _prefix(root, cwd)
+    if prefix is not None:
+        return prefix + path
+    return Path(os.path.relpath(os.path.join(root, path), cwd)).as_posix()
+
+
+@lru_cache(maxsize=64)
+def _prefix(root: str, cwd: str) -> str | None:
+    """What makes a path relative to ``root`` relative to ``cwd`` when ``root`` is ``cwd`` or
+    below it (the usual run), else None: a report names thousands of files, and a ``relpath``
+    of each was a tenth of a warm run of a big repo."""
+    if root == cwd:
+        return ""
+    if root.startswith(cwd.rstrip("/") + "/"):
+        return Path(os.path.relpath(root, cwd)).as_posix() + "/"
+    return None
 
 
 @lru_cache(maxsize=64)

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import re
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import Final
 
-from netlint.core.model import ForeignPolicy, Object
 from netlint.core.problems import Problem, ProblemKind
-from netlint.core.source import point
 from netlint.read.build import BuildOptions, build_document
-from netlint.read.directives import Directive, scan
+from netlint.read.directives import scan
 from netlint.read.discover import CONFIG_NAMES
 from netlint.read.expectations import (
-    Expectation,
     is_expectations_document,
     is_expectations_path,
     read_document,
 )
 from netlint.read.kustomize import KUSTOMIZATION_FILES
-from netlint.read.parse import Limits, Parsed, parse, size_problem
+from netlint.read.parse import Limits, Parsed, parse
+
+# What a result is lives in netlint.read.result (light to import); these names are netlint's
+# way to it from here too.
+from netlint.read.result import NOT_A_MANIFEST as NOT_A_MANIFEST
+from netlint.read.result import FileResult as FileResult
+from netlint.read.result import FileTooLarge as FileTooLarge
+from netlint.read.result import digest as digest
+from netlint.read.result import is_not_a_manifest as is_not_a_manifest
+from netlint.read.result import out_of_memory as out_of_memory
+from netlint.read.result import unreadable as unreadable
 
 #: A Go-template action where YAML would need a value: at the start of a line, after `- `, or as
 #: the unquoted value of a key. Inside quotes or a block scalar (Prometheus rules, Grafana
@@ -42,8 +45,6 @@ _BLOCK_HEADER: Final = re.compile(
     r"(?:[!&]\S*[ \t]+)*[|>][1-9+-]{0,2}[ \t]*(?:#.*)?"
 )
 
-#: How the reason a file is passed over as no manifest begins (see ``not_a_manifest``).
-NOT_A_MANIFEST: Final = "not a Kubernetes manifest"
 #: What may be a manifest's ``apiVersion`` or ``kind`` key, anywhere in a file's text: the word
 #: in any case, whole, maybe closed by a quote, then a colon after nothing but blanks and line
 #: breaks (``kind: x``, ``"kind": "x"``, ``'Kind' : x``, ``? kind`` then ``: x``); or the word
@@ -58,53 +59,6 @@ _MANIFEST_KEY: Final = re.compile(
 #: (kustomize's names; any case, as a case-insensitive file system finds them) and netlint's
 #: own configuration; expectations files are ``is_expectations_path``'s.
 _NAMED_INPUTS: Final = frozenset(name.lower() for name in (*KUSTOMIZATION_FILES, *CONFIG_NAMES))
-
-
-@dataclass(slots=True)
-class FileResult:
-    path: str
-    digest: str
-    objects: list[Object | ForeignPolicy] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    kinds: Counter[str] = field(default_factory=Counter)
-    #: Why the file was not linted (``templated``), or None.
-    skipped: str | None = None
-    documents: int = 0
-    #: ``# netlint: disable...`` comments.
-    directives: list[Directive] = field(default_factory=list)
-    #: Files that a Kustomization in this file applies as patches.
-    patches: list[str] = field(default_factory=list)
-    #: Connectivity expectations the file states (netlint.read.expectations; NL301 judges them).
-    expectations: list[Expectation] = field(default_factory=list)
-
-
-def digest(data: bytes) -> str:
-    """The content hash that identifies a file's bytes (cache keys, change detection)."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-class FileTooLarge(OSError):
-    """A file over ``limits.max_file_bytes``, found from its size before it was read."""
-
-    def __init__(self, size: int, limits: Limits) -> None:
-        super().__init__(errno.EFBIG, "file too large")
-        self.size = size
-        self.limits = limits
-
-
-def unreadable(path: str, error: OSError) -> FileResult:
-    """A file that could not be read: an NL001 finding at its first line, never a silent skip
-    (its objects are unknown, so the run must not pass as if it had none). It has no digest,
-    so it is never cached."""
-    if isinstance(error, FileTooLarge):
-        return FileResult(path, "", problems=[size_problem(path, error.size, error.limits)])
-    reason = error.strerror or type(error).__name__
-    # The reason comes from the OS or from netlint; escaped all the same, so that no byte of it
-    # can act on a terminal or a CI log.
-    shown = reason.encode("ascii", "backslashreplace").decode("ascii")
-    shown = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in shown)
-    message = f"netlint cannot read this file: {shown}"
-    return FileResult(path, "", problems=[Problem(ProblemKind.SYNTAX, message, point(path, 0, 0))])
 
 
 def is_templated(text: str) -> bool:
@@ -151,12 +105,6 @@ def _broken_by_template(parsed: Parsed) -> bool:
     return any("{{" in text for text in lines)
 
 
-def is_not_a_manifest(reason: str) -> bool:
-    """Whether a skip ``reason`` is :func:`not_a_manifest`'s (the reason is all a skip
-    records, in the cache too)."""
-    return reason.startswith(NOT_A_MANIFEST)
-
-
 def not_a_manifest(parsed: Parsed, loaded: FileResult) -> str | None:
     """Why a file that does not parse is passed over as no Kubernetes manifest, or None when
     it may be one (then its syntax error is an NL001).
@@ -189,17 +137,6 @@ def not_a_manifest(parsed: Parsed, loaded: FileResult) -> str | None:
         f"{NOT_A_MANIFEST}: it does not parse (line {where.line} column {where.col}: "
         f"{problem.message}) and names no apiVersion or kind"
     )
-
-
-def out_of_memory(path: str) -> FileResult:
-    """The NL001 of a file whose reading ran out of memory, wherever that happened (composing,
-    converting, modelling). Like an unreadable file it has no digest, so it is never cached:
-    whether a file fits depends on the machine, not on its content alone."""
-    message = (
-        "file too large to read within memory (netlint ran out of memory reading it); "
-        "not linted: lower limits.max-file-bytes or limits.max-alias-expansion, or split it"
-    )
-    return FileResult(path, "", problems=[Problem(ProblemKind.SYNTAX, message, point(path, 0, 0))])
 
 
 def load(

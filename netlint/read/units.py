@@ -43,8 +43,8 @@ from netlint.core.units import DeclaredUnit, Unit, UnitKind
 from netlint.read import gitops, kustomize
 from netlint.read.build import IGNORE_ANNOTATION, BuildOptions, build_tree
 from netlint.read.discover import GlobError, compile_glob
-from netlint.read.load import FileResult
 from netlint.read.parse import ALL, Limits, PathKey, Tree, parse, to_tree
+from netlint.read.result import FileResult
 
 Modelled = Object | ForeignPolicy
 #: path relative to the root -> its bytes (an editor's unsaved buffer first), None when there

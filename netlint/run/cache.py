@@ -74,7 +74,7 @@ from netlint.output.report import Report
 from netlint.read.directives import Directive
 from netlint.read.discover import Skipped
 from netlint.read.expectations import EndSpec, Expectation
-from netlint.read.load import FileResult, digest
+from netlint.read.result import FileResult, digest
 from netlint.run import safedir
 from netlint.run.safedir import CACHE_DIR, Anchor, Refused, Reject
 from netlint.run.safedir import tuple_of as _t

@@ -7,10 +7,9 @@ import traceback
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from netlint.analysis.context import Context, ProblemRule, Rule
-from netlint.analysis.layout import Layout, UnitIndex
 from netlint.analysis.wording import listing
 from netlint.core.findings import Finding, Severity
 from netlint.core.model import Namespace, NetworkPolicy, Workload
@@ -19,6 +18,9 @@ from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
 from netlint.core.units import Certainty, Unit
 from netlint.run.workers import ordered_map
+
+if TYPE_CHECKING:
+    from netlint.analysis.layout import Layout, UnitIndex
 
 #: Who a rule's crash is reported as when the catalogue has no rule of kind INTERNAL to report
 #: it (one without netlint's own rules): the identity of netlint's NL900. A crash is never

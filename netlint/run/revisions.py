@@ -30,7 +30,7 @@ from typing import Final
 
 from netlint.analysis.layout import Layout
 from netlint.read.discover import CONFIG_NAMES, EXTENSIONS, GlobSet, Skipped, find_git_root
-from netlint.read.load import FileResult, digest
+from netlint.read.result import FileResult, digest
 from netlint.run.config import Config
 from netlint.run.registry import Catalogue
 from netlint.run.runner import Session

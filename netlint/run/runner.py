@@ -13,17 +13,17 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netlint.analysis.index import Index
-from netlint.analysis.layout import Layout
 from netlint.core.findings import Finding
 from netlint.core.model import Object
 from netlint.core.problems import ProblemKind
 from netlint.output.report import Report
 from netlint.read.build import BuildOptions
 from netlint.read.discover import Skipped, discover, find_git_root, real_path
-from netlint.read.load import digest, is_not_a_manifest
 from netlint.read.parse import Limits
+from netlint.read.result import digest, is_not_a_manifest
 from netlint.run import suppress
 from netlint.run.cache import Cache, code_salt
 from netlint.run.config import (
@@ -45,6 +45,9 @@ from netlint.run.registry import (
     unknown_tokens,
 )
 from netlint.run.workspace import LoadSettings, Workspace, default_jobs, read_file
+
+if TYPE_CHECKING:
+    from netlint.analysis.layout import Layout
 
 
 class UsageError(Exception):

@@ -15,25 +15,29 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from netlint.analysis.index import Index
-from netlint.analysis.layout import Layout
 from netlint.core.problems import ProblemKind
 from netlint.core.units import DeclaredUnit
-from netlint.read.build import BuildOptions
 from netlint.read.discover import Skipped
-from netlint.read.load import (
+from netlint.read.result import (
     FileResult,
     FileTooLarge,
     digest,
     is_not_a_manifest,
-    load,
     unreadable,
 )
-from netlint.read.parse import Limits
-from netlint.read.units import Memo, Plan, plan
 from netlint.run.cache import Cache, ShardRef, ShardWriter, decode_results, encode_results
 from netlint.run.workers import exit_with_parent
+
+if TYPE_CHECKING:
+    # Parsing, planning and indexing are imported where they run: a run answered from the
+    # cache (an unchanged repo, ``netlint explain`` of a stored cluster) never imports them.
+    from netlint.analysis.index import Index
+    from netlint.analysis.layout import Layout
+    from netlint.read.build import BuildOptions
+    from netlint.read.parse import Limits
+    from netlint.read.units import Memo, Plan
 
 #: Below these, starting worker processes costs more than it saves.
 PARALLEL_MIN_BYTES = 2 * 1024 * 1024
@@ -68,7 +72,7 @@ class Workspace:
     _previous: Layout | None = None
     #: What planning the units keeps for the next plan (the language server plans again
     #: after every edit): files parsed whole and builds, while their files are unchanged.
-    _memo: Memo = field(default_factory=Memo)
+    _memo: Memo | None = None
     #: Files builds read that are not parsed manifests (a generator's ``.env``, a resource
     #: outside the roots), with the digest of what was read (None: nothing could be).
     unlisted_reads: dict[str, str | None] = field(default_factory=dict)
@@ -148,6 +152,8 @@ class Workspace:
         if data is None:
             return None
         self.overrides[rel] = data
+        from netlint.read.load import load
+
         result = load(rel, data, self.settings.options, self.settings.limits)
         self._add(result)
         return result
@@ -171,7 +177,7 @@ class Workspace:
         """Plan as the next of ``other``'s plans (another revision of the same project): the
         builds whose files are unchanged, and the indexes of unchanged units, are taken from
         it instead of made again."""
-        self._memo = other._memo
+        self._memo = other._memo = other._memo_made()
         self._previous = other._layout
 
     def index(self) -> Index:
@@ -181,6 +187,8 @@ class Workspace:
     def layout(self) -> Layout:
         """The deploy units, each with its index, and the cluster index over them all."""
         if self._layout is None:
+            from netlint.analysis.layout import Layout
+
             with _lasting(freeze=False):
                 found, results = self._plan()
                 if self._revive(found):
@@ -189,7 +197,16 @@ class Workspace:
             self._previous = self._layout
         return self._layout
 
+    def _memo_made(self) -> Memo:
+        if self._memo is None:
+            from netlint.read.units import Memo
+
+            self._memo = Memo()
+        return self._memo
+
     def _plan(self) -> tuple[Plan, dict[str, FileResult]]:
+        from netlint.read.units import plan
+
         before = self._planned
         results, changed = self._plan_results()
         settings = self.settings
@@ -202,7 +219,7 @@ class Workspace:
             # A file passed over as no manifest is not a template: a build that names it
             # reads and parses it (see _revive).
             (s.path for s in self.skipped if not is_not_a_manifest(s.reason)),
-            self._memo,
+            self._memo_made(),
             None if before is None or changed is None else (before, changed),
         )
         return found, results
@@ -271,6 +288,8 @@ class Workspace:
             self.skipped.append(self._revived.pop(rel))
             changed = True
         passed_over = [s for s in self.skipped if is_not_a_manifest(s.reason)]
+        from netlint.read.load import load
+
         for record in [s for s in passed_over if s.path in parsed]:
             data = self.read(record.path)
             if data is None:
@@ -409,6 +428,10 @@ def _lasting(*, freeze: bool) -> Iterator[None]:
 def _load_chunk(
     settings: LoadSettings, chunk: Sequence[tuple[str, bytes | None]]
 ) -> list[FileResult]:
+    if not chunk:
+        return []
+    from netlint.read.load import load
+
     gc.disable()
     out = []
     for rel, data in chunk:

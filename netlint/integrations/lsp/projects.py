@@ -33,8 +33,8 @@ from netlint.core.source import LineIndex, Span
 from netlint.output.ruledocs import help_uri
 from netlint.read.directives import scan
 from netlint.read.discover import CONFIG_NAMES, EXTENSIONS, GlobSet, discover, find_git_root
-from netlint.read.load import digest
 from netlint.read.parse import ParseFailure, decode
+from netlint.read.result import digest
 from netlint.run.cache import Cache
 from netlint.run.config import find_config
 from netlint.run.engine import Only
