@@ -265,7 +265,7 @@ def _check_target(ctx: Context, known: _Knowledge, policy: NetworkPolicy) -> Fin
     """spec.podSelector: judged only where the repo declares the workloads."""
     index = ctx.cluster
     selector = policy.pod_selector
-    candidates = _candidates(index, known, policy, (policy.namespace,), home=True)
+    candidates = _candidates(ctx, known, policy, (policy.namespace,), home=True)
     if candidates is None or any(selector.matches(w.pod_labels) for w in candidates):
         return None
     hint, related = _pod_hint(index, selector, candidates, (policy.namespace,), looking="target")
@@ -281,26 +281,39 @@ def _check_target(ctx: Context, known: _Knowledge, policy: NetworkPolicy) -> Fin
 
 
 def _candidates(
-    index: Index,
+    ctx: Context,
     known: _Knowledge,
     policy: NetworkPolicy,
     namespaces: Sequence[str],
     *,
     home: bool,
-) -> list[Workload] | None:
+) -> Sequence[Workload] | None:
     """The workloads whose pods may run in ``namespaces`` (the policy's own namespace when
     ``home``); None when the repo does not know them all (a namespace without declared
     workloads, or one it declares only in part)."""
+    index = ctx.cluster
     if known.blind or any(
         not index.workloads_in(ns) or ns in known.incomplete for ns in namespaces
     ):
         return None
-    if home and not policy.namespace_declared:
-        # The policy itself lands wherever it is applied: any workload may be its neighbour.
-        return [w for w in index.workloads if not w.is_fragment]
+    # The policy itself lands wherever it is applied: any workload may be its neighbour.
+    anywhere = home and not policy.namespace_declared
+    # Once per run for each set of namespaces, not per selector: listed per selector, a
+    # namespace of n workloads and n policies cost n^2.
+    return ctx.cluster_memo(
+        ("candidates", tuple(namespaces), anywhere),
+        lambda: _workloads_of(index, known, namespaces, anywhere),
+    )
+
+
+def _workloads_of(
+    index: Index, known: _Knowledge, namespaces: Sequence[str], anywhere: bool
+) -> tuple[Workload, ...]:
+    if anywhere:
+        return tuple(w for w in index.workloads if not w.is_fragment)
     found = [w for ns in namespaces for w in index.workloads_in(ns) if not w.is_fragment]
     found += [w for w in known.floating if w.namespace not in namespaces]
-    return found
+    return tuple(found)
 
 
 def _check_peer(
@@ -320,7 +333,7 @@ def _check_peer(
     pod_selector = peer.pod_selector
     if pod_selector is None:
         return None
-    candidates = _candidates(index, known, policy, namespaces, home=ns_selector is None)
+    candidates = _candidates(ctx, known, policy, namespaces, home=ns_selector is None)
     if candidates is None or any(pod_selector.matches(w.pod_labels) for w in candidates):
         return None
     hint, related = _pod_hint(

@@ -134,7 +134,8 @@ class Workspace:
                     continue
                 self._add(cached)
             writer = cache.shard_writer() if cache is not None else None
-            for result, shard in _load_many(self.settings, todo, jobs, writer):
+            sizes = {rel: st.st_size for rel, st in stats.items()}
+            for result, shard in _load_many(self.settings, todo, jobs, writer, sizes):
                 self._add(result)
                 # An unreadable file has no digest: nothing to remember about it.
                 if cache is not None and result.path in stats and result.digest:
@@ -474,18 +475,22 @@ def _load_many(
     todo: list[tuple[str, bytes | None]],
     jobs: int,
     writer: ShardWriter | None,
+    sizes: Mapping[str, int],
 ) -> list[tuple[FileResult, ShardRef | None]]:
+    """Each file of ``todo`` loaded; ``sizes``: the files' sizes from the stats taken (a
+    stat of every file again, twice, was a tenth of a cold run of many small files)."""
     workers = jobs if jobs > 0 else default_jobs()
-    size = sum(len(data) if data is not None else _size(settings.root / rel) for rel, data in todo)
+    lengths = [
+        len(data) if data is not None else sizes.get(rel) or _size(settings.root / rel)
+        for rel, data in todo
+    ]
+    size = sum(lengths)
     if workers < 2 or len(todo) < PARALLEL_MIN_FILES or size < PARALLEL_MIN_BYTES:
         return [(result, None) for result in _load_chunk(settings, todo)]
     # Workers read their files themselves (only names cross the pipe). The files are dealt
     # round-robin by size into a few shares per worker, so that shares are alike and the main
     # process decodes the first ones while workers still parse the last.
-    ordered = sorted(
-        range(len(todo)),
-        key=lambda i: -(len(todo[i][1] or b"") or _size(settings.root / todo[i][0])),
-    )
+    ordered = sorted(range(len(todo)), key=lambda i: -lengths[i])
     count = min(workers * SHARES_PER_WORKER, len(todo))
     shares: list[list[int]] = [[] for _ in range(count)]
     for position, i in enumerate(ordered):
