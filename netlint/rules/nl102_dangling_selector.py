@@ -205,10 +205,15 @@ class _NamespaceScope:
     open: bool
 
 
-def _namespace_scope(index: Index, known: _Knowledge, selector: LabelSelector) -> _NamespaceScope:
-    signature = tuple(
+def _signature(selector: LabelSelector) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """What a selector requires, in a canonical order: selectors alike answer alike."""
+    return tuple(
         sorted((r.key, r.operator.value, tuple(sorted(r.values))) for r in selector.requirements)
     )
+
+
+def _namespace_scope(index: Index, known: _Knowledge, selector: LabelSelector) -> _NamespaceScope:
+    signature = _signature(selector)
     found = known.scopes.get(signature)
     if found is None:
         found = _resolve_scope(index, known, selector)
@@ -369,9 +374,14 @@ def _check_peer(
 def _namespace_finding(
     ctx: Context, policy: NetworkPolicy, selector: LabelSelector, where: str
 ) -> Finding:
-    declared = sorted(ctx.cluster.namespace_objects.values(), key=lambda ns: ns.name)
-    labelled = [(ns.labels, ns.name_span, f"Namespace {ns.name}") for ns in declared]
-    hint, related = _label_hint(selector, labelled)
+    declared = ctx.cluster_memo("declared", lambda: _declared(ctx.cluster))
+    # The same hint for every selector that requires the same, in the same order (the hint
+    # follows that order): a repo of a thousand Namespaces whose policies name one that is
+    # not there compared each with every label again.
+    requires = tuple((r.key, r.operator, r.values) for r in selector.requirements)
+    hint, related = ctx.cluster_memo(
+        ("namespace hint", requires), lambda: _label_hint(selector, declared)
+    )
     return ctx.finding(
         selector.key_span,
         f"{where} namespaceSelector `{selector}` matches no namespace the repo knows "
@@ -380,6 +390,12 @@ def _namespace_finding(
         related=related,
         subject=policy,
     )
+
+
+def _declared(index: Index) -> list[Labelled]:
+    """The declared Namespaces, by name, as the hints compare them."""
+    declared = sorted(index.namespace_objects.values(), key=lambda ns: ns.name)
+    return [(ns.labels, ns.name_span, f"Namespace {ns.name}") for ns in declared]
 
 
 def _pod_hint(
