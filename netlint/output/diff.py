@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from netlint.analysis.index import Index
 from netlint.analysis.reach import (
@@ -41,7 +41,7 @@ from netlint.analysis.reach import (
 )
 from netlint.core import escape
 from netlint.core.findings import Finding, Related, Severity
-from netlint.core.model import Direction, ForeignPolicy, NetworkPolicy, Workload
+from netlint.core.model import Direction, ForeignPolicy, LabelSelector, NetworkPolicy, Workload
 from netlint.core.rule import RuleMeta
 from netlint.core.source import Span
 from netlint.output.connectivity import mermaid_quote
@@ -240,7 +240,7 @@ def compare(base: ConnectivityMap, head: ConnectivityMap, base_name: str, head_n
     if affected is None:
         changes = _compare_whole(base, head)
     else:
-        changes = _compare_some(before, after, *affected)
+        changes = _compare_some(before, after, affected)
     old_ends, new_ends = set(before.members), set(after.members)
     for change in changes:
         _explain(change, before, after)
@@ -269,31 +269,43 @@ def _workload_print(workload: Workload) -> object:
     )
 
 
-def _affected(
-    before: _Side, after: _Side
-) -> tuple[set[Endpoint], set[Endpoint], set[Endpoint]] | None:
-    """(endpoints whose egress answers may differ, those whose ingress answers may, those
-    that changed themselves), or None when they are too many to compute pair by pair (or a
-    cluster-scoped foreign policy changed, which reaches everything)."""
+class _Reach(NamedTuple):
+    """The endpoints whose answers a change may reach: whose egress answers may differ, whose
+    ingress answers may, the same towards pods only (a change of rules whose peers are all
+    ipBlocks reaches external ranges alone: ipBlocks never match pods), and those that changed
+    themselves."""
+
+    sources: set[Endpoint]
+    destinations: set[Endpoint]
+    pod_sources: set[Endpoint]
+    pod_destinations: set[Endpoint]
+    changed: set[Endpoint]
+
+
+def _affected(before: _Side, after: _Side) -> _Reach | None:
+    """What a change reaches (``_Reach``), or None when it is too much to compute pair by pair
+    (or a cluster-scoped foreign policy changed, which reaches everything)."""
     sides = (before, after)
     indexes = [s.map.index for s in sides]
     cluster_wide = [_foreign_print(i.cluster_foreign_policies) for i in indexes]
     if cluster_wide[0] != cluster_wide[1]:
         return None
-    sources: set[Endpoint] = set()
-    destinations: set[Endpoint] = set()
-    # Workloads that changed, or whose namespace did (labels, other engines' policies).
-    prints = [_endpoint_prints(s) for s in sides]
+    # Workloads that changed, or whose namespace did (labels, other engines' policies). Both
+    # revisions share the workloads of unchanged files: the same objects need no print.
+    old, new = before.members, after.members
     changed = {
-        e for e in prints[0].keys() | prints[1].keys() if prints[0].get(e) != prints[1].get(e)
+        e
+        for e in old.keys() | new.keys()
+        if not _same_objects(old.get(e), new.get(e))
+        and _members_print(old.get(e)) != _members_print(new.get(e))
     }
-    spaces = {e.namespace for p in prints for e in p}
-    for space in spaces:
+    ends = old.keys() | new.keys()
+    for space in {e.namespace for e in ends}:
         a, b = (_namespace_print(i, space) for i in indexes)
         if a != b:
-            changed.update(e for p in prints for e in p if e.namespace == space)
-    sources |= changed
-    destinations |= changed
+            changed.update(e for e in ends if e.namespace == space)
+    sources, destinations = set(changed), set(changed)
+    pod_sources, pod_destinations = set(changed), set(changed)
     # Policies that changed: every workload they select, in either map, for their directions.
     # Both revisions share the objects of unchanged files (the base takes the work tree's
     # parsed results and builds): only names whose objects differ have their keys compared.
@@ -304,6 +316,12 @@ def _affected(
             continue
         if Counter(p.enforced_key() for p in a) == Counter(p.enforced_key() for p in b):
             continue
+        towards_pods = {
+            d
+            for d in (Direction.EGRESS, Direction.INGRESS)
+            if Counter(_pod_facing_key(p, d) for p in a)
+            != Counter(_pod_facing_key(p, d) for p in b)
+        }
         for side, index in zip(sides, indexes, strict=True):
             for policy in index.policies_in(key[0]):
                 if policy.name != key[1]:
@@ -314,13 +332,58 @@ def _affected(
                         continue
                     if Direction.EGRESS in policy.policy_types:
                         sources.add(end)
+                        if Direction.EGRESS in towards_pods:
+                            pod_sources.add(end)
                     if Direction.INGRESS in policy.policy_types:
                         destinations.add(end)
-    ends = len(set(before.members) | set(after.members))
+                        if Direction.INGRESS in towards_pods:
+                            pod_destinations.add(end)
     atoms = sum(len(a) for s in sides for d in s.map.partition.values() for a in d.values())
-    if 4 * (len(sources) + len(destinations)) * (ends + atoms) > MAX_PAIR_EVALUATIONS:
+    pairs = len(pod_sources) + len(pod_destinations)
+    if 4 * (pairs * len(ends) + (len(sources) + len(destinations)) * atoms) > MAX_PAIR_EVALUATIONS:
         return None
-    return sources, destinations, changed
+    return _Reach(sources, destinations, pod_sources, pod_destinations, changed)
+
+
+def _pod_facing_key(policy: NetworkPolicy, direction: Direction) -> object:
+    """What of a policy can answer a pod in ``direction`` (``enforced_key`` without what only
+    addresses meet): whether it is valid, whom it selects, whether it isolates the direction,
+    and its rules that hold pods, each with its selector peers and ports. A rule whose peers are
+    all ipBlocks holds no pod, and neither does an ipBlock beside a selector."""
+    if direction not in policy.policy_types:
+        return (policy.valid, _selector_print(policy.pod_selector), None)
+    rules = []
+    for rule in policy.rules(direction):
+        peers = [
+            (_selector_print(p.pod_selector), _selector_print(p.namespace_selector))
+            for p in rule.peers
+            if p.ip_block is None
+            and (p.pod_selector is not None or p.namespace_selector is not None)
+        ]
+        if rule.peers and not peers:
+            continue
+        ports = tuple((p.protocol, p.port, p.end_port) for p in rule.ports)
+        rules.append((not rule.peers, tuple(peers), ports))
+    return (policy.valid, _selector_print(policy.pod_selector), tuple(rules))
+
+
+def _selector_print(selector: LabelSelector | None) -> object:
+    if selector is None:
+        return None
+    return frozenset((r.key, r.operator, r.values) for r in selector.requirements)
+
+
+def _same_objects(a: Sequence[Workload] | None, b: Sequence[Workload] | None) -> bool:
+    return (
+        a is not None
+        and b is not None
+        and len(a) == len(b)
+        and all(x is y for x, y in zip(a, b, strict=True))
+    )
+
+
+def _members_print(members: Sequence[Workload] | None) -> object:
+    return None if members is None else tuple(sorted(repr(_workload_print(w)) for w in members))
 
 
 def _foreign_print(found: Iterable[ForeignPolicy]) -> object:
@@ -346,13 +409,6 @@ def _namespace_print(index: Index, namespace: str) -> object:
         tuple(sorted(index.namespace_labels(namespace).items())),
         _foreign_print(index.foreign_policies_for(namespace)),
     )
-
-
-def _endpoint_prints(side: _Side) -> dict[Endpoint, object]:
-    return {
-        end: tuple(sorted(repr(_workload_print(w)) for w in members))
-        for end, members in side.members.items()
-    }
 
 
 def _policies_by_name(index: Index) -> dict[tuple[str, str], list[NetworkPolicy]]:
@@ -397,23 +453,19 @@ def _atoms(sides: Sequence[_Side], direction: Direction) -> list[External]:
     return out
 
 
-def _compare_some(
-    before: _Side,
-    after: _Side,
-    sources: set[Endpoint],
-    destinations: set[Endpoint],
-    changed: set[Endpoint],
-) -> list[Change]:
+def _compare_some(before: _Side, after: _Side, reach: _Reach) -> list[Change]:
     changes: list[Change] = []
     sides = (before, after)
+    sources, destinations, changed = reach.sources, reach.destinations, reach.changed
+    pod_sources, pod_destinations = reach.pod_sources, reach.pod_destinations
     ends = sorted(set(before.members) | set(after.members), key=lambda e: e.label.encode())
-    pairs = {(s, d) for s in sources for d in ends if d != s}
-    pairs |= {(s, d) for d in destinations for s in ends if s != d}
+    pairs = {(s, d) for s in pod_sources for d in ends if d != s}
+    pairs |= {(s, d) for d in pod_destinations for s in ends if s != d}
     for src, dst in sorted(pairs, key=lambda p: (p[0].label.encode(), p[1].label.encode())):
         # A side depends on its own end's isolating policies and on the other end's pods: when
         # only one side can differ and it does not, neither does the answer.
-        egress_may = src in sources or dst in changed
-        ingress_may = dst in destinations or src in changed
+        egress_may = src in pod_sources or dst in changed
+        ingress_may = dst in pod_destinations or src in changed
         if egress_may != ingress_may:
             direction = Direction.EGRESS if egress_may else Direction.INGRESS
             if _side_unchanged(sides, src, dst, direction):
