@@ -9,10 +9,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO, SHARED
 
+from netlint.run import engine
 from netlint.run.engine import Only
 from netlint.run.registry import load_catalogue
 from netlint.run.runner import CheckRequest, Session, _open
@@ -139,3 +141,35 @@ def test_random_edits_of_a_generated_repo_lint_as_afresh(tmp_path: Path, seed: i
         fresh = _session(out)
         for shown in {rel, rng.choice(paths)}:
             assert _lint(kept, Only((shown,))) == _lint(fresh, Only((shown,))), (rel, how)
+
+
+@pytest.mark.skipif(not GENERATOR.is_file(), reason="../shared/bench is not present")
+def test_a_re_lint_of_one_file_is_not_forked_for_the_size_of_the_repo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the rules run in forked processes is decided by the objects they will check:
+    a re-lint of one file of a big repo checks its units' alone, in this process; a whole
+    run of the same repo forks. Either way the findings are the same."""
+    session = _session(_generated(tmp_path))
+    layout = session.workspace.layout()
+    path = next(p for p in sorted(session.workspace.results) if layout.reading([p]))
+    unit_size = sum(len(e.index.policies) + len(e.index.workloads) for e in layout.reading([path]))
+    cluster_size = len(layout.cluster.policies) + len(layout.cluster.workloads)
+    assert unit_size < cluster_size
+    monkeypatch.setattr(engine, "PARALLEL_MIN_OBJECTS", unit_size + 1)
+    forked: list[int] = []
+    real = engine.ordered_map
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        forked.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "ordered_map", counted)
+    named = session.lint(Only((path,)), jobs=2)
+    assert forked == []
+    assert _lint(session, Only((path,))) == (
+        sorted(f"{f.span} {f.code} {f.message}" for f in named[0]),
+        named[1],
+    )
+    session.lint(lambda p: True, jobs=2)
+    assert forked == [1]

@@ -241,7 +241,15 @@ def run_parallel(
     Only where fork exists (Linux) and the repo is big enough to pay for it; the findings are
     the same as ``run``'s (the caller sorts them).
     """
-    size = len(layout.cluster.policies) + len(layout.cluster.workloads)
+    if isinstance(reported, Only):
+        # A re-lint of a few files checks the objects of their units alone: forking a copy of
+        # a big repo's process for them cost more than the rules (and each copy worked out
+        # the rules' cluster-wide facts again).
+        size = sum(
+            len(e.index.policies) + len(e.index.workloads) for e in layout.reading(reported.paths)
+        )
+    else:
+        size = len(layout.cluster.policies) + len(layout.cluster.workloads)
     if jobs < 2 or size < PARALLEL_MIN_OBJECTS or sys.platform != "linux":
         return run(layout, rules, reported, crash_meta=crash_meta, debug=debug, notes=notes)
 
