@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from netlint.analysis.index import Index, Parts, by_namespace
 from netlint.core.model import ForeignPolicy, Namespace, NetworkPolicy, Object, Workload
-from netlint.core.units import Unit, UnitKind
+from netlint.core.units import Unit, UnitKind, readers_of
 from netlint.read.result import FileResult
 
 if TYPE_CHECKING:  # a plan is made by netlint.read.units; a layout only reads one
@@ -51,18 +51,20 @@ class Layout:
     plan: Plan | None = None
     policy_counts: list[int] = field(default_factory=list)
     workload_counts: list[int] = field(default_factory=list)
-    #: For each file, the positions in ``units`` of the units that read it (see ``reading``).
+    #: Without a plan (``together``): for each file, the positions in ``units`` of the units
+    #: that read it (see ``reading``).
     _readers: dict[str, list[int]] | None = None
 
     def reading(self, paths: Iterable[str]) -> list[UnitIndex]:
-        """The units that read any of ``paths``, in the order of ``units``."""
-        if self._readers is None:
-            readers: dict[str, list[int]] = {}
-            for i, entry in enumerate(self.units):
-                for path in entry.unit.files:
-                    readers.setdefault(path, []).append(i)
-            self._readers = readers
-        found = {i for path in paths for i in self._readers.get(path, ())}
+        """The units that read any of ``paths``, in the order of ``units`` (which is the
+        plan's: its map of readers serves)."""
+        if self.plan is not None:
+            readers = self.plan.readers()
+        else:
+            if self._readers is None:
+                self._readers = readers_of(entry.unit for entry in self.units)
+            readers = self._readers
+        found = {i for path in paths for i in readers.get(path, ())}
         return [self.units[i] for i in sorted(found)]
 
     @classmethod
@@ -154,9 +156,8 @@ class Layout:
             start = sum(workload_counts[:i])
             workloads[start : start + workload_counts[i]] = new.index.workloads
             workload_counts[i] = len(new.index.workloads)
-        units_of, readers = previous.units_of, previous._readers
+        units_of = previous.units_of
         if not same_units:
-            readers = None
             units_of = _units_of(entry.unit for entry in units)
         old_cluster = previous.cluster
         before = old_cluster.parts
@@ -216,7 +217,6 @@ class Layout:
             plan,
             policy_counts,
             workload_counts,
-            readers,
         )
 
     @classmethod

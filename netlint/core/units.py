@@ -9,6 +9,7 @@ safe answer is silence may look at every unit (the *cluster* view).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -101,3 +102,12 @@ class Unit:
     def name(self) -> str:
         """How messages name it: ``kustomize overlays/prod``."""
         return f"{self.kind.value} {self.root or '.'}"
+
+
+def readers_of(units: Iterable[Unit]) -> dict[str, list[int]]:
+    """For each file, the positions (in ``units``' order) of the units that read it."""
+    readers: dict[str, list[int]] = {}
+    for i, unit in enumerate(units):
+        for path in unit.files:
+            readers.setdefault(path, []).append(i)
+    return readers

@@ -39,7 +39,7 @@ from netlint.core.model import (
 )
 from netlint.core.problems import Problem, ProblemKind
 from netlint.core.source import Span, point
-from netlint.core.units import DeclaredUnit, Unit, UnitKind
+from netlint.core.units import DeclaredUnit, Unit, UnitKind, readers_of
 from netlint.read import gitops, kustomize
 from netlint.read.build import IGNORE_ANNOTATION, BuildOptions, build_tree
 from netlint.read.discover import GlobError, compile_glob
@@ -117,13 +117,7 @@ class Memo:
         found: Plan,
         placed: Sequence[tuple[str, str]],
     ) -> None:
-        readers: dict[str, list[int]] = {}
-        for i, planned in enumerate(found.units):
-            for path in planned.unit.files:
-                readers.setdefault(path, []).append(i)
-        self.last = _Last(
-            dict(results), tuple(declared), skipped, found, tuple(placed), readers, results
-        )
+        self.last = _Last(dict(results), tuple(declared), skipped, found, tuple(placed), results)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,15 +125,14 @@ class _Last:
     """A plan and what it was made from: the loaded results (by identity), the config units,
     the templated files; how each unit was made (``("file", path)``, ``("kustomize",
     directory)``, ``("gitops", id)`` or ``("config", name)``), and the units that read each
-    file. ``given`` is the mapping the plan was asked of, which a caller's hint of what
-    changed since refers to (see ``plan``)."""
+    file (``plan.readers()``). ``given`` is the mapping the plan was asked of, which a caller's
+    hint of what changed since refers to (see ``plan``)."""
 
     results: dict[str, FileResult]
     declared: tuple[DeclaredUnit, ...]
     skipped: frozenset[str]
     plan: Plan
     placed: tuple[tuple[str, str], ...]
-    readers: dict[str, list[int]]
     given: Mapping[str, FileResult]
 
 
@@ -173,6 +166,15 @@ class Plan:
     rebuilt: tuple[int, ...] = ()
     #: With ``base``: the paths whose results are other objects than that plan's.
     changed: tuple[str, ...] = ()
+    #: For each file, the positions of the units that read it (see ``readers``).
+    _readers: dict[str, list[int]] | None = None
+
+    def readers(self) -> dict[str, list[int]]:
+        """For each file, the positions in ``units`` of the units that read it: which units a
+        re-plan makes again, and which a re-lint visits (``Layout.reading``)."""
+        if self._readers is None:
+            self._readers = readers_of(planned.unit for planned in self.units)
+        return self._readers
 
 
 def plan(
@@ -253,7 +255,7 @@ def _replan(
             or posixpath.basename(path) in kustomize.KUSTOMIZATION_FILES
         ):
             return None
-        for i in last.readers.get(path, ()):
+        for i in last.plan.readers().get(path, ()):
             how, key = last.placed[i]
             if how == "file":
                 # The same Unit (a file's unit is its path): the layout keeps its map of which
@@ -278,10 +280,11 @@ def _replan(
         weakref.ref(last.plan),
         tuple(sorted(rebuilt)),
         tuple(changed),
+        # The same files in each unit (a rebuilt one reads what it read, or there is no
+        # plan made this way): the same readers.
+        last.plan.readers(),
     )
-    memo.last = _Last(
-        dict(results), last.declared, templated, found, last.placed, last.readers, results
-    )
+    memo.last = _Last(dict(results), last.declared, templated, found, last.placed, results)
     return found
 
 
