@@ -134,8 +134,7 @@ class Workspace:
                     continue
                 self._add(cached)
             writer = cache.shard_writer() if cache is not None else None
-            sizes = {rel: st.st_size for rel, st in stats.items()}
-            for result, shard in _load_many(self.settings, todo, jobs, writer, sizes):
+            for result, shard in _load_many(self.settings, todo, jobs, writer, stats):
                 self._add(result)
                 # An unreadable file has no digest: nothing to remember about it.
                 if cache is not None and result.path in stats and result.digest:
@@ -475,13 +474,14 @@ def _load_many(
     todo: list[tuple[str, bytes | None]],
     jobs: int,
     writer: ShardWriter | None,
-    sizes: Mapping[str, int],
+    stats: Mapping[str, os.stat_result],
 ) -> list[tuple[FileResult, ShardRef | None]]:
-    """Each file of ``todo`` loaded; ``sizes``: the files' sizes from the stats taken (a
-    stat of every file again, twice, was a tenth of a cold run of many small files)."""
+    """Each file of ``todo`` loaded; ``stats``: the stats taken of the files, whose sizes
+    deal the files into shares (a stat of every file again, twice, was a tenth of a cold run
+    of many small files)."""
     workers = jobs if jobs > 0 else default_jobs()
     lengths = [
-        len(data) if data is not None else sizes.get(rel) or _size(settings.root / rel)
+        len(data) if data is not None else _known_size(stats.get(rel)) or _size(settings.root / rel)
         for rel, data in todo
     ]
     size = sum(lengths)
@@ -521,6 +521,10 @@ def _load_many(
             for i, result in zip(futures[future], decoded, strict=True):
                 results[i] = (result, shard)
     return [results[i] for i in range(len(todo))]
+
+
+def _known_size(stat: os.stat_result | None) -> int:
+    return stat.st_size if stat is not None else 0
 
 
 def _size(path: Path) -> int:
