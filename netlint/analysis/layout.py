@@ -112,7 +112,7 @@ class Layout:
         ):
             units_of = previous.units_of
         else:
-            units_of = _units_of(planned.unit for planned in plan.units)
+            units_of = _units_of([planned.unit for planned in plan.units], plan.readers())
         cluster = Index(
             (results[p] for p in sorted(results)),
             (o for planned in plan.units for o in planned.objects),
@@ -158,7 +158,7 @@ class Layout:
             workload_counts[i] = len(new.index.workloads)
         units_of = previous.units_of
         if not same_units:
-            units_of = _units_of(entry.unit for entry in units)
+            units_of = _units_of([entry.unit for entry in units], plan.readers())
         old_cluster = previous.cluster
         before = old_cluster.parts
         spaces = {o.namespace for o in touched if isinstance(o, NetworkPolicy | Workload)}
@@ -258,10 +258,7 @@ class Layout:
             yield f"not applied: {path} is in a kustomize tree but no kustomization reads it"
 
 
-def _units_of(units: Iterable[Unit]) -> dict[str, list[Unit]]:
-    """For each file, the units that read it, in the order given."""
-    found: dict[str, list[Unit]] = {}
-    for unit in units:
-        for path in unit.files:
-            found.setdefault(path, []).append(unit)
-    return found
+def _units_of(units: Sequence[Unit], readers: Mapping[str, list[int]]) -> dict[str, list[Unit]]:
+    """For each file, the units that read it, in the order given: ``readers`` (the plan's,
+    ``Plan.readers``) says where they are in ``units``."""
+    return {path: [units[i] for i in at] for path, at in readers.items()}
