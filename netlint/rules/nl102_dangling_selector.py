@@ -205,15 +205,10 @@ class _NamespaceScope:
     open: bool
 
 
-def _signature(selector: LabelSelector) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
-    """What a selector requires, in a canonical order: selectors alike answer alike."""
-    return tuple(
+def _namespace_scope(index: Index, known: _Knowledge, selector: LabelSelector) -> _NamespaceScope:
+    signature = tuple(
         sorted((r.key, r.operator.value, tuple(sorted(r.values))) for r in selector.requirements)
     )
-
-
-def _namespace_scope(index: Index, known: _Knowledge, selector: LabelSelector) -> _NamespaceScope:
-    signature = _signature(selector)
     found = known.scopes.get(signature)
     if found is None:
         found = _resolve_scope(index, known, selector)
@@ -306,7 +301,7 @@ def _candidates(
     # Once per run for each set of namespaces, not per selector: listed per selector, a
     # namespace of n workloads and n policies cost n^2.
     return ctx.cluster_memo(
-        ("candidates", tuple(namespaces), anywhere),
+        ("candidates", None if anywhere else tuple(namespaces)),
         lambda: _workloads_of(index, known, namespaces, anywhere),
     )
 
