@@ -241,6 +241,41 @@ def test_two_revisions_are_read_without_a_checkout(tmp_path: Path) -> None:
     assert json.loads(out.stdout)["summary"]["changed"] == 1
 
 
+def test_blobs_the_work_tree_holds_are_taken_from_it_unread(tmp_path: Path) -> None:
+    # On feature, whose work tree is its HEAD but for apps.yaml: db.yaml's blob of feature is
+    # the work tree's bytes (taken, unread), main's is not, nor is apps.yaml's of either.
+    root = _repo(tmp_path)
+    (root / "k8s" / "apps.yaml").write_text(BASE + "# edited\n", encoding="utf-8")
+    (root / "k8s" / "notes.txt").write_text("not a manifest\n", encoding="utf-8")
+    workspace, config = loaded(CheckRequest(paths=[str(root)], use_cache=False))
+    known = workspace.layout().cluster.files
+    catalogue = load_catalogue((root,))
+    for name, unread in (("feature", {"k8s/db.yaml"}), ("main", set())):
+        commit = revisions.resolve_commit(root, name)
+        taken = revisions.load_revision(config, catalogue, commit, use_cache=False, known=known)
+        alone = revisions.load_revision(config, catalogue, commit, use_cache=False)
+        assert set(taken.tree.unread) == unread
+        assert set(taken.tree.files) == {"k8s/apps.yaml", "k8s/db.yaml"} - unread
+        assert _objects(taken.layout) == _objects(alone.layout)
+        assert taken.parsed == 1 + len({"k8s/db.yaml"} - unread)
+        # A text asked for (SARIF's) is read then, and is the revision's.
+        texts = taken.texts(["k8s/db.yaml", "k8s/apps.yaml", "nowhere.yaml"])
+        assert texts == alone.texts(["k8s/db.yaml", "k8s/apps.yaml"])
+        assert texts["k8s/db.yaml"] == (DB_POLICY_HEAD if name == "feature" else DB_POLICY)
+        assert not taken.tree.unread
+
+    # The same through the command line, SARIF of two revisions included: the opener's file
+    # of feature is the work tree's (unread until the report cites it).
+    out = _netlint("--no-cache", "--format", "sarif", "main", "feature", cwd=root)
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)["runs"][0]["results"]
+    assert results and all(r["partialFingerprints"]["primaryLocationLineHash"] for r in results)
+    lines = sorted(r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results)
+    assert lines == sorted(
+        [_line(DB_POLICY_HEAD, "app: cache"), _line(DB_POLICY_HEAD, "app: frontend")]
+    )
+
+
 def test_a_revision_is_never_read_from_the_disk(tmp_path: Path) -> None:
     root = _repo(tmp_path)
     kustomization = "resources: [apps.yaml, extra.yaml]\n"
@@ -470,6 +505,13 @@ def test_a_revision_planned_after_the_work_tree_is_planned_as_alone(tmp_path: Pa
     )
     alone = revisions.load_revision(config, catalogue, commit, use_cache=False, known=known)
     assert _objects(after.layout) == _objects(alone.layout)
+    # Unchanged files are the work tree's, unread, but for kustomizations, which builds read
+    # whole (one git call for all, not one per build). Planned alone, lab's patch of
+    # base/apps.yaml reads it whole: every file not read is read then, in one call.
+    kustomizations = {p for p in files if p.endswith("kustomization.yaml")}
+    assert kustomizations <= set(after.tree.files)
+    assert set(after.tree.unread) == {"base/apps.yaml"}
+    assert not alone.tree.unread and set(alone.tree.files) == set(files)
     assert _objects(after.layout) != _objects(work)
     namespaces = {o.ref.namespace for u in after.layout.units for o in u.objects}
     assert "prod" in namespaces and "production" not in namespaces

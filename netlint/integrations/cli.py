@@ -535,7 +535,7 @@ def _diff(args: argparse.Namespace) -> int:
     if len(refs) > 2:
         _say("give at most two revisions (BASE HEAD) or two directories (DIR1 DIR2)")
         return EXIT_USAGE
-    texts: dict[str, str] | None = None
+    head: revisions.Revision | None = None
     use_cache = not args.no_cache
     try:
         if len(refs) == 2 and all(os.path.isdir(r) for r in refs):
@@ -572,7 +572,7 @@ def _diff(args: argparse.Namespace) -> int:
                 head = revisions.load_revision(
                     config, catalogue, head_commit, use_cache=use_cache, known=known
                 )
-                head_layout, texts, head_name = head.layout, head.texts, refs[1]
+                head_layout, head_name = head.layout, refs[1]
             else:
                 head_layout, head_name = work, "the work tree"
             names, root = [base_name, head_name], config.root
@@ -588,7 +588,7 @@ def _diff(args: argparse.Namespace) -> int:
     head_map = connectivity(head_layout.cluster)
     base_map = connectivity(base_layout.cluster, like=head_map)
     result = compare(base_map, head_map, names[0], names[1])
-    text = render(result, args.format, root, texts)
+    text = render(result, args.format, root, head.texts if head is not None else None)
     if args.output is not None:
         with open(args.output, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from pathlib import Path
@@ -908,14 +908,22 @@ def findings(diff: Diff) -> list[Finding]:
     return out
 
 
-def render_sarif(diff: Diff, root: Path, texts: dict[str, str] | None = None) -> str:
+#: The texts of some files of the head revision, when it is not the work tree (SARIF's
+#: fingerprints and columns are of the head's text: ``Revision.texts``).
+Texts = Callable[[Iterable[str]], dict[str, str]]
+
+
+def render_sarif(diff: Diff, root: Path, texts: Texts | None = None) -> str:
     from netlint.output.reporters import sarif
 
-    report = Report(findings(diff), root, [DIFF_META], overrides=dict(texts or {}))
+    found = findings(diff)
+    cited = {s.path for f in found for s in (f.span, *(r.span for r in f.related))}
+    overrides = texts(cited) if texts is not None else {}
+    report = Report(found, root, [DIFF_META], overrides=overrides)
     return sarif.render(report, category="netlint-diff")
 
 
-def render(diff: Diff, form: str, root: Path, texts: dict[str, str] | None = None) -> str:
+def render(diff: Diff, form: str, root: Path, texts: Texts | None = None) -> str:
     if form == "json":
         return render_json(diff)
     if form == "markdown":

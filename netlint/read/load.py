@@ -22,6 +22,7 @@ from netlint.read.parse import Limits, Parsed, parse
 from netlint.read.result import NOT_A_MANIFEST as NOT_A_MANIFEST
 from netlint.read.result import FileResult as FileResult
 from netlint.read.result import FileTooLarge as FileTooLarge
+from netlint.read.result import blob_id
 from netlint.read.result import digest as digest
 from netlint.read.result import is_not_a_manifest as is_not_a_manifest
 from netlint.read.result import out_of_memory as out_of_memory
@@ -155,7 +156,7 @@ def load(
 def _load(
     path: str, data: bytes, options: BuildOptions, limits: Limits, pass_over: bool
 ) -> FileResult:
-    result = FileResult(path, digest(data))
+    result = FileResult(path, digest(data), blob=blob_id(data))
     parsed = parse(path, data, limits)
     if (parsed.text and is_templated(parsed.text)) or _broken_by_template(parsed):
         result.skipped = "templated"
@@ -196,5 +197,5 @@ def _load(
     why = not_a_manifest(parsed, result) if pass_over else None
     if why is not None:
         # Not linted, as a Helm template is not: listed as passed over, with the reason.
-        return FileResult(path, result.digest, skipped=why)
+        return FileResult(path, result.digest, skipped=why, blob=result.blob)
     return result

@@ -42,11 +42,21 @@ class FileResult:
     patches: list[str] = field(default_factory=list)
     #: Connectivity expectations the file states (netlint.read.expectations; NL301 judges them).
     expectations: list[Expectation] = field(default_factory=list)
+    #: git's object id of the bytes (``blob_id``): ``netlint diff`` takes this result for a
+    #: revision's blob of the same id without reading the blob. Empty when nothing was read.
+    blob: str = ""
 
 
 def digest(data: bytes) -> str:
     """The content hash that identifies a file's bytes (cache keys, change detection)."""
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives ``data`` as a blob in a SHA-1 repository (``git hash-object``): how a
+    revision's file is known to hold the same bytes as one already loaded. Only ever compared
+    with ids git printed: a SHA-256 repository's ids never equal one, and its blobs are read."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 class FileTooLarge(OSError):

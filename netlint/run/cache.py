@@ -80,7 +80,7 @@ from netlint.run.safedir import CACHE_DIR, Anchor, Refused, Reject
 from netlint.run.safedir import tuple_of as _t
 
 #: Bumped whenever the layout of any encoded object changes: older files are then rejected.
-FORMAT: Final = 8
+FORMAT: Final = 9
 #: Files modified this close to the state's writing may have changed within one timestamp tick.
 _RACY_NS: Final = 2_000_000_000
 #: How long another run's unreferenced files are kept: a racing run writes its shards while it
@@ -713,6 +713,7 @@ def _e_result(r: FileResult) -> tuple[Any, ...]:
         tuple((d.tokens, d.file_level, d.own_line, _es(d.span, p)) for d in r.directives),
         tuple(r.patches),
         tuple(_e_expectation(e, p) for e in r.expectations),
+        r.blob,
     )
 
 
@@ -766,7 +767,8 @@ def _d_result(v: object) -> FileResult:
         directives,
         patches,
         expectations,
-    ) = _t(v, 10)
+        blob,
+    ) = _t(v, 11)
     p = _s(path)
     decoded_objects = []
     for item in _t(objects):
@@ -794,6 +796,7 @@ def _d_result(v: object) -> FileResult:
         decoded_directives,
         list(_strs(patches)),
         [_d_expectation(item, p) for item in _t(expectations)],
+        _s(blob),
     )
 
 

@@ -13,24 +13,27 @@ size limit and the whole tree by :data:`MAX_TREE_BYTES`.
 Files are chosen as discovery chooses them in the work tree (the config's roots and excludes,
 manifest extensions, Helm templates skipped), parsed by the same loader, and planned with a
 workspace whose reads never reach the disk: a kustomization of the revision reads the
-revision's files only. A blob whose content the parse cache knows (most files are unchanged
-between a base and the work tree) is taken from the cache, by content, without a parse; the
-cache is only read, never written, for a revision.
+revision's files only. Most files are unchanged between a base and the work tree: a blob
+whose id is that of a work tree file's bytes (``FileResult.blob``) is not even read, the work
+tree's result stands for it; a blob whose content the parse cache knows is taken from the
+cache, by content, without a parse. The cache is only read, never written, for a revision.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from netlint.analysis.layout import Layout
 from netlint.read.discover import CONFIG_NAMES, EXTENSIONS, GlobSet, Skipped, find_git_root
-from netlint.read.result import FileResult, digest
+from netlint.read.kustomize import KUSTOMIZATION_FILES
+from netlint.read.result import FileResult
 from netlint.run.config import Config
 from netlint.run.registry import Catalogue
 from netlint.run.runner import Session
@@ -137,6 +140,29 @@ class Tree:
 
     files: dict[str, bytes] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
+    #: Files not read, with their blob ids: the caller holds the same bytes already
+    #: (``read_tree``'s ``known``); ``read`` and ``fetch`` read them when asked after all.
+    unread: dict[str, str] = field(default_factory=dict)
+    top: Path | None = None
+
+    def paths(self) -> set[str]:
+        return {*self.files, *self.unread}
+
+    def read(self, rel: str) -> bytes | None:
+        """The bytes of a file of the revision. The first one asked for that was not read
+        fetches every file not read (one ``git cat-file``: a build that reads one such file
+        may read hundreds)."""
+        if rel in self.unread:
+            self.fetch(list(self.unread))
+        return self.files.get(rel)
+
+    def fetch(self, paths: Iterable[str]) -> None:
+        """Read those of ``paths`` that were not read, in one ``git cat-file``."""
+        if self.top is None:  # not a revision's (nothing is unread)
+            return
+        wanted = [(self.unread.pop(p), p) for p in sorted(set(paths)) if p in self.unread]
+        for (_, path), data in zip(wanted, _cat(self.top, wanted), strict=True):
+            self.files[path] = data
 
 
 def _confined(rel: str) -> bool:
@@ -144,11 +170,21 @@ def _confined(rel: str) -> bool:
     return bool(rel) and not rel.startswith("/") and all(p not in ("", ".", "..") for p in parts)
 
 
-def read_tree(top: Path, commit: str, prefix: str, max_file_bytes: int) -> Tree:
+def read_tree(
+    top: Path,
+    commit: str,
+    prefix: str,
+    max_file_bytes: int,
+    known: Mapping[str, str] | None = None,
+) -> Tree:
     """Every regular file of ``commit`` under ``prefix`` (the project root relative to the
-    top of the work tree, ``""`` for the top), each at most ``max_file_bytes``."""
+    top of the work tree, ``""`` for the top), each at most ``max_file_bytes``. ``known``:
+    blob ids of files the caller has the bytes of (``FileResult.blob``); a file whose blob
+    has that id is listed in ``Tree.unread``, not read (most files of a base revision are
+    the work tree's)."""
     listing = _git(top, "ls-tree", "-r", "-z", "-l", "--full-tree", commit)
-    tree = Tree()
+    tree = Tree(top=top)
+    known = known or {}
     wanted: list[tuple[str, str]] = []
     total = 0
     for entry in listing.split(b"\0"):
@@ -182,20 +218,31 @@ def read_tree(top: Path, commit: str, prefix: str, max_file_bytes: int) -> Tree:
         total += length
         if total > MAX_TREE_BYTES:
             raise RevisionError(f"revision {commit[:12]} holds over {MAX_TREE_BYTES:,} bytes")
-        wanted.append((sha, path))
-    if not wanted:
-        return tree
-    out = _git(top, "cat-file", "--batch", data=b"".join(s.encode() + b"\n" for s, _ in wanted))
+        if known.get(path) == sha:
+            tree.unread[path] = sha
+        else:
+            wanted.append((sha, path))
+    for (_, path), data in zip(wanted, _cat(top, wanted), strict=True):
+        tree.files[path] = data
+    return tree
+
+
+def _cat(top: Path, blobs: Sequence[tuple[str, str]]) -> list[bytes]:
+    """The bytes of each (blob id, path) of ``blobs``, in order, from one ``git cat-file``."""
+    if not blobs:
+        return []
+    out = _git(top, "cat-file", "--batch", data=b"".join(s.encode() + b"\n" for s, _ in blobs))
+    found: list[bytes] = []
     offset = 0
-    for sha, path in wanted:
+    for sha, path in blobs:
         end = out.find(b"\n", offset)
         header = out[offset:end].split()
         if len(header) != 3 or header[0].decode() != sha or header[1] != b"blob":
             raise RevisionError(f"git cat-file could not read {sha[:12]} ({path!r})")
         length = int(header[2])
-        tree.files[path] = out[end + 1 : end + 1 + length]
+        found.append(out[end + 1 : end + 1 + length])
         offset = end + 1 + length + 1
-    return tree
+    return found
 
 
 def manifests(tree: Tree, config: Config) -> tuple[list[str], list[Skipped]]:
@@ -211,7 +258,8 @@ def manifests(tree: Tree, config: Config) -> tuple[list[str], list[Skipped]]:
     excluded = GlobSet(config.exclude)
     files: list[str] = []
     skipped: list[Skipped] = []
-    for rel in sorted(tree.files):
+    paths = tree.paths()
+    for rel in sorted(paths):
         if not any(not s or rel == s or rel.startswith(s + "/") for s in scopes):
             continue
         if not rel.lower().endswith(EXTENSIONS) or rel.rpartition("/")[2] in CONFIG_NAMES:
@@ -220,28 +268,39 @@ def manifests(tree: Tree, config: Config) -> tuple[list[str], list[Skipped]]:
             continue
         directory, _, _ = rel.rpartition("/")
         chart, _, name = directory.rpartition("/")
-        if name == "templates" and (f"{chart}/Chart.yaml" if chart else "Chart.yaml") in tree.files:
+        if name == "templates" and (f"{chart}/Chart.yaml" if chart else "Chart.yaml") in paths:
             skipped.append(Skipped(rel, "templated"))
             continue
         files.append(rel)
     return files, skipped
 
 
+@dataclass(slots=True)
 class _Snapshot(Workspace):
     """A workspace of one revision: every read is of the revision's blobs, never the disk."""
 
+    tree: Tree = field(default_factory=Tree)
+
     def read(self, rel: str) -> bytes | None:
-        return self.overrides.get(rel)
+        found = self.overrides.get(rel)
+        return found if found is not None else self.tree.read(rel)
 
 
 @dataclass(slots=True)
 class Revision:
     commit: str
     layout: Layout
-    #: The revision's text of each file read (SARIF fingerprints and columns need them).
-    texts: dict[str, str]
+    tree: Tree
     #: Files parsed afresh (the others came from the parse cache, by content).
     parsed: int
+
+    def texts(self, paths: Iterable[str]) -> dict[str, str]:
+        """The revision's text of each of ``paths`` it holds (SARIF fingerprints and columns
+        need them), reading the blobs not read yet in one ``git cat-file``."""
+        asked = set(paths)
+        self.tree.fetch(asked)
+        files = self.tree.files
+        return {r: files[r].decode("utf-8", "replace") for r in asked if r in files}
 
 
 def load_revision(
@@ -256,30 +315,40 @@ def load_revision(
 ) -> Revision:
     """The deploy units of the project as they are in ``commit``. ``known``: results already
     loaded (the work tree's ``layout.cluster.files``), taken for each blob with the same path
-    and content, so that only what the revision changed is parsed or read from the cache.
-    ``like``: the work tree's workspace, whose unit builds are taken where their files are the
-    same (``Workspace.follow``)."""
+    and id, unread, so that only what the revision changed is read, and parsed or taken from
+    the cache. ``like``: the work tree's workspace, whose unit builds are taken where their
+    files are the same (``Workspace.follow``)."""
     top = git_top(config.root)
     prefix = "" if top == config.root else config.root.relative_to(top).as_posix()
-    tree = read_tree(top, commit, prefix, config.limits.max_file_bytes)
+    # A file a kustomization applies as a patch has its objects dropped in the layout's
+    # results: such a result stands for nothing but a patch, so it is not taken. A
+    # kustomization is read whole by its build (unless the work tree's is taken, see
+    # ``like``), so it is read here with the rest: one ``git cat-file`` for all.
+    patches = {p for r in (known or {}).values() for p in r.patches}
+    same = {
+        rel: result.blob
+        for rel, result in (known or {}).items()
+        if result.blob
+        and rel not in patches
+        and not result.skipped
+        and posixpath.basename(rel) not in KUSTOMIZATION_FILES
+    }
+    tree = read_tree(top, commit, prefix, config.limits.max_file_bytes, same)
     files, templated = manifests(tree, config)
     session = Session.create(config, catalogue)
     settings: LoadSettings = session.workspace.settings
-    workspace = _Snapshot(settings)
+    workspace = _Snapshot(settings, tree=tree)
     if like is not None:
         workspace.follow(like)
-    workspace.skipped.extend(s for s in tree.skipped if s.path not in tree.files)
+    present = tree.paths()
+    workspace.skipped.extend(s for s in tree.skipped if s.path not in present)
     workspace.skipped.extend(templated)
     cache = session.open_cache() if use_cache else None
     todo: list[str] = []
-    # A file a kustomization applies as a patch has its objects dropped in the layout's
-    # results: such a result stands for nothing but a patch, so it is not taken.
-    patches = {p for r in (known or {}).values() for p in r.patches}
     for rel in files:
         cached: FileResult | None = None
-        same = known.get(rel) if known is not None and rel not in patches else None
-        if same is not None and same.digest == digest(tree.files[rel]):
-            cached = same
+        if rel in tree.unread and known is not None:
+            cached = known[rel]
         elif cache is not None and cache.knows(rel):
             cached = cache.get(rel, _NO_STAT, tree.files[rel])
         if cached is None:
@@ -288,9 +357,8 @@ def load_revision(
             workspace.skipped.append(Skipped(rel, cached.skipped))
         else:
             workspace.results[rel] = cached
-    # Every blob stands in for its file (kustomize reads non-manifest files too); only the
-    # files the cache did not know are parsed. The cache is not written: its stamps are of the
-    # work tree's files.
+    # Every blob read stands in for its file (kustomize reads non-manifest files too; the
+    # others are read from git when a build asks, see _Snapshot); only the files the cache did
+    # not know are parsed. The cache is not written: its stamps are of the work tree's files.
     workspace.load(todo, overrides=tree.files, cache=None, jobs=jobs)
-    texts = {rel: tree.files[rel].decode("utf-8", "replace") for rel in files if rel in tree.files}
-    return Revision(commit, workspace.layout(), texts, len(todo))
+    return Revision(commit, workspace.layout(), tree, len(todo))
