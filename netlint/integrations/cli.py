@@ -9,7 +9,7 @@ import functools
 import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,7 @@ from netlint.output.reporters import FORMATS
 if TYPE_CHECKING:  # the commands import what they use when they run (start-up time)
     from netlint.analysis.index import Index
     from netlint.analysis.layout import Layout
+    from netlint.run.runner import CheckRequest, Outcome
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 _FAIL_ON = {"error": 3, "warning": 2, "note": 1, "never": 99}
@@ -106,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--verbose", "-v", action="store_true", help="list skipped files")
     check.add_argument("--debug", action="store_true", help="print tracebacks of crashed rules")
+    check.add_argument(
+        "--daemon",
+        action="store_true",
+        help="check in this user's resident netlint process, started if none runs: it keeps "
+        "the project loaded, so the next run reads only the files that changed (docs/daemon.md)",
+    )
 
     rules = commands.add_parser(
         "rules", help="list the rules, or explain one", description="The rule catalogue."
@@ -209,6 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="A Language Server over stdin/stdout: diagnostics as you edit and save.",
     )
 
+    daemon = commands.add_parser(
+        "daemon",
+        help="the resident process `check --daemon` uses: serve, stop, or say if one runs",
+        description="`netlint check --daemon` starts one when none runs; it exits after "
+        "--idle seconds without a run. See docs/daemon.md.",
+    )
+    daemon.add_argument("action", choices=("serve", "stop", "status"))
+    daemon.add_argument("--socket", metavar="PATH", help="where to listen (default: per user)")
+    daemon.add_argument(
+        "--idle", type=float, default=None, metavar="SECONDS", help="exit after this long idle"
+    )
+
     init = commands.add_parser(
         "init",
         help="set a repository up: .netlint.yaml, the pre-commit hook, a baseline",
@@ -236,7 +255,40 @@ def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPar
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
+    # A command runs once, and what it builds (results, plan, index) lives until it ends: the
+    # cyclic GC would only rescan it (a twentieth of a cold run, more of a re-lint). Not for
+    # the language server or the daemon, which run for hours; on again after, for callers
+    # in-process.
+    pause_gc = gc.isenabled() and args.command not in ("lsp", "daemon")
+    if pause_gc:
+        gc.disable()
+    try:
+        return _run(args)
+    finally:
+        if pause_gc:
+            gc.enable()
+
+
+def check_in(checker: Callable[[CheckRequest], Outcome], argv: Sequence[str]) -> int:
+    """``netlint check`` with ``argv`` (as the command line gives them), checked by
+    ``checker`` instead of a run of its own (the daemon's resident projects)."""
+    try:
+        args = _parse(list(argv))
+    except SystemExit as exc:  # argparse said why on stderr
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command != "check":
+        _say("the daemon runs `netlint check` only")
+        return EXIT_USAGE
+    args.daemon = False
+    try:
+        return _check(args, checker)
+    except _Usage as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+
+
+def _parse(args_list: list[str]) -> argparse.Namespace:
     # `netlint PATH` and `netlint --format ...` mean `netlint check ...`.
     if not args_list or args_list[0] not in (
         "check",
@@ -246,6 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain",
         "diff",
         "lsp",
+        "daemon",
         "init",
         "-h",
         "--help",
@@ -264,17 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     elif extra:
         parser.parse_args(args_list)  # reports what it does not know, and exits
-    # A command runs once, and what it builds (results, plan, index) lives until it ends: the
-    # cyclic GC would only rescan it (a twentieth of a cold run, more of a re-lint). Not for
-    # the language server, which runs for hours; on again after, for callers in-process.
-    pause_gc = gc.isenabled() and args.command != "lsp"
-    if pause_gc:
-        gc.disable()
-    try:
-        return _run(args)
-    finally:
-        if pause_gc:
-            gc.enable()
+    args.argv = args_list
+    return args
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -295,6 +339,14 @@ def _run(args: argparse.Namespace) -> int:
             from netlint.integrations.lsp import main as serve
 
             return serve()
+        if args.command == "daemon":
+            return _daemon(args)
+        if args.daemon and not args.write_baseline:
+            from netlint.integrations import daemon
+
+            status = daemon.forward(args.argv, args)
+            if status is not None:
+                return status
         return _check(args)
     except _Usage as exc:
         _say(str(exc))
@@ -316,9 +368,27 @@ def _say(message: str) -> None:
         print(f"netlint: {escape_text(line)}", file=sys.stderr)
 
 
-def _check(args: argparse.Namespace) -> int:
+def _daemon(args: argparse.Namespace) -> int:
+    from netlint.integrations import daemon
+
+    if args.action != "serve":
+        return daemon.control(args.action, socket_name=args.socket)
+    idle = daemon.DEFAULT_IDLE if args.idle is None else args.idle
+    try:
+        path = Path(args.socket) if args.socket else daemon.socket_path()
+        return daemon.serve(path, idle)
+    except daemon.DaemonError as exc:
+        _say(str(exc))
+        return EXIT_USAGE
+
+
+def _check(
+    args: argparse.Namespace, checker: Callable[[CheckRequest], Outcome] | None = None
+) -> int:
     from netlint.output.reporters import render
     from netlint.run.runner import CheckRequest, UsageError, check
+
+    checker = checker or check
 
     paths = list(args.paths)
     stdin_text = None
@@ -345,7 +415,7 @@ def _check(args: argparse.Namespace) -> int:
         allow_repo_plugins=args.allow_repo_plugins,
     )
     try:
-        outcome = check(request)
+        outcome = checker(request)
     except UsageError as exc:
         for warning in request.warnings:
             _say(f"warning: {warning}")

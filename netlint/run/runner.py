@@ -354,7 +354,6 @@ def _report(
 ) -> Report:
     config = session.config
     workspace = session.workspace
-    results = list(workspace.index().files.values())
     reported = _reported_filter(config.root, targets, override_rel, request.paths)
     findings, suppressed = session.lint(reported, request.jobs, request.notes)
     request.notes.extend(workspace.layout().notes())
@@ -372,15 +371,21 @@ def _report(
         findings = kept
     findings.sort(key=lambda f: f.sort_key)
     counts: Counter[str] = Counter()
-    for result in results:
-        if reported(result.path):
-            counts.update(type(o).__name__ for o in result.objects)
+    files = workspace.index().files
+    # A re-lint of a few files of a big repo looks at those, not at every file.
+    shown = (
+        [files[p] for p in sorted(reported.paths) if p in files]
+        if isinstance(reported, Only)
+        else [r for r in files.values() if reported(r.path)]
+    )
+    for result in shown:
+        counts.update(type(o).__name__ for o in result.objects)
     report = Report(
         findings=findings,
         root=config.root,
         rules=[a.meta for a in session.active],
-        files_linted=len(results),
-        files_reported=sum(1 for r in results if reported(r.path)),
+        files_linted=len(files),
+        files_reported=len(shown),
         objects=counts,
         skipped=[s for s in workspace.skipped if reported(s.path)],
         suppressed=suppressed,

@@ -1,0 +1,226 @@
+"""``netlint check --daemon``: the resident process's report is ``check``'s, byte for byte,
+after every kind of change a repo sees between two runs; and its socket is private."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import netlint
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix sockets")
+
+DEPLOY = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: web
+        ports: [{name: http, containerPort: 8080}]
+"""
+
+POLICY = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: frontend}}}]
+    ports: [{port: http}]
+"""
+
+# Excluded by the config: a build reads it, discovery does not list it.
+FRONTEND = DEPLOY.replace("web", "frontend")
+
+CONFIG = "roots: [apps]\nexclude: ['apps/shop/extra/**']\n"
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: lone, namespace: plain}
+spec:
+  containers: [{name: c, image: c}]
+"""
+
+
+@pytest.fixture
+def runtime() -> Iterator[dict[str, str]]:
+    """A private runtime directory of its own (short: a socket path has a length limit), and
+    the daemon started in it stopped afterwards."""
+    folder = tempfile.mkdtemp(prefix="nld", dir="/tmp")
+    env = {"XDG_RUNTIME_DIR": folder}
+    try:
+        yield env
+    finally:
+        netlint("daemon", "stop", cwd=Path(folder), env=env)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _repo(root: Path) -> Path:
+    files = {
+        ".netlint.yaml": CONFIG,
+        "apps/shop/kustomization.yaml": (
+            "namespace: shop\nresources: [namespace.yaml, deploy.yaml, policy.yaml,"
+            " extra/frontend.yaml]\n"
+        ),
+        "apps/shop/namespace.yaml": "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+        "apps/shop/deploy.yaml": DEPLOY,
+        "apps/shop/policy.yaml": POLICY,
+        "apps/plain/pod.yaml": POD,
+        "apps/shop/extra/frontend.yaml": FRONTEND,
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    return root
+
+
+def _same(root: Path, env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """The check's output, in-process and in the daemon, which must be the same."""
+    here = netlint("check", *args, cwd=root, stdin=stdin, env=env)
+    there = netlint("check", "--daemon", *args, cwd=root, stdin=stdin, env=env)
+    assert (there.returncode, there.stdout, there.stderr) == (
+        here.returncode,
+        here.stdout,
+        here.stderr,
+    ), args
+    return there.stdout
+
+
+def _runs(env: dict[str, str], cwd: Path) -> int:
+    out = netlint("daemon", "status", cwd=cwd, env=env)
+    assert out.returncode == 0, out.stderr
+    found = re.search(r"(\d+) runs", out.stdout)
+    assert found is not None, out.stdout
+    return int(found.group(1))
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+
+
+def test_the_daemon_reports_what_check_reports_after_every_change(
+    tmp_path: Path, runtime: dict[str, str]
+) -> None:
+    root = _repo(tmp_path / "repo")
+    shop = root / "apps" / "shop"
+    first = _same(root, runtime)
+    assert "NL101" in first and "pod.yaml" in first
+    assert "NL102" not in first  # the excluded frontend is applied with the policy
+
+    # A file edited; then edited again at once, the same size (only its ctime may move).
+    _edit(shop / "policy.yaml", "app: frontend", "app: ghost")
+    ghost = _same(root, runtime)
+    assert "NL102" in ghost and "ghost" in ghost
+    _edit(shop / "policy.yaml", "app: ghost", "app: ghast")
+    assert "ghast" in _same(root, runtime)
+    _edit(shop / "policy.yaml", "app: ghast", "app: frontend")
+    assert _same(root, runtime) == first
+    # A run reads what changed, not the project (what --verbose says of it). Files written
+    # within the last two seconds are read again each time (a change within one timestamp
+    # tick would not show): made older, they are read once more, then no more.
+    hour_ago = time.time() - 3600
+    for path in root.rglob("*.yaml"):
+        os.utime(path, (hour_ago, hour_ago))
+    told = [netlint("check", "--daemon", "-v", cwd=root, env=runtime).stderr for _ in range(2)]
+    assert "daemon: the project kept from the last run, 5 file(s) read" in told[0]
+    assert "daemon: the project kept from the last run, 0 file(s) read" in told[1]
+
+    # What a build reads outside the listed files changed: the peer no longer matches.
+    _edit(shop / "extra" / "frontend.yaml", "app: frontend", "app: backend")
+    assert "NL102" in _same(root, runtime)
+
+    # An editor's buffer stands in for a file; the next run without it sees the disk again.
+    buffer = POLICY.replace("app: frontend", "app: nobody")
+    _same(root, runtime, "--stdin-filename", "apps/shop/policy.yaml", "-", stdin=buffer)
+    _same(root, runtime, "apps/shop/policy.yaml")
+
+    # Files added and removed, a file that is no manifest, a file made unreadable.
+    (root / "apps" / "plain" / "second.yaml").write_text(
+        POD.replace("lone", "second"), encoding="utf-8"
+    )
+    (root / "apps" / "plain" / "notes.yaml").write_text("just: [text\n", encoding="utf-8")
+    _same(root, runtime)
+    (root / "apps" / "plain" / "pod.yaml").unlink()
+    _same(root, runtime)
+    if os.getuid() != 0:  # root reads anything
+        (root / "apps" / "plain" / "second.yaml").chmod(0)
+        _same(root, runtime)
+
+    # Other settings: the config, the rules asked for, the output formats and paths.
+    (root / ".netlint.yaml").write_text(CONFIG + "ignore: [NL101]\n", encoding="utf-8")
+    _same(root, runtime)
+    _same(root, runtime, "--select", "NL102", "--format", "json", "apps/shop")
+    _same(root, runtime, "--format", "sarif", "apps/shop/policy.yaml")
+    assert _runs(runtime, root) == 14 + (os.getuid() != 0)
+
+
+def test_a_daemon_left_dead_is_replaced_and_a_shared_folder_is_not_used(
+    tmp_path: Path, runtime: dict[str, str]
+) -> None:
+    root = _repo(tmp_path / "repo")
+    _same(root, runtime)
+    status = netlint("daemon", "status", cwd=root, env=runtime).stdout
+    pid = int(re.search(r"pid (\d+)", status).group(1))  # type: ignore[union-attr]
+    os.kill(pid, 9)
+    for _ in range(200):  # wait for the kill to land (bounded; no timing is asserted)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    # Its socket is still there: the next run starts a daemon that takes its place.
+    assert any(
+        p.suffix == ".sock" for p in (Path(runtime["XDG_RUNTIME_DIR"]) / "netlint").iterdir()
+    )
+    _same(root, runtime)
+    assert _runs(runtime, root) == 1
+
+    # A runtime directory others may enter is not used: the run checks in-process.
+    shared = Path(tempfile.mkdtemp(prefix="nls", dir="/tmp"))
+    try:
+        (shared / "netlint").mkdir(mode=0o755)
+        (shared / "netlint").chmod(0o755)
+        env = {"XDG_RUNTIME_DIR": str(shared)}
+        here = netlint("check", cwd=root, env=env)
+        there = netlint("check", "--daemon", "-v", cwd=root, env=env)
+        assert there.returncode == here.returncode and there.stdout == here.stdout
+        assert "is not a private directory" in there.stderr
+        assert [p.name for p in (shared / "netlint").iterdir()] == []
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_an_idle_daemon_exits(tmp_path: Path) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="nli", dir="/tmp"))
+    try:
+        (folder / "netlint").mkdir(mode=0o700)
+        sock = folder / "netlint" / "d.sock"
+        command = [sys.executable, "-m", "netlint", "daemon", "serve"]
+        served = subprocess.run(
+            [*command, "--socket", str(sock), "--idle", "0.5"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert served.returncode == 0, served.stderr
+        assert not sock.exists()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
