@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from helpers import netlint
 
+from netlint.run.watch import Watch
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix sockets")
 
 DEPLOY = """\
@@ -132,15 +134,19 @@ def test_the_daemon_reports_what_check_reports_after_every_change(
     assert "ghast" in _same(root, runtime)
     _edit(shop / "policy.yaml", "app: ghast", "app: frontend")
     assert _same(root, runtime) == first
-    # A run reads what changed, not the project (what --verbose says of it). Files written
-    # within the last two seconds are read again each time (a change within one timestamp
-    # tick would not show): made older, they are read once more, then no more.
+    # A run reads what changed, not the project (what --verbose says of it). The files were
+    # all touched, a file that a build reads among them: that run compares every file's stat
+    # (and reads those that changed); the next ones, told by the kernel that nothing did
+    # (where it can tell: netlint.run.watch), read none.
     hour_ago = time.time() - 3600
     for path in root.rglob("*.yaml"):
         os.utime(path, (hour_ago, hour_ago))
     told = [netlint("check", "--daemon", "-v", cwd=root, env=runtime).stderr for _ in range(2)]
-    assert "daemon: the project kept from the last run, 5 file(s) read" in told[0]
-    assert "daemon: the project kept from the last run, 0 file(s) read" in told[1]
+    assert "daemon: the project kept from the last run (stats), 5 read" in told[0]
+    how = "events" if Watch.open(str(root)) is not None else "stats"
+    assert f"daemon: the project kept from the last run ({how}), 0 read" in told[1]
+    (shop / "deploy.yaml").write_text(DEPLOY, encoding="utf-8")  # the same bytes again
+    assert f"({how}), 1 read" in netlint("check", "--daemon", "-v", cwd=root, env=runtime).stderr
 
     # What a build reads outside the listed files changed: the peer no longer matches.
     _edit(shop / "extra" / "frontend.yaml", "app: frontend", "app: backend")
@@ -168,7 +174,71 @@ def test_the_daemon_reports_what_check_reports_after_every_change(
     _same(root, runtime)
     _same(root, runtime, "--select", "NL102", "--format", "json", "apps/shop")
     _same(root, runtime, "--format", "sarif", "apps/shop/policy.yaml")
-    assert _runs(runtime, root) == 14 + (os.getuid() != 0)
+    assert _runs(runtime, root) == 15 + (os.getuid() != 0)
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_in_a_git_repo_what_git_lists_is_followed_too(
+    tmp_path: Path, runtime: dict[str, str]
+) -> None:
+    # As a pre-commit hook runs it: files named, git's index changing between runs. Each
+    # change below is one the kernel's events alone cannot place, or can: either way the
+    # report is check's.
+    root = _repo(tmp_path / "repo")
+    plain = root / "apps" / "plain"
+    (root / ".gitignore").write_text("*.tmp.yaml\n", encoding="utf-8")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "x")
+    named = ("apps/plain/pod.yaml", "apps/shop/policy.yaml")
+    for _ in range(3):  # until the watch is trusted, where it can be
+        _same(root, runtime, *named)
+    steps = [
+        lambda: _edit(plain / "pod.yaml", "name: lone", "name: alone"),
+        lambda: (plain / "new.yaml").write_text(POD.replace("lone", "new"), encoding="utf-8"),
+        lambda: _git(root, "add", "apps/plain/new.yaml"),
+        lambda: (plain / "x.tmp.yaml").write_text(POD.replace("lone", "tmp"), encoding="utf-8"),
+        lambda: _git(root, "add", "-f", "apps/plain/x.tmp.yaml"),  # ignored, yet tracked
+        lambda: _git(root, "rm", "-q", "--cached", "apps/plain/x.tmp.yaml"),  # ignored again
+        lambda: (root / ".gitignore").write_text("", encoding="utf-8"),
+        lambda: (plain / "deep").mkdir(),
+        lambda: (plain / "deep" / "d.yaml").write_text(POD.replace("lone", "d"), encoding="utf-8"),
+        lambda: (plain / "new.yaml").rename(plain / "renamed.yaml"),
+        lambda: (plain / "deep" / "d.yaml").unlink(),
+        lambda: _edit(root / "apps" / "shop" / "policy.yaml", "app: frontend", "app: ghost"),
+        lambda: _git(root, "commit", "-qam", "y"),
+    ]
+    for step in steps:
+        step()
+        _same(root, runtime, *named)
+        _same(root, runtime)
+    told = netlint("check", "--daemon", "-v", *named, cwd=root, env=runtime).stderr
+    how = "events" if Watch.open(str(root)) is not None else "stats"
+    assert f"daemon: the project kept from the last run ({how}), 0 read" in told
+
+    # A hook may run with another index (GIT_INDEX_FILE): git lists what that one tracks.
+    (root / ".gitignore").write_text("*.tmp.yaml\n", encoding="utf-8")
+    _git(root, "add", "-f", ".gitignore", "apps/plain/x.tmp.yaml")
+    other = root / ".git" / "other-index"
+    shutil.copy(root / ".git" / "index", other)
+    hook = {**runtime, "GIT_INDEX_FILE": str(other)}
+    subprocess.run(
+        ["git", "rm", "-q", "--cached", "apps/plain/x.tmp.yaml"],
+        cwd=root,
+        env={**os.environ, **hook},
+        check=True,
+    )
+    assert "x.tmp.yaml" in _same(root, runtime)
+    assert "x.tmp.yaml" not in _same(root, hook)
+    assert "x.tmp.yaml" in _same(root, runtime)
 
 
 def test_a_daemon_left_dead_is_replaced_and_a_shared_folder_is_not_used(

@@ -28,7 +28,6 @@ import os
 import socket
 import stat
 import struct
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -206,6 +205,8 @@ def _connect(path: Path) -> socket.socket:
 
 def _start(path: Path, idle: int) -> None:
     """A daemon for ``path``, detached from this process (its own session, no terminal)."""
+    import subprocess  # only to start one: most runs find it listening
+
     subprocess.Popen(
         [
             sys.executable,

@@ -400,7 +400,7 @@ def find_git_root(start: Path) -> Path | None:
     return None
 
 
-def _git_files(root: Path, scopes: Sequence[Path]) -> list[str] | None:
+def git_files(root: Path, scopes: Sequence[Path]) -> list[str] | None:
     """Tracked and untracked-but-not-ignored files, as git sees them; None if git cannot say.
 
     fsmonitor is switched off: a hostile repository's config must not make us run a command.
@@ -489,12 +489,15 @@ def discover(
 ) -> Discovery:
     """Manifest files under ``scopes`` (inside ``root``), plus ``explicit`` files as given."""
     root = real_path(root)
+    # Charts come and go between two discoveries of a long-running process (the language
+    # server, the daemon): what was a chart's is asked again each time.
+    _is_helm_templates.cache_clear()
     found = Discovery(root)
     excluded = _glob_set(tuple(exclude))
     inside = [s for s in map(real_path, scopes) if _within(s, root)]
     listed: list[str] | None = None
     if find_git_root(root) is not None and inside:
-        listed = _git_files(root, inside)
+        listed = git_files(root, inside)
         if listed is None:
             found.note = "git could not list the files: .gitignore is not applied"
     if listed is None:

@@ -165,9 +165,18 @@ class _Opened:
     targets: list[Path]
     override_rel: str | None
     overrides: dict[str, bytes]
+    #: Why .gitignore was not applied, if discovery could not (see ``Session.discover``).
+    note: str | None = None
 
 
-def _open(request: CheckRequest, catalogue: Catalogue | None) -> _Opened:
+#: What stands in for discovery (the daemon's files of its last run, when nothing can have
+#: changed them): the files and discovery's note, or None to discover.
+Listed = Callable[["Session", Sequence[Path]], "tuple[list[str], str | None] | None"]
+
+
+def _open(
+    request: CheckRequest, catalogue: Catalogue | None, listed: Listed | None = None
+) -> _Opened:
     """Find the project, its config and rules, and discover its files (nothing parsed yet)."""
     cwd = real_path(Path.cwd())
     if request.stdin_filename is not None:
@@ -225,7 +234,9 @@ def _open(request: CheckRequest, catalogue: Catalogue | None) -> _Opened:
         overrides[override_rel] = request.stdin_text.encode("utf-8", errors="surrogateescape")
     session = Session.create(config, catalogue, select, ignore, debug=request.debug)
     # Every named path but a folder, a FIFO or socket included: discovery makes it an NL001.
-    files, note = session.discover(request.context, [t for t in targets if not t.is_dir()])
+    explicit = [t for t in targets if not t.is_dir()]
+    known = listed(session, explicit) if listed is not None else None
+    files, note = known if known is not None else session.discover(request.context, explicit)
     if note:
         request.warnings.append(note)
     for ignored in session.ignored:
@@ -234,7 +245,7 @@ def _open(request: CheckRequest, catalogue: Catalogue | None) -> _Opened:
         shown = escape(str(named.relative_to(cwd) if cwd in named.parents else named))
         request.warnings.append(f"{shown} is not linted: {ignored.reason}")
     files += [rel for rel in overrides if rel not in files]
-    return _Opened(session, files, targets, override_rel, overrides)
+    return _Opened(session, files, targets, override_rel, overrides, note)
 
 
 def check(request: CheckRequest, catalogue: Catalogue | None = None) -> Outcome:
@@ -448,8 +459,9 @@ def whole_report_key(
     return _content_key(parts, session, files, {}, cache, digests)
 
 
-def _settings_parts(session: Session) -> list[str]:
-    """What a report depends on besides the files: the settings, the rules and their code."""
+def _settings_parts(session: Session, *, active: bool = True) -> list[str]:
+    """What a report depends on besides the files: the settings, the rules and their code;
+    with ``active``, also which rules run, and how (``--select`` and ``--ignore``)."""
     return [
         repr(session.config),
         repr(
@@ -459,7 +471,7 @@ def _settings_parts(session: Session) -> list[str]:
                 for m in [r.meta]
             )
         ),
-        repr([(a.meta.code, a.severity, repr(a.options)) for a in session.active]),
+        *([repr([(a.meta.code, a.severity, repr(a.options)) for a in session.active])] * active),
         _plugins_stamp(frozenset(type(r).__module__ for r in session.catalogue.rules)),
     ]
 
