@@ -30,6 +30,9 @@ For each corpus (made by ../shared/bench/gen_corpus.py, cached under --work) it 
   shares with the main process once in each, PSS splits them (what the tree holds together);
 - diff: ``netlint diff`` in a git copy of the corpus with that policy's first port changed in
   the work tree, warm (the work tree's cache filled), against the committed revision;
+- relint_daemon: ``relint`` through the resident process (``check --daemon``), warm;
+- precommit, precommit_daemon: in that git copy, the policy saved with a fresh edit, then
+  ``netlint check <the policy>`` as a new process, and through the daemon (warm);
 and the ratios cold/floor, warm/cold, plus growth from the smallest to the largest corpus.
 Numbers go to stdout as a Markdown table and, with --json, to a file.
 """
@@ -46,7 +49,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -138,12 +141,17 @@ _WRAPPER = (
 
 
 def timed(
-    args: list[str], cwd: Path, stdin: bytes | None = None, against: Path | None = None
+    args: list[str],
+    cwd: Path,
+    stdin: bytes | None = None,
+    against: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[float, int]:
     """Wall seconds of a netlint process, and its peak RSS in KiB: the main process plus the
     largest parse worker (workers run side by side with the main process, so this bounds the
-    sum for two workers; they are forked after the main process has read nothing big)."""
-    env = {**os.environ, "NETLINT_BENCH_CLI": "netlint.integrations.cli"}
+    sum for two workers; they are forked after the main process has read nothing big).
+    ``env`` adds to the environment."""
+    env = {**os.environ, **(env or {}), "NETLINT_BENCH_CLI": "netlint.integrations.cli"}
     if against is not None:  # another checkout's netlint, with this environment's libraries
         env["PYTHONPATH"] = str(against)
         if (against / "netlint" / "cli.py").is_file():  # from before the layered package
@@ -165,6 +173,47 @@ def timed(
     line = next(x for x in err.splitlines() if x.startswith("BENCH-RSS "))
     main_kib, worker_kib = json.loads(line.split(" ", 1)[1])
     return elapsed, int(main_kib) + int(worker_kib)
+
+
+@contextlib.contextmanager
+def daemon_env() -> Iterator[dict[str, str]]:
+    """A runtime folder of its own for ``check --daemon`` (its daemon is stopped after)."""
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="nlb", dir="/tmp")  # short: a socket path is bounded
+    env = {"XDG_RUNTIME_DIR": folder}
+    try:
+        yield env
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "netlint", "daemon", "stop"],
+            env={**os.environ, **env},
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def daemon_relints(
+    args: list[str],
+    cwd: Path,
+    runs: int,
+    edit: Callable[[int], bytes | None],
+    *,
+    stdin: bool = False,
+) -> float:
+    """Median seconds of ``runs`` daemon runs, each after ``edit(i)`` (which returns the
+    buffer to send when ``stdin``), once the daemon is warm: three runs first (the first
+    loads the project, the second compares every file with the disk, then the kernel's
+    events serve where it has them; docs/daemon.md)."""
+    times = []
+    with daemon_env() as env:
+        for i in range(3 + runs):
+            data = edit(i)
+            elapsed = timed(args, cwd, stdin=data if stdin else None, env=env)[0]
+            if i >= 3:
+                times.append(elapsed)
+    return median(times)
 
 
 def one_policy(root: Path) -> Path:
@@ -409,6 +458,15 @@ def bench(root: Path, runs: int, *, smoke: bool, against: Path | None = None) ->
     )
     row["floor1_s"] = median([floor_one(policy) for _ in range(runs)])
     row["relint_over_floor1"] = row["relint_s"] / row["floor1_s"]
+    # The same edited buffer, checked by the resident process (`check --daemon`).
+    row["relint_daemon_s"] = daemon_relints(
+        ["check", "--daemon", "--stdin-filename", rel, "-"],
+        root,
+        runs,
+        lambda i: text + f"\n# bench daemon edit {i} {time.time_ns()}\n".encode(),
+        stdin=True,
+    )
+    row["relint_daemon_over_floor1"] = row["relint_daemon_s"] / row["floor1_s"]
     row["lsp_relint_s"] = lsp_relint(root, policy)
     row["cold_over_floor"] = row["cold_s"] / row["floor_s"]
     row["warm_over_cold"] = row["warm_s"] / row["cold_s"]
@@ -427,6 +485,24 @@ def bench(root: Path, runs: int, *, smoke: bool, against: Path | None = None) ->
     repo = git_copy(root, policy)
     timed(["check", ".", "--fail-on", "never"], repo)  # the work tree's cache
     row["diff_s"] = median([timed(["diff"], repo)[0] for _ in range(runs)])
+    # The pre-commit path: the policy saved with a fresh edit, then `netlint check <it>` in
+    # the git repo, as a new process and through the daemon.
+    changed = repo / policy.relative_to(root)
+    original = changed.read_bytes()
+
+    def save(i: int) -> None:
+        changed.write_bytes(original + f"\n# bench hook edit {i} {time.time_ns()}\n".encode())
+
+    try:
+        hook = []
+        for i in range(runs):
+            save(i)
+            hook.append(timed(["check", rel], repo)[0])
+        row["precommit_s"] = median(hook)
+        row["precommit_daemon_s"] = daemon_relints(["check", "--daemon", rel], repo, runs, save)
+    finally:
+        changed.write_bytes(original)
+    row["precommit_daemon_over_floor1"] = row["precommit_daemon_s"] / row["floor1_s"]
     if smoke:
         shutil.rmtree(cache, ignore_errors=True)
     return row

@@ -70,7 +70,8 @@ def runtime() -> Iterator[dict[str, str]]:
     try:
         yield env
     finally:
-        netlint("daemon", "stop", cwd=Path(folder), env=env)
+        # Not from the runtime folder: its netlint/ would be what `python -m netlint` runs.
+        netlint("daemon", "stop", cwd=Path("/"), env=env)
         shutil.rmtree(folder, ignore_errors=True)
 
 
