@@ -94,10 +94,12 @@ def _repo(root: Path) -> Path:
     return root
 
 
-def _same(root: Path, env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    """The check's output, in-process and in the daemon, which must be the same."""
-    here = netlint("check", *args, cwd=root, stdin=stdin, env=env)
-    there = netlint("check", "--daemon", *args, cwd=root, stdin=stdin, env=env)
+def _same(
+    root: Path, env: dict[str, str], *args: str, stdin: str | None = None, command: str = "check"
+) -> str:
+    """The command's output, in-process and in the daemon, which must be the same."""
+    here = netlint(command, *args, cwd=root, stdin=stdin, env=env)
+    there = netlint(command, "--daemon", *args, cwd=root, stdin=stdin, env=env)
     assert (there.returncode, there.stdout, there.stderr) == (
         here.returncode,
         here.stdout,
@@ -221,6 +223,9 @@ def test_in_a_git_repo_what_git_lists_is_followed_too(
         step()
         _same(root, runtime, *named)
         _same(root, runtime)
+        # What the policies allow, and what the work tree changed since main, likewise.
+        _same(root, runtime, "shop/frontend", "shop/web", "--port", "8080/TCP", command="explain")
+        _same(root, runtime, "main", "--format", "json", command="diff")
     told = netlint("check", "--daemon", "-v", *named, cwd=root, env=runtime).stderr
     how = "events" if Watch.open(str(root)) is not None else "stats"
     assert f"daemon: the project kept from the last run ({how}), 0 read" in told

@@ -20,6 +20,7 @@ from netlint.output.reporters import FORMATS
 if TYPE_CHECKING:  # the commands import what they use when they run (start-up time)
     from netlint.analysis.index import Index
     from netlint.analysis.layout import Layout
+    from netlint.run.resident import Resident
     from netlint.run.runner import CheckRequest, Outcome
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
@@ -107,12 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--verbose", "-v", action="store_true", help="list skipped files")
     check.add_argument("--debug", action="store_true", help="print tracebacks of crashed rules")
-    check.add_argument(
-        "--daemon",
-        action="store_true",
-        help="check in this user's resident netlint process, started if none runs: it keeps "
-        "the project loaded, so the next run reads only the files that changed (docs/daemon.md)",
-    )
+    _daemon_flag(check)
 
     rules = commands.add_parser(
         "rules", help="list the rules, or explain one", description="The rule catalogue."
@@ -187,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--unit", metavar="ID", help="in this deploy unit only (an id `netlint units` prints)"
     )
     expl.add_argument("--no-cache", action="store_true", help="ignore the parse cache")
+    _daemon_flag(expl)
 
     diff = commands.add_parser(
         "diff",
@@ -209,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("--output", "-o", metavar="FILE", help="write the diff to FILE")
     diff.add_argument("--no-cache", action="store_true", help="ignore the parse cache")
+    _daemon_flag(diff)
 
     commands.add_parser(
         "lsp",
@@ -246,6 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _daemon_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--daemon",
+        action="store_true",
+        help="run in this user's resident netlint process, started if none runs: it keeps "
+        "the project loaded, so the next run reads only the files that changed (docs/daemon.md)",
+    )
+
+
 def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     """The parser of each command (``build_parser`` adds them as subparsers)."""
     for action in parser._actions:  # argparse offers no public way back to its subparsers
@@ -270,19 +277,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             gc.enable()
 
 
-def check_in(checker: Callable[[CheckRequest], Outcome], argv: Sequence[str]) -> int:
-    """``netlint check`` with ``argv`` (as the command line gives them), checked by
-    ``checker`` instead of a run of its own (the daemon's resident projects)."""
+#: The commands a daemon runs (``--daemon``): what reads the project, with the project kept.
+DAEMON_COMMANDS = ("check", "explain", "diff")
+
+
+def run_in(resident: Resident, argv: Sequence[str]) -> int:
+    """``netlint check``, ``explain`` or ``diff`` with ``argv`` (as the command line gives
+    them), the project taken from ``resident`` (the daemon's kept projects) instead of read
+    by a run of its own."""
     try:
         args = _parse(list(argv))
     except SystemExit as exc:  # argparse said why on stderr
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    if args.command != "check":
-        _say("the daemon runs `netlint check` only")
+    if args.command not in DAEMON_COMMANDS:
+        _say(f"the daemon runs {', '.join(DAEMON_COMMANDS)} only")
         return EXIT_USAGE
     args.daemon = False
     try:
-        return _check(args, checker)
+        if args.command == "explain":
+            return _explain(args, resident)
+        if args.command == "diff":
+            return _diff(args, resident)
+        return _check(args, resident.check)
     except _Usage as exc:
         _say(str(exc))
         return EXIT_USAGE
@@ -329,10 +345,6 @@ def _run(args: argparse.Namespace) -> int:
             return _units(args)
         if args.command == "connectivity":
             return _connectivity(args)
-        if args.command == "explain":
-            return _explain(args)
-        if args.command == "diff":
-            return _diff(args)
         if args.command == "init":
             return _init(args)
         if args.command == "lsp":
@@ -341,12 +353,16 @@ def _run(args: argparse.Namespace) -> int:
             return serve()
         if args.command == "daemon":
             return _daemon(args)
-        if args.daemon and not args.write_baseline:
+        if args.daemon and not getattr(args, "write_baseline", None):
             from netlint.integrations import daemon
 
             status = daemon.forward(args.argv, args)
             if status is not None:
                 return status
+        if args.command == "explain":
+            return _explain(args)
+        if args.command == "diff":
+            return _diff(args)
         return _check(args)
     except _Usage as exc:
         _say(str(exc))
@@ -379,6 +395,9 @@ def _daemon(args: argparse.Namespace) -> int:
         return daemon.serve(path, idle)
     except daemon.DaemonError as exc:
         _say(str(exc))
+        return EXIT_USAGE
+    except OSError as exc:  # the socket cannot be made there (a path too long, a full disk)
+        _say(f"the daemon cannot listen: {exc.strerror or exc}")
         return EXIT_USAGE
 
 
@@ -559,13 +578,13 @@ def _unit_index(found: Layout, unit: str) -> Index | None:
     return chosen[0].index
 
 
-def _explain(args: argparse.Namespace) -> int:
+def _explain(args: argparse.Namespace, resident: Resident | None = None) -> int:
     from netlint.output.explain import EndError, end_namespaces, explain_pair, parse_end, render
     from netlint.run.runner import CheckRequest, UsageError, cluster_slice
 
     port = _port(args)
 
-    if args.unit is not None:
+    if args.unit is not None and resident is None:
         # One unit's objects only: the whole project is planned (no stored slice serves it).
         found = _project_layout(args)
         if found is None:
@@ -578,7 +597,14 @@ def _explain(args: argparse.Namespace) -> int:
             paths=list(args.paths), config=args.config, use_cache=not args.no_cache
         )
         try:
-            index, _, _ = cluster_slice(request, end_namespaces((args.src, args.dst)))
+            if resident is not None:  # the daemon's kept project: every unit is planned
+                workspace, _ = resident.loaded(request)
+                unit = _unit_index(workspace.layout(), args.unit) if args.unit else None
+                if args.unit is not None and unit is None:
+                    return EXIT_USAGE
+                index = unit or workspace.index()
+            else:
+                index, _, _ = cluster_slice(request, end_namespaces((args.src, args.dst)))
         except UsageError as exc:
             _say(str(exc))
             return EXIT_USAGE
@@ -594,12 +620,16 @@ def _explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _diff(args: argparse.Namespace) -> int:
+def _diff(args: argparse.Namespace, resident: Resident | None = None) -> int:
     from netlint.analysis.reach import connectivity
     from netlint.output.diff import compare, render
     from netlint.run import revisions
     from netlint.run.registry import load_catalogue
     from netlint.run.runner import CheckRequest, UsageError, layout, loaded
+
+    # In the daemon, the work tree is its kept project and a revision is planned once.
+    load_work = resident.loaded if resident is not None else loaded
+    load_revision = resident.revision if resident is not None else revisions.load_revision
 
     refs = list(args.refs)
     if len(refs) > 2:
@@ -622,7 +652,7 @@ def _diff(args: argparse.Namespace) -> int:
             base_layout, head_layout = sides
         else:
             request = CheckRequest(config=args.config, use_cache=use_cache)
-            workspace, config = loaded(request)
+            workspace, config = load_work(request)
             work = workspace.layout()
             for warning in request.warnings:
                 _say(f"warning: {warning}")
@@ -634,12 +664,12 @@ def _diff(args: argparse.Namespace) -> int:
                 base_commit, how = revisions.default_base(top)
                 base_name = f"{base_commit[:12]} ({how})"
             known = work.cluster.files
-            base_layout = revisions.load_revision(
+            base_layout = load_revision(
                 config, catalogue, base_commit, use_cache=use_cache, known=known, like=workspace
             ).layout
             if len(refs) == 2:
                 head_commit = revisions.resolve_commit(top, refs[1])
-                head = revisions.load_revision(
+                head = load_revision(
                     config, catalogue, head_commit, use_cache=use_cache, known=known
                 )
                 head_layout, head_name = head.layout, refs[1]

@@ -56,18 +56,26 @@ class DaemonError(Exception):
 def socket_dir() -> Path:
     """This user's private directory for the socket, made if missing; DaemonError when it is
     not a directory of this user's that nobody else can enter."""
-    uid = os.getuid()
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(runtime) / "netlint" if runtime else Path(f"/tmp/netlint-{uid}")
-    with contextlib.suppress(FileExistsError):
-        base.mkdir(mode=0o700)
+    base = Path(runtime) / "netlint" if runtime else Path(f"/tmp/netlint-{os.getuid()}")
     try:
-        st = os.lstat(base)
+        with contextlib.suppress(FileExistsError):
+            base.mkdir(mode=0o700)
     except OSError as exc:
         raise DaemonError(f"{base}: {exc.strerror}") from None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077:
-        raise DaemonError(f"{base} is not a private directory of this user's: not used")
+    _private(base)
     return base
+
+
+def _private(folder: Path) -> None:
+    """DaemonError unless ``folder`` is a real directory of this user's, closed to others
+    (what keeps anyone else from the socket in it, or from planting one)."""
+    try:
+        st = os.lstat(folder)
+    except OSError as exc:
+        raise DaemonError(f"{folder}: {exc.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise DaemonError(f"{folder} is not a private directory of this user's: not used")
 
 
 def _code_key() -> str:
@@ -143,7 +151,8 @@ def forward(
     """Run ``netlint check`` with ``argv`` in this user's daemon (started if none listens),
     writing its output here; its exit status, or None when no daemon could serve (the caller
     runs the check itself). Standard input is read here when the check reads it."""
-    stdin = sys.stdin.buffer.read() if args.stdin_filename is not None else None
+    reads_stdin = getattr(args, "stdin_filename", None) is not None
+    stdin = sys.stdin.buffer.read() if reads_stdin else None
     try:
         path = socket_path()
         answer = _ask(path, _request(argv, stdin), start=True, idle=idle)
@@ -260,12 +269,7 @@ def serve(path: Path, idle: float) -> int:
 
     from netlint.run.resident import Resident
 
-    directory = path.parent
-    if path.parent != socket_dir():
-        socket_dir()  # checked all the same when it is the default one
-        st = os.lstat(directory)
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-            raise DaemonError(f"{directory} is not a private directory of this user's")
+    _private(path.parent)
     lock = os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -364,7 +368,7 @@ def _run(resident: Any, request: Mapping[str, Any]) -> dict[str, Any]:
         with _as_client(cwd, {str(k): str(v) for k, v in env.items()}):
             sys.stdin, sys.stdout, sys.stderr = captured
             try:
-                status = cli.check_in(resident.check, argv)
+                status = cli.run_in(resident, argv)
             finally:
                 sys.stdin, sys.stdout, sys.stderr = saved
                 for stream in captured:

@@ -23,13 +23,16 @@ import os
 import stat as stat_module
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from netlint.read.discover import Skipped, find_git_root, git_files, real_path
-from netlint.read.result import digest
+from netlint.read.result import FileResult, digest
+from netlint.run.config import Config
+from netlint.run.registry import Catalogue
+from netlint.run.revisions import Revision, load_revision
 from netlint.run.runner import (
     CheckRequest,
     Outcome,
@@ -103,10 +106,51 @@ class Resident:
 
     def __init__(self) -> None:
         self._kept: OrderedDict[tuple[object, ...], _Kept] = OrderedDict()
+        self._revisions: dict[tuple[object, ...], Revision] = {}
         #: How the last run was served (``check --daemon --verbose`` says it).
         self.last: str = ""
 
     def check(self, request: CheckRequest) -> Outcome:
+        """``runner.check``'s outcome, from the kept project brought up to date."""
+        opened, kept = self._up_to_date(request)
+        session = opened.session
+        session.workspace = kept.workspace
+        report = _report(request, session, opened.targets, opened.override_rel, opened.overrides)
+        _warn_passed_over(request, opened, report)
+        return Outcome(report, session.config)
+
+    def loaded(self, request: CheckRequest) -> tuple[Workspace, Config]:
+        """``runner.loaded``'s workspace and config (``explain``, ``diff``), kept likewise."""
+        opened, kept = self._up_to_date(request)
+        return kept.workspace, opened.session.config
+
+    def revision(
+        self,
+        config: Config,
+        catalogue: Catalogue,
+        commit: str,
+        *,
+        use_cache: bool = True,
+        jobs: int = 0,
+        known: Mapping[str, FileResult] | None = None,
+        like: Workspace | None = None,
+    ) -> Revision:
+        """``revisions.load_revision``, kept: a commit does not change, so the last revision
+        asked for in the project (``diff``'s base, the merge-base, most of the time) is
+        planned once. ``known`` and ``like`` only spare work: the layout is the same without
+        them (tests/test_diff.py)."""
+        key = (str(config.root), repr(config), commit, use_cache)
+        found = self._revisions.get(key)
+        if found is None:
+            found = load_revision(
+                config, catalogue, commit, use_cache=use_cache, jobs=jobs, known=known, like=like
+            )
+            self._revisions[key] = found
+            while len(self._revisions) > 2:  # a base and a head
+                del self._revisions[next(iter(self._revisions))]
+        return found
+
+    def _up_to_date(self, request: CheckRequest) -> tuple[_Opened, _Kept]:
         unchanged: list[_Kept] = []
 
         def listed(session: Session, explicit: Sequence[Path]) -> _Listing | None:
@@ -152,10 +196,7 @@ class Resident:
         self._kept[key] = kept
         while len(self._kept) > MAX_PROJECTS:
             self._kept.popitem(last=False)[1].close()
-        session.workspace = kept.workspace
-        report = _report(request, session, opened.targets, opened.override_rel, opened.overrides)
-        _warn_passed_over(request, opened, report)
-        return Outcome(report, session.config)
+        return opened, kept
 
 
 def _key(session: Session, request: CheckRequest) -> tuple[object, ...]:
