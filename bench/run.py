@@ -30,7 +30,8 @@ For each corpus (made by ../shared/bench/gen_corpus.py, cached under --work) it 
   shares with the main process once in each, PSS splits them (what the tree holds together);
 - diff: ``netlint diff`` in a git copy of the corpus with that policy's first port changed in
   the work tree, warm (the work tree's cache filled), against the committed revision;
-- relint_daemon: ``relint`` through the resident process (``check --daemon``), warm;
+- relint_daemon, explain_daemon, diff_daemon: ``relint``, ``explain`` and ``diff`` through the
+  resident process (``--daemon``), warm (three runs first);
 - precommit, precommit_daemon: in that git copy, the policy saved with a fresh edit, then
   ``netlint check <the policy>`` as a new process, and through the daemon (warm);
 and the ratios cold/floor, warm/cold, plus growth from the smallest to the largest corpus.
@@ -482,9 +483,13 @@ def bench(root: Path, runs: int, *, smoke: bool, against: Path | None = None) ->
     src, dst = pair_in_namespace_of(root, policy)
     timed(["explain", src, dst], root)  # fills the stored cluster
     row["explain_s"] = median([timed(["explain", src, dst], root)[0] for _ in range(runs)])
+    row["explain_daemon_s"] = daemon_relints(
+        ["explain", "--daemon", src, dst], root, runs, lambda i: None
+    )
     repo = git_copy(root, policy)
     timed(["check", ".", "--fail-on", "never"], repo)  # the work tree's cache
     row["diff_s"] = median([timed(["diff"], repo)[0] for _ in range(runs)])
+    row["diff_daemon_s"] = daemon_relints(["diff", "--daemon"], repo, runs, lambda i: None)
     # The pre-commit path: the policy saved with a fresh edit, then `netlint check <it>` in
     # the git repo, as a new process and through the daemon.
     changed = repo / policy.relative_to(root)

@@ -46,6 +46,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
         "warm_s",
         "relint_s",
         "relint_daemon_s",
+        "explain_daemon_s",
+        "diff_daemon_s",
         "precommit_s",
         "precommit_daemon_s",
         "lsp_relint_s",
