@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -298,5 +299,34 @@ def test_an_idle_daemon_exits(tmp_path: Path) -> None:
         )
         assert served.returncode == 0, served.stderr
         assert not sock.exists()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_daemon_survives_nonsense_and_exits_when_its_socket_is_gone(tmp_path: Path) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="nlg", dir="/tmp"))
+    try:
+        (folder / "netlint").mkdir(mode=0o700)
+        sock = folder / "netlint" / "d.sock"
+        command = [sys.executable, "-m", "netlint", "daemon", "serve", "--socket", str(sock)]
+        served = subprocess.Popen([*command, "--idle", "600"], cwd="/")
+        try:
+            for _ in range(400):  # until it listens (bounded; no timing is asserted)
+                if sock.exists():
+                    break
+                time.sleep(0.05)
+            # Garbage, a frame that lies about its length, a hang-up: it still answers.
+            for junk in (b"\xff" * 7, b"\x7f\xff\xff\xff{", b""):
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                    conn.connect(str(sock))
+                    conn.sendall(junk)
+            status = netlint("daemon", "status", "--socket", str(sock), cwd=Path("/"))
+            assert status.returncode == 0 and "0 runs" in status.stdout, status.stderr
+            # Its socket removed (a /tmp cleaner): nobody can reach it, so it goes.
+            sock.unlink()
+            assert served.wait(timeout=60) == 0
+        finally:
+            served.kill()
+            served.wait()
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 if TYPE_CHECKING:
     import argparse
+    import subprocess
 
 #: Seconds a daemon waits for a request before it exits.
 DEFAULT_IDLE: Final = 900
@@ -148,9 +149,10 @@ def _unb64(value: object) -> bytes:
 def forward(
     argv: Sequence[str], args: argparse.Namespace, *, idle: int = DEFAULT_IDLE
 ) -> int | None:
-    """Run ``netlint check`` with ``argv`` in this user's daemon (started if none listens),
-    writing its output here; its exit status, or None when no daemon could serve (the caller
-    runs the check itself). Standard input is read here when the check reads it."""
+    """Run the command of ``argv`` (``check``, ``explain``, ``diff``) in this user's daemon
+    (started if none listens), writing its output here; its exit status, or None when no
+    daemon could serve (the caller runs the command itself). Standard input is read here when
+    the command reads it."""
     reads_stdin = getattr(args, "stdin_filename", None) is not None
     stdin = sys.stdin.buffer.read() if reads_stdin else None
     try:
@@ -195,8 +197,7 @@ def _ask(path: Path, request: Mapping[str, Any], *, start: bool, idle: int) -> d
     except OSError:
         if not start:
             raise
-        _start(path, idle)
-        conn = _wait_for(path)
+        conn = _wait_for(path, _start(path, idle))
     with conn:
         _send(conn, request)
         return _receive(conn)
@@ -212,11 +213,11 @@ def _connect(path: Path) -> socket.socket:
     return conn
 
 
-def _start(path: Path, idle: int) -> None:
+def _start(path: Path, idle: int) -> subprocess.Popen[bytes]:
     """A daemon for ``path``, detached from this process (its own session, no terminal)."""
     import subprocess  # only to start one: most runs find it listening
 
-    subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -237,12 +238,16 @@ def _start(path: Path, idle: int) -> None:
     )
 
 
-def _wait_for(path: Path) -> socket.socket:
+def _wait_for(path: Path, started: subprocess.Popen[bytes]) -> socket.socket:
     deadline = time.monotonic() + _START_TIMEOUT
     while True:
         try:
             return _connect(path)
         except OSError:
+            # One that exits at once found another holding the socket's lock (whose socket is
+            # gone; it exits within seconds), or could not listen: no use waiting.
+            if started.poll() is not None:
+                raise DaemonError("no daemon could listen (one is exiting?)") from None
             if time.monotonic() > deadline:
                 raise DaemonError("the daemon did not start") from None
             time.sleep(0.02)
@@ -264,7 +269,9 @@ def control(action: str, *, socket_name: str | None = None) -> int:
 
 
 def serve(path: Path, idle: float) -> int:
-    """Answer requests on ``path`` until ``idle`` seconds pass without one, or a stop."""
+    """Answer requests on ``path`` until ``idle`` seconds pass without one, a stop, or the
+    socket's file is gone (removed, or another one made there: nobody can reach this daemon
+    any more, and a new one must be able to start)."""
     import fcntl
 
     from netlint.run.resident import Resident
@@ -274,51 +281,85 @@ def serve(path: Path, idle: float) -> int:
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
+        os.close(lock)
         return 0  # another daemon serves this socket
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # left by a daemon that was killed: the lock says none serves it
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(path))
-    listener.listen(16)
-    listener.settimeout(idle)
-    resident = Resident()
-    served = 0
+    bound: int | None = None
     try:
+        listener.bind(str(path))
+        listener.listen(16)
+        bound = os.lstat(path).st_ino
+        listener.settimeout(min(idle, _TICK))
+        resident = Resident()
+        last = time.monotonic()
         while True:
             try:
                 conn, _ = listener.accept()
             except TimeoutError:
-                break
-            with conn:
-                conn.settimeout(None)
-                if not _same_user(conn):
-                    continue
-                try:
-                    request = _receive(conn)
-                except (OSError, DaemonError, ValueError):
-                    continue
-                if request.get("control") == "stop":
-                    _send(conn, {"said": f"stopping after {served} runs"})
+                if time.monotonic() - last >= idle or not _still_ours(path, bound):
                     break
-                if request.get("control") == "status":
-                    _send(conn, {"said": f"pid {os.getpid()}, {served} runs, {path}"})
-                    continue
-                served += 1
-                # As in a run of its own, the cyclic GC is off while a run builds what it
-                # keeps (it would rescan the loaded project for nothing), on between runs.
-                gc.disable()
-                try:
-                    answer = _run(resident, request)
-                finally:
-                    gc.enable()
-                with contextlib.suppress(OSError):
-                    _send(conn, answer)
+                continue
+            with conn:
+                if _serve_one(conn, resident, path):
+                    break
+            last = time.monotonic()
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        if _still_ours(path, bound):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         listener.close()
         os.close(lock)
     return 0
+
+
+#: How often an idle daemon looks whether its socket is still there.
+_TICK: Final = 5.0
+#: Seconds a client may take to send its request or to read a chunk of its answer.
+_CLIENT_TIMEOUT: Final = 60.0
+
+
+def _still_ours(path: Path, bound: int | None) -> bool:
+    try:
+        return bound is not None and os.lstat(path).st_ino == bound
+    except OSError:
+        return False
+
+
+class _Served:
+    runs = 0
+
+
+def _serve_one(conn: socket.socket, resident: Any, path: Path) -> bool:
+    """One connection: a run, or a control request. True for a stop. Nothing a client sends
+    or does (a malformed message, a hang-up) stops the daemon otherwise."""
+    try:
+        # A client that stops in the middle of sending or reading (suspended) holds up the
+        # others: it is dropped after a while (its run, if it had one, is still its answer).
+        conn.settimeout(_CLIENT_TIMEOUT)
+        if not _same_user(conn):
+            return False
+        request = _receive(conn)
+        control = request.get("control")
+        if control == "stop":
+            _send(conn, {"said": f"stopping after {_Served.runs} runs"})
+            return True
+        if control == "status":
+            _send(conn, {"said": f"pid {os.getpid()}, {_Served.runs} runs, {path}"})
+            return False
+        _Served.runs += 1
+        # As in a run of its own, the cyclic GC is off while a run builds what it keeps (it
+        # would rescan the loaded project for nothing), on between runs.
+        gc.disable()
+        try:
+            answer = _run(resident, request)
+        finally:
+            gc.enable()
+        _send(conn, answer)
+    except (OSError, DaemonError, ValueError):
+        pass  # the client went away or spoke nonsense: its run (if any) is its loss alone
+    return False
 
 
 def _same_user(conn: socket.socket) -> bool:
