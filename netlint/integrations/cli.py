@@ -216,9 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     daemon = commands.add_parser(
         "daemon",
-        help="the resident process `check --daemon` uses: serve, stop, or say if one runs",
-        description="`netlint check --daemon` starts one when none runs; it exits after "
-        "--idle seconds without a run. See docs/daemon.md.",
+        help="the resident process `--daemon` runs check, explain and diff in: serve, stop, "
+        "or say whether one runs",
+        description="`netlint check --daemon` (explain, diff) starts one when none runs; it "
+        "exits after --idle seconds without a run. See docs/daemon.md.",
     )
     daemon.add_argument("action", choices=("serve", "stop", "status"))
     daemon.add_argument("--socket", metavar="PATH", help="where to listen (default: per user)")
