@@ -284,49 +284,49 @@ def test_a_daemon_left_dead_is_replaced_and_a_shared_folder_is_not_used(
         shutil.rmtree(shared, ignore_errors=True)
 
 
-def test_an_idle_daemon_exits(tmp_path: Path) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="nli", dir="/tmp"))
+@pytest.fixture
+def sock() -> Iterator[Path]:
+    """A socket's path in a private folder of its own (short: a socket path is bounded)."""
+    folder = Path(tempfile.mkdtemp(prefix="nls", dir="/tmp"))
     try:
         (folder / "netlint").mkdir(mode=0o700)
-        sock = folder / "netlint" / "d.sock"
-        command = [sys.executable, "-m", "netlint", "daemon", "serve"]
-        served = subprocess.run(
-            [*command, "--socket", str(sock), "--idle", "0.5"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert served.returncode == 0, served.stderr
-        assert not sock.exists()
+        yield folder / "netlint" / "d.sock"
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_a_daemon_survives_nonsense_and_exits_when_its_socket_is_gone(tmp_path: Path) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="nlg", dir="/tmp"))
+SERVE = (sys.executable, "-m", "netlint", "daemon", "serve")
+
+
+def test_an_idle_daemon_exits(sock: Path) -> None:
+    served = subprocess.run(
+        [*SERVE, "--socket", str(sock), "--idle", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert served.returncode == 0, served.stderr
+    assert not sock.exists()
+
+
+def test_a_daemon_survives_nonsense_and_exits_when_its_socket_is_gone(sock: Path) -> None:
+    served = subprocess.Popen([*SERVE, "--socket", str(sock), "--idle", "600"], cwd="/")
     try:
-        (folder / "netlint").mkdir(mode=0o700)
-        sock = folder / "netlint" / "d.sock"
-        command = [sys.executable, "-m", "netlint", "daemon", "serve", "--socket", str(sock)]
-        served = subprocess.Popen([*command, "--idle", "600"], cwd="/")
-        try:
-            for _ in range(400):  # until it listens (bounded; no timing is asserted)
-                if sock.exists():
-                    break
-                time.sleep(0.05)
-            # Garbage, a frame that lies about its length, a hang-up: it still answers.
-            for junk in (b"\xff" * 7, b"\x7f\xff\xff\xff{", b""):
-                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-                    conn.connect(str(sock))
-                    conn.sendall(junk)
-            status = netlint("daemon", "status", "--socket", str(sock), cwd=Path("/"))
-            assert status.returncode == 0 and "0 runs" in status.stdout, status.stderr
-            # Its socket removed (a /tmp cleaner): nobody can reach it, so it goes.
-            sock.unlink()
-            assert served.wait(timeout=60) == 0
-        finally:
-            served.kill()
-            served.wait()
+        for _ in range(400):  # until it listens (bounded; no timing is asserted)
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        # Garbage, a frame that lies about its length, a hang-up: it still answers.
+        for junk in (b"\xff" * 7, b"\x7f\xff\xff\xff{", b""):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.connect(str(sock))
+                conn.sendall(junk)
+        status = netlint("daemon", "status", "--socket", str(sock), cwd=Path("/"))
+        assert status.returncode == 0 and "0 runs" in status.stdout, status.stderr
+        # Its socket removed (a /tmp cleaner): nobody can reach it, so it goes.
+        sock.unlink()
+        assert served.wait(timeout=60) == 0
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        served.kill()
+        served.wait()
