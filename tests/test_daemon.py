@@ -330,3 +330,25 @@ def test_a_daemon_survives_nonsense_and_exits_when_its_socket_is_gone(sock: Path
     finally:
         served.kill()
         served.wait()
+
+
+def test_the_watch_names_the_files_changed_and_says_what_it_cannot_place(tmp_path: Path) -> None:
+    watch = Watch.open(str(tmp_path))
+    if watch is None:
+        pytest.skip("no inotify on this platform or file system")
+    try:
+        (tmp_path / "a.yaml").write_text("x", encoding="utf-8")  # before the watch: unseen
+        assert watch.add([str(tmp_path)]) and watch.added_last
+        assert watch.add([str(tmp_path)]) and not watch.added_last
+        (tmp_path / "a.yaml").write_text("y", encoding="utf-8")
+        os.chmod(tmp_path / "a.yaml", 0o600)
+        changes = watch.take()
+        assert changes.files == {f"{tmp_path}/a.yaml"} and not changes.unplaced
+        (tmp_path / "folder").mkdir()
+        assert watch.take().unplaced  # a folder: only a new look places what is in it
+        later = watch.take()
+        assert not later.files and not later.unplaced  # each event is taken once
+    finally:
+        watch.close()
+    # Where the kernel does not see every change, there is no watch (the daemon stats).
+    assert Watch.open("/proc/self") is None

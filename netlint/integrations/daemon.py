@@ -56,7 +56,10 @@ class DaemonError(Exception):
 
 def socket_dir() -> Path:
     """This user's private directory for the socket, made if missing; DaemonError when it is
-    not a directory of this user's that nobody else can enter."""
+    not a directory of this user's that nobody else can enter, or the platform has no Unix
+    sockets and users (Windows: every run is in-process)."""
+    if not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
+        raise DaemonError("no daemon on this platform")
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     base = Path(runtime) / "netlint" if runtime else Path(f"/tmp/netlint-{os.getuid()}")
     try:
@@ -272,6 +275,7 @@ def serve(path: Path, idle: float) -> int:
     """Answer requests on ``path`` until ``idle`` seconds pass without one, a stop, or the
     socket's file is gone (removed, or another one made there: nobody can reach this daemon
     any more, and a new one must be able to start)."""
+    socket_dir()  # the platform can (raises DaemonError otherwise)
     import fcntl
 
     from netlint.run.resident import Resident
