@@ -348,6 +348,17 @@ def test_the_watch_names_the_files_changed_and_says_what_it_cannot_place(tmp_pat
         assert watch.take().unplaced  # a folder: only a new look places what is in it
         later = watch.take()
         assert not later.files and not later.unplaced  # each event is taken once
+        # A watched folder moved, and a new one made where it was: both are watched, whether
+        # the move's events were taken before the folders are watched again or not.
+        assert watch.add([str(tmp_path / "folder")])
+        (tmp_path / "folder").rename(tmp_path / "moved")
+        assert watch.take().unplaced
+        (tmp_path / "folder").mkdir()
+        assert watch.add([str(tmp_path / "folder"), str(tmp_path / "moved")])
+        watch.take()
+        (tmp_path / "folder" / "b.yaml").write_text("z", encoding="utf-8")
+        (tmp_path / "moved" / "c.yaml").write_text("z", encoding="utf-8")
+        assert watch.take().files == {f"{tmp_path}/folder/b.yaml", f"{tmp_path}/moved/c.yaml"}
     finally:
         watch.close()
     # Where the kernel does not see every change, there is no watch (the daemon stats).

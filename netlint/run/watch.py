@@ -132,6 +132,11 @@ class Watch:
                     continue
                 self.broken = True
                 return False
+            # A folder moved before its event was taken keeps its watch (inotify follows the
+            # inode): the same descriptor comes back, under the new path.
+            moved = self._folders.get(wd)
+            if moved is not None:
+                self._watched.discard(moved)
             self._folders[wd] = folder
             self._watched.add(folder)
         return True
@@ -156,10 +161,15 @@ class Watch:
                 offset += _HEADER.size + length
                 if mask & _LOST:
                     changes.unplaced = True
-                    if mask & _IN_IGNORED:
+                    if mask & (_IN_IGNORED | _IN_MOVE_SELF | _IN_DELETE_SELF):
+                        # Its path no longer names what is watched: forgotten, so that the
+                        # next look watches whatever is there now (a folder moved away would
+                        # otherwise go on being watched under its old path).
                         folder = self._folders.pop(wd, None)
                         if folder is not None:
                             self._watched.discard(folder)
+                            if not mask & _IN_IGNORED:
+                                self._libc.inotify_rm_watch(self._fd, wd)
                     continue
                 folder = self._folders.get(wd)
                 name = raw.split(b"\0", 1)[0]
