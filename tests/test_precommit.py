@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,48 @@ def test_only_the_passed_files_are_reported(setup: tuple[Path, Path, dict[str, s
         ("policies/egress.yaml", CIDR_LINE, "NL104"),
         ("workloads/worker.yaml", WORKER_LINE, "NL101"),
     }, output
+
+
+def test_the_hook_through_the_daemon_reports_what_it_reports_alone(
+    setup: tuple[Path, Path, dict[str, str]], tmp_path: Path
+) -> None:
+    # `args: [--daemon]` (docs/daemon.md): the hook's own virtualenv starts the daemon on the
+    # first run, which serves the next; both report what a run of its own reports.
+    hooks, user, env = setup
+    repo = tmp_path / "user"
+    shutil.copytree(user, repo)
+    rev = git("rev-parse", "HEAD", cwd=hooks, env=env).strip()
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n- repo: {hooks}\n  rev: {rev}\n  hooks:\n  - id: netlint\n    args: [--daemon]\n",
+        encoding="utf-8",
+    )
+    runtime = Path(tempfile.mkdtemp(prefix="nlp", dir="/tmp"))  # short: a socket path is bounded
+    served = {**env, "XDG_RUNTIME_DIR": str(runtime)}
+    files = ("policies/web.yaml", "policies/egress.yaml", "workloads/worker.yaml")
+    try:
+        alone = try_repo(setup, *files)
+        for _ in range(2):
+            status, output = pre_commit("run", "netlint", "--files", *files, cwd=repo, env=served)
+            assert (status, findings(output)) == (alone[0], findings(alone[1])), output
+        sockets = list((runtime / "netlint").glob("*.sock"))
+        assert len(sockets) == 1, sockets
+        said = daemon_control(sockets[0], "status")
+        assert re.search(r"\b2 runs\b", said), said
+    finally:
+        for sock in (runtime / "netlint").glob("*.sock"):
+            daemon_control(sock, "stop")
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def daemon_control(sock: Path, action: str) -> str:
+    """What a daemon says to ``netlint daemon ACTION`` on ``sock`` (the hook's daemon runs the
+    hook's netlint: its socket's name is not this interpreter's)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "netlint", "daemon", action, "--socket", str(sock)],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return out.stdout + out.stderr
