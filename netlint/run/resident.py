@@ -102,7 +102,8 @@ class _Kept:
 
 
 class Resident:
-    """Projects kept loaded between ``check`` runs of one process."""
+    """Projects kept loaded between the runs (``check``, ``explain``, ``diff``) of one
+    process."""
 
     def __init__(self) -> None:
         self._kept: OrderedDict[tuple[object, ...], _Kept] = OrderedDict()
@@ -151,6 +152,9 @@ class Resident:
         return found
 
     def _up_to_date(self, request: CheckRequest) -> tuple[_Opened, _Kept]:
+        """The run set up as ``check`` sets it up, and its project: the kept one brought up to
+        date (by the watch's events when they place every change, else by discovery and
+        stats), or loaded afresh."""
         unchanged: list[_Kept] = []
 
         def listed(session: Session, explicit: Sequence[Path]) -> _Listing | None:
