@@ -1,7 +1,8 @@
-"""``netlint check --daemon``: the check runs in a resident process of this user's, which keeps
-projects loaded between runs (netlint.run.resident), so that a pre-commit re-lint of one file
-of a big repo costs a stat of every file and the rules on that file, not a new process's
-decoding and planning of the whole repo (docs/performance.md, docs/daemon.md).
+"""``netlint check --daemon`` (and ``explain``, ``diff``): the command runs in a resident
+process of this user's, which keeps projects loaded between runs (netlint.run.resident), so
+that a pre-commit re-lint of one file of a big repo costs what changed and the rules on that
+file, not a new process's decoding and planning of the whole repo (docs/performance.md,
+docs/daemon.md).
 
 The client half is what a ``--daemon`` run imports: the standard library only. It sends its
 arguments, working directory, environment and standard input over a Unix socket and writes
@@ -13,7 +14,8 @@ The socket lies in a directory only this user can enter (``$XDG_RUNTIME_DIR/netl
 daemon answers only its own user (``SO_PEERCRED`` where the platform has it). Its name is
 keyed on the interpreter and netlint's code, so that an upgraded or edited netlint starts a
 new daemon instead of asking one that runs the old code. A daemon exits after ``--idle``
-seconds without a request, or when asked (``netlint daemon stop``).
+seconds without a request, when asked (``netlint daemon stop``), or when its socket's file is
+gone.
 """
 
 from __future__ import annotations
