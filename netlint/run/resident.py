@@ -372,8 +372,7 @@ def _watch(kept: _Kept, session: Session) -> None:
         began = False
     watch = kept.watch
     kept.git_env = _git_env()
-    folders = _folders(root, session, kept)
-    if folders is None or not watch.add(folders) or watch.broken:
+    if not watch.add(_folders(root, session, kept)) or watch.broken:
         kept.trusted = False
         return
     git = find_git_root(root)
@@ -410,7 +409,7 @@ def _git_folders(dot: Path) -> list[str]:
     return found
 
 
-def _folders(root: Path, session: Session, kept: _Kept) -> list[str] | None:
+def _folders(root: Path, session: Session, kept: _Kept) -> list[str]:
     """Every folder a change of the project's files may show in: each folder under the
     roots, and the folders of the listed files and of what builds read (which may lie
     elsewhere in the project)."""
