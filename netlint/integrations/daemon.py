@@ -85,11 +85,15 @@ def _private(folder: Path) -> None:
 
 
 def _code_key() -> str:
-    """The interpreter and the name, size and mtime of every module of netlint: a daemon
-    runs the code it imported, so other code gets another daemon."""
+    """The interpreter, the name, size and mtime of every module of netlint, and what of the
+    environment netlint reads when it imports (the YAML backend): a daemon runs the code it
+    imported, so other code gets another daemon."""
     package = Path(__file__).resolve().parent.parent
     hasher = hashlib.blake2b(digest_size=8)
-    hasher.update(f"{sys.executable}\0{sys.version}\0{package}\0".encode(errors="replace"))
+    backend = os.environ.get("NETLINT_YAML_BACKEND", "")
+    hasher.update(
+        f"{sys.executable}\0{sys.version}\0{package}\0{backend}\0".encode(errors="replace")
+    )
     stack = [str(package)]
     while stack:
         directory = stack.pop()
