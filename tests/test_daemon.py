@@ -172,13 +172,17 @@ def test_the_daemon_reports_what_check_reports_after_every_change(
     if os.getuid() != 0:  # root reads anything
         (root / "apps" / "plain" / "second.yaml").chmod(0)
         _same(root, runtime)
+    # A listed file replaced by something that is not a file (a FIFO: never waited on).
+    (root / "apps" / "plain" / "notes.yaml").unlink()
+    os.mkfifo(root / "apps" / "plain" / "notes.yaml")
+    _same(root, runtime)
 
     # Other settings: the config, the rules asked for, the output formats and paths.
     (root / ".netlint.yaml").write_text(CONFIG + "ignore: [NL101]\n", encoding="utf-8")
     _same(root, runtime)
     _same(root, runtime, "--select", "NL102", "--format", "json", "apps/shop")
     _same(root, runtime, "--format", "sarif", "apps/shop/policy.yaml")
-    assert _runs(runtime, root) == 15 + (os.getuid() != 0)
+    assert _runs(runtime, root) == 16 + (os.getuid() != 0)
 
 
 def _git(root: Path, *args: str) -> None:
