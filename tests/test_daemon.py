@@ -346,6 +346,8 @@ def test_the_watch_names_the_files_changed_and_says_what_it_cannot_place(tmp_pat
         (tmp_path / "a.yaml").write_text("x", encoding="utf-8")  # before the watch: unseen
         assert watch.add([str(tmp_path)]) and watch.added_last
         assert watch.add([str(tmp_path)]) and not watch.added_last
+        # A folder that is not there is not watched, and not new each time either.
+        assert watch.add([str(tmp_path / "nowhere")]) and not watch.added_last
         (tmp_path / "a.yaml").write_text("y", encoding="utf-8")
         os.chmod(tmp_path / "a.yaml", 0o600)
         changes = watch.take()

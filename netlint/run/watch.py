@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import struct
 import sys
@@ -122,16 +123,18 @@ class Watch:
         for folder in folders:
             if folder in self._watched:
                 continue
-            self.added_last = True
             if len(self._watched) >= MAX_FOLDERS:
                 self.broken = True
                 return False
             wd = self._libc.inotify_add_watch(self._fd, os.fsencode(folder), ctypes.c_uint32(_MASK))
             if wd < 0:
-                if ctypes.get_errno() == 2:  # gone already: its parent's event says so
+                # Not there (a folder a build looked for that does not exist, or one gone):
+                # its parent's watch sees it made.
+                if ctypes.get_errno() in (errno.ENOENT, errno.ENOTDIR):
                     continue
                 self.broken = True
                 return False
+            self.added_last = True
             # A folder moved before its event was taken keeps its watch (inotify follows the
             # inode): the same descriptor comes back, under the new path.
             moved = self._folders.get(wd)
