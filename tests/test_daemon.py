@@ -4,6 +4,7 @@ after every kind of change a repo sees between two runs; and its socket is priva
 from __future__ import annotations
 
 import os
+import random
 import re
 import shutil
 import socket
@@ -15,8 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import SHARED
 from helpers import netlint
 
+from netlint.output.reporters import render
+from netlint.run.resident import Resident
+from netlint.run.runner import CheckRequest, check
 from netlint.run.watch import Watch
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix sockets")
@@ -371,3 +376,54 @@ def test_the_watch_names_the_files_changed_and_says_what_it_cannot_place(tmp_pat
         watch.close()
     # Where the kernel does not see every change, there is no watch (the daemon stats).
     assert Watch.open("/proc/self") is None
+
+
+def test_a_kept_project_follows_random_changes_of_a_generated_repo(tmp_path: Path) -> None:
+    # The resident's report against a fresh in-process check after each of 30 seeded random
+    # changes of the small generated corpus: edits of selectors, ports and namespaces, copies,
+    # removals, renames, new folders, touches; the whole repo and one named file each time.
+    generator = SHARED / "bench" / "gen_corpus.py"
+    if not generator.is_file():
+        pytest.skip("../shared/bench is not present")
+    root = tmp_path / "small"
+    subprocess.run(
+        [sys.executable, str(generator), "--preset", "small", "--out", str(root)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    # A git repository: its top is the project's root whatever file a run names (and new
+    # files are git's untracked ones, listed).
+    _git(root, "init", "-q", "-b", "main")
+    rng = random.Random(20261204)
+    resident = Resident()
+
+    def files() -> list[Path]:
+        return sorted(p for p in root.rglob("*.yaml") if ".netlint_cache" not in p.parts)
+
+    def edit(path: Path) -> None:
+        text = path.read_text(encoding="utf-8")
+        swaps = [("app: ", "app: x"), ("port: 80", "port: 81"), ("namespace: ", "namespace: z")]
+        old, new = rng.choice(swaps)
+        path.write_text(text.replace(old, new, 1) if old in text else text + "\n# x\n")
+
+    def copy(path: Path) -> None:
+        shutil.copy(path, path.with_name(f"copy-{rng.randrange(1000)}-{path.name}"))
+
+    def move(path: Path) -> None:
+        folder = path.parent / f"moved{rng.randrange(100)}"
+        folder.mkdir(exist_ok=True)
+        path.rename(folder / path.name)
+
+    def touch(path: Path) -> None:
+        os.utime(path)
+
+    changes = [edit, edit, edit, copy, move, touch, Path.unlink]
+    for step in range(30):
+        target = rng.choice(files())
+        rng.choice(changes)(target)
+        named = [str(rng.choice(files()))]
+        for paths in ([str(root)], named):
+            alone = check(CheckRequest(paths=paths, use_cache=False))
+            kept = resident.check(CheckRequest(paths=paths))
+            assert render("json", kept.report) == render("json", alone.report), (step, paths)
