@@ -19,6 +19,7 @@ import pytest
 from conftest import SHARED
 from helpers import netlint
 
+from netlint.integrations import daemon
 from netlint.output.reporters import render
 from netlint.run.resident import Resident
 from netlint.run.runner import CheckRequest, check
@@ -333,8 +334,14 @@ def test_a_daemon_survives_nonsense_and_exits_when_its_socket_is_gone(sock: Path
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
                 conn.connect(str(sock))
                 conn.sendall(junk)
+        # A folder of the client's name that is not the client's (another mount namespace,
+        # as a container sharing /tmp with its host sees it): refused, the client checks here.
+        request = daemon._request(["check"], None)
+        request["cwd"], request["cwd_id"] = "/", [0, 0]
+        answer = daemon._ask(sock, request, start=False, idle=0)
+        assert "not the client's folder" in answer["error"], answer
         status = netlint("daemon", "status", "--socket", str(sock), cwd=Path("/"))
-        assert status.returncode == 0 and "0 runs" in status.stdout, status.stderr
+        assert status.returncode == 0 and "1 runs" in status.stdout, status.stderr
         # Its socket removed (a /tmp cleaner): nobody can reach it, so it goes.
         sock.unlink()
         assert served.wait(timeout=60) == 0

@@ -190,6 +190,9 @@ def _request(argv: Sequence[str], stdin: bytes | None) -> dict[str, Any]:
         "version": _VERSION,
         "argv": list(argv),
         "cwd": os.getcwd(),
+        # What the daemon must find there: the same folder, not one of the same name in
+        # another mount namespace (a container sharing /tmp with its host).
+        "cwd_id": _identity("."),
         # The check reads it (git's variables, NO_COLOR, NETLINT_*): the caller's, not the
         # daemon's (a pre-commit hook runs with GIT_INDEX_FILE and others set).
         "env": dict(os.environ),
@@ -198,6 +201,11 @@ def _request(argv: Sequence[str], stdin: bytes | None) -> dict[str, Any]:
         "stdout": [sys.stdout.encoding, sys.stdout.errors],
         "stderr": [sys.stderr.encoding, sys.stderr.errors],
     }
+
+
+def _identity(path: str) -> list[int]:
+    st = os.stat(path)
+    return [st.st_dev, st.st_ino]
 
 
 def _ask(path: Path, request: Mapping[str, Any], *, start: bool, idle: int) -> dict[str, Any]:
@@ -398,9 +406,12 @@ def _run(resident: Any, request: Mapping[str, Any]) -> dict[str, Any]:
 
     try:
         argv, cwd, env = request["argv"], request["cwd"], request["env"]
+        identity = request["cwd_id"]
         if not (isinstance(argv, list) and all(isinstance(a, str) for a in argv)):
             raise DaemonError("malformed arguments")
         if not isinstance(cwd, str) or not isinstance(env, dict):
+            raise DaemonError("malformed request")
+        if not (isinstance(identity, list) and all(type(i) is int for i in identity)):
             raise DaemonError("malformed request")
         stdin = request.get("stdin")
         data = b"" if stdin is None else _unb64(stdin)
@@ -416,7 +427,7 @@ def _run(resident: Any, request: Mapping[str, Any]) -> dict[str, Any]:
         _Out(stderr, err_encoding, err_errors, False),
     ]
     try:
-        with _as_client(cwd, {str(k): str(v) for k, v in env.items()}):
+        with _as_client(cwd, identity, {str(k): str(v) for k, v in env.items()}):
             sys.stdin, sys.stdout, sys.stderr = captured
             try:
                 status = cli.run_in(resident, argv)
@@ -431,10 +442,13 @@ def _run(resident: Any, request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _as_client(cwd: str, env: Mapping[str, str]) -> Iterator[None]:
+def _as_client(cwd: str, identity: Sequence[int], env: Mapping[str, str]) -> Iterator[None]:
     """The client's working directory and environment for the duration of its run."""
     saved = dict(os.environ)
     os.chdir(cwd)
+    if _identity(".") != list(identity):
+        os.chdir("/")
+        raise DaemonError(f"{cwd} is not the client's folder here (another mount namespace?)")
     os.environ.clear()
     os.environ.update(env)
     try:
