@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SHARED
 from helpers import netlint
+from test_relint_scope import GENERATOR, _generated
 
 from netlint.integrations import daemon
 from netlint.output.reporters import render
@@ -389,16 +389,9 @@ def test_a_kept_project_follows_random_changes_of_a_generated_repo(tmp_path: Pat
     # The resident's report against a fresh in-process check after each of 30 seeded random
     # changes of the small generated corpus: edits of selectors, ports and namespaces, copies,
     # removals, renames, new folders, touches; the whole repo and one named file each time.
-    generator = SHARED / "bench" / "gen_corpus.py"
-    if not generator.is_file():
+    if not GENERATOR.is_file():
         pytest.skip("../shared/bench is not present")
-    root = tmp_path / "small"
-    subprocess.run(
-        [sys.executable, str(generator), "--preset", "small", "--out", str(root)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    root = _generated(tmp_path)
     # A git repository: its top is the project's root whatever file a run names (and new
     # files are git's untracked ones, listed).
     _git(root, "init", "-q", "-b", "main")
