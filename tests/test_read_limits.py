@@ -109,7 +109,7 @@ def test_folders_nested_deeper_than_python_recurses_are_walked(tmp_path: Path) -
 
 
 def test_the_walk_lists_what_os_walk_lists_in_its_order(tmp_path: Path) -> None:
-    from netlint.read.discover import _PRUNE, _walk
+    from netlint.read.discover import PRUNE, _walk
 
     for folder in ("a/b/c", "a/e", ".git/x", "B", "z"):
         (tmp_path / folder).mkdir(parents=True)
@@ -124,7 +124,7 @@ def test_the_walk_lists_what_os_walk_lists_in_its_order(tmp_path: Path) -> None:
     def reference(scope: Path) -> list[str]:
         found = []
         for directory, dirs, files in os.walk(scope, followlinks=False):
-            dirs[:] = sorted(d for d in dirs if d not in _PRUNE)
+            dirs[:] = sorted(d for d in dirs if d not in PRUNE)
             base = Path(directory).relative_to(tmp_path).as_posix()
             found += [name if base == "." else f"{base}/{name}" for name in sorted(files)]
         return found

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     import argparse
     import subprocess
 
+    from netlint.run.resident import Resident
+
 #: Seconds a daemon waits for a request before it exits.
 DEFAULT_IDLE: Final = 900
 #: The protocol: one request and one answer per connection, each a length-prefixed JSON object.
@@ -310,7 +312,7 @@ def serve(path: Path, idle: float) -> int:
         listener.listen(16)
         bound = os.lstat(path).st_ino
         listener.settimeout(min(idle, _TICK))
-        resident = Resident()
+        daemon = _Daemon(Resident(), path)
         last = time.monotonic()
         while True:
             try:
@@ -320,7 +322,7 @@ def serve(path: Path, idle: float) -> int:
                     break
                 continue
             with conn:
-                if _serve_one(conn, resident, path):
+                if _serve_one(conn, daemon):
                     break
             last = time.monotonic()
     finally:
@@ -345,11 +347,17 @@ def _still_ours(path: Path, bound: int | None) -> bool:
         return False
 
 
-class _Served:
-    runs = 0
+class _Daemon:
+    """What one ``serve`` answers with: its kept projects, its socket, the runs it served.
+    (A plain class: a client imports this module, and needs none of it.)"""
+
+    __slots__ = ("path", "resident", "runs")
+
+    def __init__(self, resident: Resident, path: Path) -> None:
+        self.resident, self.path, self.runs = resident, path, 0
 
 
-def _serve_one(conn: socket.socket, resident: Any, path: Path) -> bool:
+def _serve_one(conn: socket.socket, daemon: _Daemon) -> bool:
     """One connection: a run, or a control request. True for a stop. Nothing a client sends
     or does (a malformed message, a hang-up) stops the daemon otherwise."""
     try:
@@ -361,17 +369,17 @@ def _serve_one(conn: socket.socket, resident: Any, path: Path) -> bool:
         request = _receive(conn)
         control = request.get("control")
         if control == "stop":
-            _send(conn, {"said": f"stopping after {_Served.runs} runs"})
+            _send(conn, {"said": f"stopping after {daemon.runs} runs"})
             return True
         if control == "status":
-            _send(conn, {"said": f"pid {os.getpid()}, {_Served.runs} runs, {path}"})
+            _send(conn, {"said": f"pid {os.getpid()}, {daemon.runs} runs, {daemon.path}"})
             return False
-        _Served.runs += 1
+        daemon.runs += 1
         # As in a run of its own, the cyclic GC is off while a run builds what it keeps (it
         # would rescan the loaded project for nothing), on between runs.
         gc.disable()
         try:
-            answer = _run(resident, request)
+            answer = _run(daemon.resident, request)
         finally:
             gc.enable()
         _send(conn, answer)
@@ -400,7 +408,7 @@ class _Out(io.TextIOWrapper):
         return self._tty
 
 
-def _run(resident: Any, request: Mapping[str, Any]) -> dict[str, Any]:
+def _run(resident: Resident, request: Mapping[str, Any]) -> dict[str, Any]:
     """One ``netlint check`` of a client, in its directory and environment, output captured."""
     from netlint.integrations import cli
 

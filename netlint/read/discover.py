@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Final
 
 EXTENSIONS: Final = (".yaml", ".yml", ".json")
-#: Never descended into: VCS metadata and netlint's own cache.
-_PRUNE: Final = frozenset((".git", ".hg", ".svn", ".netlint_cache"))
+#: Never descended into: VCS metadata and netlint's own cache (nor read from a revision, nor
+#: watched by the daemon).
+PRUNE: Final = frozenset((".git", ".hg", ".svn", ".netlint_cache"))
 #: netlint's own configuration is YAML but not a manifest.
 CONFIG_NAMES: Final = (".netlint.yaml", ".netlint.yml")
 
@@ -464,7 +465,7 @@ def _walk(root: Path, scope: Path) -> Iterable[str]:
                 is_dir = False
             if not is_dir:
                 files.append(entry.name)
-            elif entry.name not in _PRUNE and not entry.is_symlink():
+            elif entry.name not in PRUNE and not entry.is_symlink():
                 folders.append(entry.name)
         files.sort()
         for name in files:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from netlint.read.discover import Skipped, find_git_root, git_files, real_path
+from netlint.read.discover import PRUNE, Skipped, find_git_root, git_files, real_path
 from netlint.read.result import FileResult, digest
 from netlint.run.config import Config
 from netlint.run.registry import Catalogue
@@ -52,9 +52,6 @@ from netlint.run.workspace import Workspace, read_file
 _RACY_NS: Final = 2_000_000_000
 #: Projects (with their settings) kept loaded at once; the least recently used goes first.
 MAX_PROJECTS: Final = 4
-#: Never watched: netlint's own cache is written by every run, VCS folders are looked at
-#: apart (git's index through its listing).
-_PRUNE: Final = frozenset((".git", ".hg", ".svn", ".netlint_cache"))
 
 #: What of a stat says a file may have changed.
 _StatKey = tuple[int, int, int, int, int]
@@ -422,7 +419,7 @@ def _folders(root: Path, session: Session, kept: _Kept) -> list[str]:
             try:
                 with os.scandir(folder) as entries:
                     for entry in entries:
-                        if entry.name not in _PRUNE and entry.is_dir(follow_symlinks=False):
+                        if entry.name not in PRUNE and entry.is_dir(follow_symlinks=False):
                             stack.append(entry.path)
             except OSError:
                 continue

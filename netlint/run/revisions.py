@@ -31,7 +31,14 @@ from pathlib import Path
 from typing import Final
 
 from netlint.analysis.layout import Layout
-from netlint.read.discover import CONFIG_NAMES, EXTENSIONS, GlobSet, Skipped, find_git_root
+from netlint.read.discover import (
+    CONFIG_NAMES,
+    EXTENSIONS,
+    PRUNE,
+    GlobSet,
+    Skipped,
+    find_git_root,
+)
 from netlint.read.kustomize import KUSTOMIZATION_FILES
 from netlint.read.result import FileResult
 from netlint.run.config import Config
@@ -44,7 +51,6 @@ MAX_TREE_BYTES: Final = 1 << 30
 #: What a stat of a file the revision holds would be: nothing (the cache decides by content).
 _NO_STAT: Final = os.stat_result((0,) * 10)
 _GIT_TIMEOUT: Final = 300
-_PRUNE: Final = frozenset((".git", ".hg", ".svn", ".netlint_cache"))
 
 __all__ = [
     "Revision",
@@ -200,7 +206,7 @@ def read_tree(
             if not path.startswith(prefix + "/"):
                 continue
             path = path[len(prefix) + 1 :]
-        if not _confined(path) or _PRUNE.intersection(path.split("/")):
+        if not _confined(path) or PRUNE.intersection(path.split("/")):
             continue
         if kind != "blob":
             continue  # a submodule's commit: another repository
