@@ -195,7 +195,7 @@ def daemon_env() -> Iterator[dict[str, str]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def daemon_relints(
+def daemon_runs(
     args: list[str],
     cwd: Path,
     runs: int,
@@ -460,7 +460,7 @@ def bench(root: Path, runs: int, *, smoke: bool, against: Path | None = None) ->
     row["floor1_s"] = median([floor_one(policy) for _ in range(runs)])
     row["relint_over_floor1"] = row["relint_s"] / row["floor1_s"]
     # The same edited buffer, checked by the resident process (`check --daemon`).
-    row["relint_daemon_s"] = daemon_relints(
+    row["relint_daemon_s"] = daemon_runs(
         ["check", "--daemon", "--stdin-filename", rel, "-"],
         root,
         runs,
@@ -483,13 +483,13 @@ def bench(root: Path, runs: int, *, smoke: bool, against: Path | None = None) ->
     src, dst = pair_in_namespace_of(root, policy)
     timed(["explain", src, dst], root)  # fills the stored cluster
     row["explain_s"] = median([timed(["explain", src, dst], root)[0] for _ in range(runs)])
-    row["explain_daemon_s"] = daemon_relints(
+    row["explain_daemon_s"] = daemon_runs(
         ["explain", "--daemon", src, dst], root, runs, lambda i: None
     )
     repo = git_copy(root, policy)
     timed(["check", ".", "--fail-on", "never"], repo)  # the work tree's cache
     row["diff_s"] = median([timed(["diff"], repo)[0] for _ in range(runs)])
-    row["diff_daemon_s"] = daemon_relints(["diff", "--daemon"], repo, runs, lambda i: None)
+    row["diff_daemon_s"] = daemon_runs(["diff", "--daemon"], repo, runs, lambda i: None)
     # The pre-commit path: the policy saved with a fresh edit, then `netlint check <it>` in
     # the git repo, as a new process and through the daemon.
     changed = repo / policy.relative_to(root)
@@ -504,7 +504,7 @@ def bench(root: Path, runs: int, *, smoke: bool, against: Path | None = None) ->
             save(i)
             hook.append(timed(["check", rel], repo)[0])
         row["precommit_s"] = median(hook)
-        row["precommit_daemon_s"] = daemon_relints(["check", "--daemon", rel], repo, runs, save)
+        row["precommit_daemon_s"] = daemon_runs(["check", "--daemon", rel], repo, runs, save)
     finally:
         changed.write_bytes(original)
     row["precommit_daemon_over_floor1"] = row["precommit_daemon_s"] / row["floor1_s"]
